@@ -1,0 +1,155 @@
+"""Closed-form Gaussian integrals of the activation g(x) = erf(x/sqrt(2)).
+
+The fields u = (lambda_1..lambda_K, nu_1..nu_M) of a two-layer teacher-student network are jointly
+Gaussian, u ~ N(0, C) with C = [[Q, R], [R^T, T]].  Every expectation in the order-parameter ODEs
+reduces to the integrals below (theory.md section 3.2).  Indices a, b, c, d name fields (rows of C);
+repeated indices are allowed.
+
+    I2(a,b)    = E[g(u_a) g(u_b)]
+    J2(a,b)    = E[g'(u_a) g'(u_b)]
+    I3(a,b,c)  = E[g'(u_a) u_b g(u_c)]
+    I4(a,b,c,d)= E[g'(u_a) g'(u_b) g(u_c) g(u_d)]
+    I3g(a;c,d) = E[g'(u_a) g(u_c) g(u_d)]
+    Eg1(a)     = E[g'(u_a)]
+
+Each formula is written once, as a scalar numba function of (C, indices): `i2`, `j2`, `i3`, `i4`,
+`i3g`, `eg1`.  The right-hand-side kernel calls these for just the index tuples it needs; the
+array functions `I2(C)`, `J2(C)`, `I3(C)`, `I4(C)`, `I3g(C)`, `Eg1(C)` evaluate them for all index
+tuples at once (I4 uses its symmetries in (a,b) and (c,d)), for tests and for the sympy oracle.
+Arcsine arguments are clipped to [-1, 1] so that round-off at |correlation| = 1 gives no NaN.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+_2_PI = 2.0 / math.pi
+_4_PI2 = 4.0 / math.pi**2
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+
+
+@njit(cache=True)
+def _asin(x):
+    """arcsin with its argument clipped to [-1, 1]."""
+    if x > 1.0:
+        x = 1.0
+    elif x < -1.0:
+        x = -1.0
+    return math.asin(x)
+
+
+@njit(cache=True)
+def i2(C, a, b):
+    """E[g(u_a) g(u_b)] = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))."""
+    return _2_PI * _asin(C[a, b] / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b])))
+
+
+@njit(cache=True)
+def j2(C, a, b):
+    """E[g'(u_a) g'(u_b)] = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2)."""
+    return _2_PI / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b]) - C[a, b] ** 2)
+
+
+@njit(cache=True)
+def i3(C, a, b, c):
+    """E[g'(u_a) u_b g(u_c)] = (2/pi) [C_bc(1+C_aa) - C_ab C_ac] / ((1+C_aa) sqrt(Lambda3))."""
+    caa1 = 1.0 + C[a, a]
+    lam3 = caa1 * (1.0 + C[c, c]) - C[a, c] ** 2
+    return _2_PI * (C[b, c] * caa1 - C[a, b] * C[a, c]) / (caa1 * math.sqrt(lam3))
+
+
+@njit(cache=True)
+def i4(C, a, b, c, d):
+    """E[g'(u_a) g'(u_b) g(u_c) g(u_d)] = (4/pi^2) arcsin(L0 / sqrt(L1 L2)) / sqrt(L4)."""
+    caa1 = 1.0 + C[a, a]
+    cbb1 = 1.0 + C[b, b]
+    cab, cac, cad = C[a, b], C[a, c], C[a, d]
+    cbc, cbd = C[b, c], C[b, d]
+    lam4 = caa1 * cbb1 - cab * cab
+    lam0 = lam4 * C[c, d] - cbc * cbd * caa1 - cac * cad * cbb1 + cab * cac * cbd + cab * cad * cbc
+    lam1 = lam4 * (1.0 + C[c, c]) - cbc * cbc * caa1 - cac * cac * cbb1 + 2.0 * cab * cac * cbc
+    lam2 = lam4 * (1.0 + C[d, d]) - cbd * cbd * caa1 - cad * cad * cbb1 + 2.0 * cab * cad * cbd
+    return _4_PI2 * _asin(lam0 / math.sqrt(lam1 * lam2)) / math.sqrt(lam4)
+
+
+@njit(cache=True)
+def eg1(C, a):
+    """E[g'(u_a)] = sqrt(2/pi) / sqrt(1+C_aa)."""
+    return _SQRT_2_PI / math.sqrt(1.0 + C[a, a])
+
+
+@njit(cache=True)
+def i3g(C, a, c, d):
+    """E[g'(u_a) g(u_c) g(u_d)]: E[g'(u_a)] times I2 of the covariance conditioned on u_a = 0
+    with unit observation noise, C'_xy = C_xy - C_xa C_ay / (1+C_aa)."""
+    caa1 = 1.0 + C[a, a]
+    ccd = C[c, d] - C[c, a] * C[a, d] / caa1
+    ccc = C[c, c] - C[c, a] ** 2 / caa1
+    cdd = C[d, d] - C[d, a] ** 2 / caa1
+    return (_SQRT_2_PI / math.sqrt(caa1)) * _2_PI * _asin(ccd / math.sqrt((1.0 + ccc) * (1.0 + cdd)))
+
+
+# ---- every index tuple at once -----------------------------------------------------------------
+
+@njit(cache=True)
+def I2(C):
+    n = C.shape[0]
+    out = np.empty((n, n))
+    for a in range(n):
+        for b in range(a, n):
+            out[a, b] = out[b, a] = i2(C, a, b)
+    return out
+
+
+@njit(cache=True)
+def J2(C):
+    n = C.shape[0]
+    out = np.empty((n, n))
+    for a in range(n):
+        for b in range(a, n):
+            out[a, b] = out[b, a] = j2(C, a, b)
+    return out
+
+
+@njit(cache=True)
+def I3(C):
+    n = C.shape[0]
+    out = np.empty((n, n, n))
+    for a in range(n):
+        for b in range(n):
+            for c in range(n):
+                out[a, b, c] = i3(C, a, b, c)
+    return out
+
+
+@njit(cache=True)
+def I4(C):
+    n = C.shape[0]
+    out = np.empty((n, n, n, n))
+    for a in range(n):
+        for b in range(a, n):
+            for c in range(n):
+                for d in range(c, n):
+                    x = i4(C, a, b, c, d)
+                    out[a, b, c, d] = out[b, a, c, d] = out[a, b, d, c] = out[b, a, d, c] = x
+    return out
+
+
+@njit(cache=True)
+def I3g(C):
+    n = C.shape[0]
+    out = np.empty((n, n, n))
+    for a in range(n):
+        for c in range(n):
+            for d in range(c, n):
+                out[a, c, d] = out[a, d, c] = i3g(C, a, c, d)
+    return out
+
+
+@njit(cache=True)
+def Eg1(C):
+    n = C.shape[0]
+    out = np.empty(n)
+    for a in range(n):
+        out[a] = eg1(C, a)
+    return out

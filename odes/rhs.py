@@ -1,0 +1,202 @@
+"""Right-hand sides of the order-parameter ODEs (theory.md sections 3.3-3.5), one engine for all rules.
+
+With the first-layer feedback f (v for BP, b for FA, a for AFA / PEPITA-linearised), c = (v, -v*)
+and the shorthands of theory.md 3.2,
+
+    A_kj = E[g'(lambda_k) u_j e] = sum_i c_i I3(k,j,i)          (j over all K+M fields)
+    G_kl = E[g'_k g'_l e^2]     = sum_ij c_i c_j I4(k,l,i,j) + sigma^2 J2(k,l)
+    H_k  = E[g(lambda_k) e]     = sum_i c_i I2(k,i)
+    E_k  = E[g'_k e^2]          = sum_ij c_i c_j I3g(k;i,j) + sigma^2 Eg1(k)
+
+the ODEs are
+
+    dR_kn/dt = -eta f_k A_{k,K+n}                               [+ eta a_k p_n E_k]
+    dQ_kl/dt = -eta f_k A_kl - eta f_l A_lk + eta^2 f_k f_l G_kl [+ eta a_k a_l (E_k + E_l)]
+    dv_k/dt  = -eta_v H_k                                         [+ eta_v a_k E_k]
+    da_k/dt  = -eta a_k [-a_k A_kk + sum_j q_j c_j J2(k,j)]      [+ eta phi_F a_k E_k]
+
+with q = (a, p); the bracketed terms are the Fe terms of PEPITA-linearised, da/dt is present for
+adaptive feedback only, and dv/dt is zero for a frozen second layer.
+
+The state is packed into one flat vector y = (Q.ravel(), R.ravel(), v, f): `pack` and `unpack`
+convert.  For FA the slot f holds the constant b (its derivative is zero), for BP it is unused.
+`rhs_kernel` is compiled with numba, allocates nothing and writes into `dy`; `derivatives` is the
+convenient Python entry point.
+"""
+import numpy as np
+from numba import njit
+
+from .integrals import eg1, i2, i3, i3g, i4, j2
+from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, get_rule
+from .state import State
+
+# positions in the float parameter vector `par`
+ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V = range(7)
+N_PAR = 7
+
+
+def layout(K, M):
+    """Slices of the flat state vector: Q, R, v, f."""
+    o = np.cumsum([0, K * K, K * M, K, K])
+    return {"Q": slice(o[0], o[1]), "R": slice(o[1], o[2]), "v": slice(o[2], o[3]),
+            "f": slice(o[3], o[4]), "size": int(o[4])}
+
+
+def workspace_size(K, M):
+    n = K + M
+    return n * n + n + K * n + K * K + 3 * K
+
+
+def pack(state, rule):
+    """Flat vector y of a state for a rule."""
+    rule = state.check_rule(rule)
+    K, M = state.K, state.M
+    lay = layout(K, M)
+    y = np.zeros(lay["size"])
+    y[lay["Q"]] = state.Q.ravel()
+    y[lay["R"]] = state.R.ravel()
+    y[lay["v"]] = state.v
+    if rule.feedback != FEEDBACK_V:
+        y[lay["f"]] = state.feedback(rule)
+    return y
+
+
+def unpack(y, K, M):
+    """Arrays (Q, R, v, f) of flat vectors y (last axis), as views."""
+    lay = layout(K, M)
+    y = np.asarray(y)
+    lead = y.shape[:-1]
+    return (y[..., lay["Q"]].reshape(lead + (K, K)), y[..., lay["R"]].reshape(lead + (K, M)),
+            y[..., lay["v"]], y[..., lay["f"]])
+
+
+def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
+    """The float parameter vector of the kernel, validated."""
+    rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
+    eta_v = eta if eta_v is None else eta_v
+    for name, x in (("eta", eta), ("eta_v", eta_v), ("sigma", sigma)):
+        if not np.isfinite(x) or x < 0:
+            raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
+    par = np.zeros(N_PAR)
+    par[ETA], par[ETA_V], par[SIGMA] = eta, eta_v, sigma
+    par[PHI_F] = state.phi_F if state.phi_F is not None else 0.0
+    par[FEEDBACK] = rule.feedback
+    par[FE_TERMS] = float(rule.fe_terms)
+    par[TRAIN_V] = float(bool(train_v))
+    return par
+
+
+def constants(state):
+    """Constant order parameters passed to the kernel: T, v*, p."""
+    p = state.p if state.p is not None else np.zeros(state.M)
+    return np.ascontiguousarray(state.T), np.ascontiguousarray(state.v_star), np.ascontiguousarray(p)
+
+
+@njit(cache=True)
+def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
+    """dy = d/dt y for the packed state y (see module docstring).  `ws` is scratch space of
+    `workspace_size(K, M)` floats."""
+    n = K + M
+    eta, eta_v, sigma = par[ETA], par[ETA_V], par[SIGMA]
+    fb = int(par[FEEDBACK])
+    fe = par[FE_TERMS] != 0.0
+    oQ, oR, ov, of = 0, K * K, K * K + K * M, K * K + K * M + K
+    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f
+    C = ws[: n * n].reshape((n, n))
+    c = ws[n * n: n * n + n]
+    o = n * n + n
+    A = ws[o: o + K * n].reshape((K, n))
+    o += K * n
+    G = ws[o: o + K * K].reshape((K, K))
+    o += K * K
+    H = ws[o: o + K]
+    E = ws[o + K: o + 2 * K]
+    f = ws[o + 2 * K: o + 3 * K]
+
+    for k in range(K):
+        for l in range(K):
+            C[k, l] = y[oQ + k * K + l]
+        for m in range(M):
+            C[k, K + m] = y[oR + k * M + m]
+            C[K + m, k] = y[oR + k * M + m]
+        c[k] = y[ov + k]
+        f[k] = y[ov + k] if fb == FEEDBACK_V else y[of + k]
+    for m in range(M):
+        for m2 in range(M):
+            C[K + m, K + m2] = T[m, m2]
+        c[K + m] = -vstar[m]
+
+    for k in range(K):
+        H[k] = 0.0
+        for i in range(n):
+            H[k] += c[i] * i2(C, k, i)
+        for j in range(n):
+            s = 0.0
+            for i in range(n):
+                s += c[i] * i3(C, k, j, i)
+            A[k, j] = s
+        for l in range(k, K):
+            s = 0.0
+            for i in range(n):
+                if c[i] != 0.0:
+                    s += c[i] * c[i] * i4(C, k, l, i, i)
+                    for j in range(i + 1, n):
+                        if c[j] != 0.0:
+                            s += 2.0 * c[i] * c[j] * i4(C, k, l, i, j)
+            G[k, l] = s + sigma * sigma * j2(C, k, l)
+        if fe:
+            s = 0.0
+            for i in range(n):
+                if c[i] != 0.0:
+                    s += c[i] * c[i] * i3g(C, k, i, i)
+                    for j in range(i + 1, n):
+                        if c[j] != 0.0:
+                            s += 2.0 * c[i] * c[j] * i3g(C, k, i, j)
+            E[k] = s + sigma * sigma * eg1(C, k)
+        else:
+            E[k] = 0.0
+
+    # with the Fe terms present the feedback is a (adaptive); fe_a = a or 0
+    for k in range(K):
+        fe_a = f[k] if fe else 0.0
+        for m in range(M):
+            dy[oR + k * M + m] = -eta * f[k] * A[k, K + m] + eta * fe_a * p[m] * E[k]
+        for l in range(k, K):
+            fe_b = f[l] if fe else 0.0
+            d = (-eta * f[k] * A[k, l] - eta * f[l] * A[l, k] + eta * eta * f[k] * f[l] * G[k, l]
+                 + eta * fe_a * fe_b * (E[k] + E[l]))
+            dy[oQ + k * K + l] = d
+            dy[oQ + l * K + k] = d
+        if par[TRAIN_V] != 0.0:
+            dy[ov + k] = -eta_v * H[k] + eta_v * fe_a * E[k]
+        else:
+            dy[ov + k] = 0.0
+        if fb == FEEDBACK_ADAPTIVE:
+            s = -f[k] * A[k, k]
+            for l in range(K):
+                s += f[l] * c[l] * j2(C, k, l)
+            for m in range(M):
+                s += p[m] * c[K + m] * j2(C, k, K + m)
+            dy[of + k] = -eta * f[k] * s + eta * par[PHI_F] * fe_a * E[k]
+        else:
+            dy[of + k] = 0.0
+
+
+def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
+    """Time derivatives of the order parameters of `state` under `rule`.
+
+    Returns a dict with 'Q', 'R', 'v' and, for adaptive feedback, 'a' (for FA, b is constant and
+    'b' is zeros).
+    """
+    rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
+    state.check_rule(rule)
+    y = pack(state, rule)
+    dy = np.zeros_like(y)
+    T, vstar, p = constants(state)
+    rhs_kernel(y, dy, state.K, state.M, T, vstar, p, params(state, rule, eta, eta_v, sigma, train_v),
+               np.zeros(workspace_size(state.K, state.M)))
+    dQ, dR, dv, df = unpack(dy, state.K, state.M)
+    out = {"Q": dQ.copy(), "R": dR.copy(), "v": dv.copy()}
+    if rule.feedback_name:
+        out[rule.feedback_name] = df.copy()
+    return out

@@ -1,0 +1,61 @@
+"""Learning rules as data.
+
+Every rule of the toolkit updates the first layer as w_k <- w_k - (eta/sqrt(D)) f_k g'(lambda_k) e x'
+with a first-layer *feedback vector* f and a presynaptic input x' (theory.md section 2):
+
+=============  ==========================  ===============================================
+rule           feedback f                  Fe terms (x' = x - F e, h~ in the last layer)
+=============  ==========================  ===============================================
+``bp``         the second layer v          no
+``fa``         a fixed random vector b     no
+``afa``        the AF vector a = W F/sqrt(D), recomputed every step    no
+``pepita-lin`` the AF vector a             yes (theory.md section 2.6)
+``pepita``     exact PEPITA: two forward passes (simulator only, theory.md section 2.4)
+=============  ==========================  ===============================================
+
+A rule is a `Rule` record; the ODE kernel and the simulator read its fields and contain no
+per-rule copies of their loops.
+"""
+from dataclasses import dataclass
+
+FEEDBACK_V, FEEDBACK_FIXED, FEEDBACK_ADAPTIVE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    feedback: int          # FEEDBACK_V, FEEDBACK_FIXED (b) or FEEDBACK_ADAPTIVE (a = WF/sqrt(D))
+    fe_terms: bool         # keep x - Fe and h~ (pepita-lin)
+    exact_pepita: bool = False   # two forward passes, no Taylor step (simulator only)
+    description: str = ""
+
+    @property
+    def feedback_name(self):
+        """Name of the feedback order parameter stored in a state/result: 'b', 'a' or None."""
+        return {FEEDBACK_V: None, FEEDBACK_FIXED: "b", FEEDBACK_ADAPTIVE: "a"}[self.feedback]
+
+    @property
+    def uses_F(self):
+        return self.feedback == FEEDBACK_ADAPTIVE
+
+
+RULES = {
+    "bp": Rule("bp", FEEDBACK_V, False, description="backpropagation"),
+    "fa": Rule("fa", FEEDBACK_FIXED, False, description="feedback alignment, fixed b"),
+    "afa": Rule("afa", FEEDBACK_ADAPTIVE, False, description="adaptive feedback alignment, f = WF/sqrt(D)"),
+    "pepita-lin": Rule("pepita-lin", FEEDBACK_ADAPTIVE, True,
+                       description="PEPITA linearised: AFA plus the Fe terms"),
+    "pepita": Rule("pepita", FEEDBACK_ADAPTIVE, True, exact_pepita=True,
+                   description="exact PEPITA, two forward passes (simulator only)"),
+}
+
+#: rules with closed-form ODEs
+ODE_RULES = tuple(name for name, r in RULES.items() if not r.exact_pepita)
+
+
+def get_rule(name, ode=False):
+    """Look up a rule by name; `ode=True` restricts to rules with closed-form ODEs."""
+    allowed = ODE_RULES if ode else tuple(RULES)
+    if name not in allowed:
+        raise ValueError(f"unknown rule {name!r}; choose one of {', '.join(allowed)}")
+    return RULES[name]

@@ -1,0 +1,193 @@
+"""Order parameters of a teacher-student network (theory.md section 3.1).
+
+    Q_kl = w_k.w_l/D  (K x K)   student-student overlaps
+    R_km = w_k.w*_m/D (K x M)   student-teacher overlaps
+    T_mn = w*_m.w*_n/D (M x M)  teacher-teacher overlaps (constant)
+    v (K,), v_star (M,)         second layers
+    b (K,)                      FA feedback (constant)
+    a_k = w_k.F/sqrt(D)         AF vector (AFA / PEPITA, dynamic)
+    p_m = w*_m.F/sqrt(D)        teacher projection of F (constant)
+    phi_F = |F|^2               (constant)
+
+A `State` is validated on construction: shapes, finite values, and a symmetric positive
+semidefinite Gram matrix of all vectors (w*/sqrt(D), F, w/sqrt(D)), whose entries are exactly
+[[T, p, R^T], [p^T, phi_F, a^T], [R, a, Q]].
+"""
+import json
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, get_rule
+
+_PSD_TOL = 1e-10
+
+
+class StateError(ValueError):
+    """Invalid order parameters."""
+
+
+def _array(name, x, shape):
+    try:
+        x = np.array(x, dtype=float)
+    except (TypeError, ValueError):
+        raise StateError(f"{name}: not an array of numbers") from None
+    if x.shape != shape:
+        raise StateError(f"{name}: expected shape {shape}, got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise StateError(f"{name}: contains non-finite values")
+    return x
+
+
+@dataclass
+class State:
+    Q: np.ndarray
+    R: np.ndarray
+    T: np.ndarray
+    v: np.ndarray
+    v_star: np.ndarray
+    b: np.ndarray = None
+    a: np.ndarray = None
+    p: np.ndarray = None
+    phi_F: float = None
+
+    def __post_init__(self):
+        Q = np.asarray(self.Q, dtype=float) if self.Q is not None else None
+        if Q is None or Q.ndim != 2 or Q.shape[0] != Q.shape[1] or Q.shape[0] < 1:
+            raise StateError(f"Q: expected a non-empty square matrix, got shape "
+                             f"{None if Q is None else Q.shape}")
+        T = np.asarray(self.T, dtype=float) if self.T is not None else None
+        if T is None or T.ndim != 2 or T.shape[0] != T.shape[1] or T.shape[0] < 1:
+            raise StateError(f"T: expected a non-empty square matrix, got shape "
+                             f"{None if T is None else T.shape}")
+        K, M = Q.shape[0], T.shape[0]
+        self.Q = _array("Q", self.Q, (K, K))
+        self.T = _array("T", self.T, (M, M))
+        self.R = _array("R", self.R, (K, M))
+        self.v = _array("v", self.v, (K,))
+        self.v_star = _array("v_star", self.v_star, (M,))
+        for name, shape in (("b", (K,)), ("a", (K,)), ("p", (M,))):
+            if getattr(self, name) is not None:
+                setattr(self, name, _array(name, getattr(self, name), shape))
+        if self.phi_F is not None:
+            self.phi_F = float(_array("phi_F", self.phi_F, ()))
+            if self.phi_F < 0:
+                raise StateError(f"phi_F: must be >= 0, got {self.phi_F}")
+        if self.a is not None and self.p is None:
+            raise StateError("p: needed together with a (the teacher projection w*.F/sqrt(D))")
+        for name in ("Q", "T"):
+            X = getattr(self, name)
+            if not np.allclose(X, X.T, rtol=0, atol=1e-12 * max(1.0, np.abs(X).max())):
+                raise StateError(f"{name}: not symmetric")
+            setattr(self, name, 0.5 * (X + X.T))
+        self._check_psd()
+
+    # ---- sizes and checks --------------------------------------------------------------------
+    @property
+    def K(self):
+        return self.Q.shape[0]
+
+    @property
+    def M(self):
+        return self.T.shape[0]
+
+    def gram(self):
+        """Gram matrix of (w*/sqrt(D), [F], w/sqrt(D)); F is included when a, p and phi_F are known."""
+        top = np.hstack([self.T, self.R.T])
+        bottom = np.hstack([self.R, self.Q])
+        G = np.vstack([top, bottom])
+        if self.a is not None and self.phi_F is not None:
+            M = self.M
+            f_row = np.concatenate([self.p, [self.phi_F], self.a])
+            G = np.insert(np.insert(G, M, 0.0, axis=0), M, 0.0, axis=1)
+            G[M, :] = f_row
+            G[:, M] = f_row
+        return G
+
+    def _check_psd(self):
+        G = self.gram()
+        eig = np.linalg.eigvalsh(G)
+        if eig[0] < -_PSD_TOL * max(1.0, abs(eig[-1])):
+            what = "Q, R, T, a, p, phi_F" if G.shape[0] > self.K + self.M else "Q, R, T"
+            raise StateError(f"the Gram matrix of ({what}) is not positive semidefinite "
+                             f"(smallest eigenvalue {eig[0]:.3g}): no weights realise this state")
+
+    def check_rule(self, rule):
+        """Raise StateError if a field that `rule` needs is missing."""
+        rule = get_rule(rule) if isinstance(rule, str) else rule
+        if rule.feedback == FEEDBACK_FIXED and self.b is None:
+            raise StateError(f"b: rule {rule.name!r} needs the FA feedback vector b")
+        if rule.feedback == FEEDBACK_ADAPTIVE:
+            for name in ("a", "p") + (("phi_F",) if rule.fe_terms else ()):
+                if getattr(self, name) is None:
+                    raise StateError(f"{name}: rule {rule.name!r} needs {name}")
+        return rule
+
+    def feedback(self, rule):
+        """The first-layer feedback vector of `rule` in this state (v, b or a)."""
+        rule = self.check_rule(rule)
+        return {0: self.v, FEEDBACK_FIXED: self.b, FEEDBACK_ADAPTIVE: self.a}[rule.feedback]
+
+    def C(self):
+        """Covariance of the fields (lambda, nu): [[Q, R], [R^T, T]]."""
+        return np.block([[self.Q, self.R], [self.R.T, self.T]])
+
+    # ---- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_weights(cls, W, W_star, v, v_star, F=None, b=None):
+        """Order parameters of explicit weights (rows of W, W_star are units, entries O(1))."""
+        W = np.atleast_2d(np.asarray(W, dtype=float))
+        W_star = np.atleast_2d(np.asarray(W_star, dtype=float))
+        if W.shape[1] != W_star.shape[1]:
+            raise StateError(f"W and W_star have different input dimensions "
+                             f"({W.shape[1]} and {W_star.shape[1]})")
+        D = W.shape[1]
+        kw = {}
+        if F is not None:
+            F = np.asarray(F, dtype=float)
+            kw = dict(a=W @ F / np.sqrt(D), p=W_star @ F / np.sqrt(D), phi_F=float(F @ F))
+        return cls(Q=W @ W.T / D, R=W @ W_star.T / D, T=W_star @ W_star.T / D,
+                   v=v, v_star=v_star, b=b, **kw)
+
+    @classmethod
+    def random(cls, K, M, D, seed, **kw):
+        """State of weights drawn at random in dimension D (see `odes.weights.draw_weights`)."""
+        from .weights import draw_weights
+        w = draw_weights(K, M, D, seed, **kw)
+        return cls.from_weights(w.W, w.W_star, w.v, w.v_star, F=w.F, b=w.b)
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise StateError(f"unknown keys {sorted(unknown)}; expected some of {sorted(known)}")
+        for key in ("Q", "R", "T", "v", "v_star"):
+            if key not in d:
+                raise StateError(f"{key}: missing")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, path):
+        """Read an initial condition: a JSON object with keys Q, R, T, v, v_star and, where the
+        rule needs them, b, a, p, phi_F (nested lists for matrices)."""
+        try:
+            with open(path) as fh:
+                d = json.load(fh)
+        except (OSError, json.JSONDecodeError) as err:
+            raise StateError(f"cannot read initial condition {path}: {err}") from None
+        if not isinstance(d, dict):
+            raise StateError(f"{path}: expected a JSON object")
+        return cls.from_dict(d)
+
+    def to_dict(self):
+        out = {}
+        for f in fields(self):
+            x = getattr(self, f.name)
+            if x is not None:
+                out[f.name] = x.tolist() if isinstance(x, np.ndarray) else x
+        return out
+
+    def to_json(self, path):
+        with open(path, "w") as fh:
+            json.dump(self.to_dict(), fh, indent=1)

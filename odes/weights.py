@@ -1,0 +1,113 @@
+"""Random weights of a teacher-student network (theory.md section 1.3), shared by the ODE's
+`--seed` initial conditions and by the simulator, so that both start from the same draw.
+
+One integer seed is split with numpy's SeedSequence into four independent streams: teacher,
+student, feedback (F and b) and data (the simulator's inputs and label noise).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+STUDENT_INITS = ("large", "small", "mixed", "zero")
+V_STAR_INITS = ("gaussian", "ones")
+
+
+@dataclass
+class Weights:
+    """Weights in the convention of theory.md: entries O(1), pre-activation lambda = W x / sqrt(D).
+
+    W (K, D) student first layer, W_star (M, D) teacher first layer, v (K,) and v_star (M,)
+    second layers, F (D,) PEPITA/AFA projection, b (K,) FA feedback.
+    """
+    W: np.ndarray
+    W_star: np.ndarray
+    v: np.ndarray
+    v_star: np.ndarray
+    F: np.ndarray
+    b: np.ndarray
+
+    @property
+    def D(self):
+        return self.W.shape[1]
+
+    def copy(self):
+        return Weights(*(np.array(x, dtype=float, copy=True) for x in
+                         (self.W, self.W_star, self.v, self.v_star, self.F, self.b)))
+
+
+def streams(seed):
+    """Four independent generators (teacher, student, feedback, data) from one seed."""
+    ss = np.random.SeedSequence(seed)
+    return [np.random.default_rng(s) for s in ss.spawn(4)]
+
+
+def check_sizes(K, M, D):
+    for name, x in (("K", K), ("M", M), ("D", D)):
+        if int(x) != x or x < 1:
+            raise ValueError(f"{name} must be a positive integer, got {x!r}")
+
+
+def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, train_v=True):
+    """Draw teacher, student, F and b.
+
+    init: student initialisation, 'large' (W, v entries N(0,1)), 'small' (x 1e-3), 'mixed'
+    (W ~ N(0, 1/D), v ~ N(0, 1/K)) or 'zero'.  v_star: 'gaussian' (N(0,1) entries) or 'ones'.
+    sigma_F: standard deviation of the entries of F (default D**-0.5, so |F|^2 ~ 1).
+    train_v: with a frozen second layer the student's v starts equal to 1 (soft committee machine)
+    when v_star is 'ones', otherwise it is drawn as for a trained one.
+    """
+    check_sizes(K, M, D)
+    if init not in STUDENT_INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {', '.join(STUDENT_INITS)}")
+    if v_star not in V_STAR_INITS:
+        raise ValueError(f"unknown v_star init {v_star!r}; choose one of {', '.join(V_STAR_INITS)}")
+    if sigma_F is None:
+        sigma_F = D ** -0.5
+    if not np.isfinite(sigma_F) or sigma_F < 0:
+        raise ValueError(f"sigma_F must be finite and >= 0, got {sigma_F!r}")
+    rng_teacher, rng_student, rng_feedback, _ = streams(seed)
+    W_star = rng_teacher.standard_normal((M, D))
+    vs = rng_teacher.standard_normal(M) if v_star == "gaussian" else np.ones(M)
+    W = rng_student.standard_normal((K, D))
+    v = rng_student.standard_normal(K)
+    if init == "small":
+        W, v = 1e-3 * W, 1e-3 * v
+    elif init == "mixed":
+        W, v = W / np.sqrt(D), v / np.sqrt(K)
+    elif init == "zero":
+        W, v = 0 * W, 0 * v
+    if not train_v and v_star == "ones":
+        v = np.ones(K)
+    F = sigma_F * rng_feedback.standard_normal(D)
+    b = rng_feedback.standard_normal(K)
+    return Weights(W, W_star, v, vs, F, b)
+
+
+def realise(state, D, seed=0, b=None):
+    """Weights in dimension D whose order parameters are exactly `state` (theory.md section 3.7).
+
+    The Gram matrix G of (w*_1..M, [F], w_1..K) / sqrt(D) is factorised as G = L L^T and the
+    vectors are sqrt(D) L O^T with O a random D x n matrix with orthonormal columns.  G must be
+    positive definite (a tiny ridge of 1e-14 is not added: a singular G raises).  F is built when
+    the state has a, p and phi_F, and is then returned with entries scaled so that |F|^2 = phi_F.
+    """
+    from .state import StateError
+    G = state.gram()
+    n = G.shape[0]
+    if D < n:
+        raise ValueError(f"D={D} is smaller than the number of vectors to realise ({n})")
+    try:
+        L = np.linalg.cholesky(G)
+    except np.linalg.LinAlgError:
+        raise StateError("the Gram matrix of the state is not positive definite; "
+                         "it cannot be realised by a Cholesky factor") from None
+    rng = np.random.default_rng(seed)
+    O, _ = np.linalg.qr(rng.standard_normal((D, n)))
+    V = np.sqrt(D) * L @ O.T                    # rows: w*, [F * sqrt(D)], w
+    K, M = state.K, state.M
+    W_star, W = V[:M], V[n - K:]
+    has_F = n > K + M
+    F = V[M] / np.sqrt(D) if has_F else np.zeros(D)
+    if b is None:
+        b = state.b if state.b is not None else np.zeros(K)
+    return Weights(W, W_star, state.v.copy(), state.v_star.copy(), F, np.asarray(b, float).copy())
