@@ -28,7 +28,7 @@ _4_PI2 = 4.0 / math.pi**2
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _asin(x):
     """arcsin with its argument clipped to [-1, 1]."""
     if x > 1.0:
@@ -38,19 +38,19 @@ def _asin(x):
     return math.asin(x)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def i2(C, a, b):
     """E[g(u_a) g(u_b)] = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))."""
     return _2_PI * _asin(C[a, b] / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b])))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def j2(C, a, b):
     """E[g'(u_a) g'(u_b)] = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2)."""
     return _2_PI / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b]) - C[a, b] ** 2)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def i3(C, a, b, c):
     """E[g'(u_a) u_b g(u_c)] = (2/pi) [C_bc(1+C_aa) - C_ab C_ac] / ((1+C_aa) sqrt(Lambda3))."""
     caa1 = 1.0 + C[a, a]
@@ -58,7 +58,7 @@ def i3(C, a, b, c):
     return _2_PI * (C[b, c] * caa1 - C[a, b] * C[a, c]) / (caa1 * math.sqrt(lam3))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def i4(C, a, b, c, d):
     """E[g'(u_a) g'(u_b) g(u_c) g(u_d)] = (4/pi^2) arcsin(L0 / sqrt(L1 L2)) / sqrt(L4)."""
     caa1 = 1.0 + C[a, a]
@@ -72,13 +72,13 @@ def i4(C, a, b, c, d):
     return _4_PI2 * _asin(lam0 / math.sqrt(lam1 * lam2)) / math.sqrt(lam4)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def eg1(C, a):
     """E[g'(u_a)] = sqrt(2/pi) / sqrt(1+C_aa)."""
     return _SQRT_2_PI / math.sqrt(1.0 + C[a, a])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def i3g(C, a, c, d):
     """E[g'(u_a) g(u_c) g(u_d)]: E[g'(u_a)] times I2 of the covariance conditioned on u_a = 0
     with unit observation noise, C'_xy = C_xy - C_xa C_ay / (1+C_aa)."""
@@ -91,7 +91,7 @@ def i3g(C, a, c, d):
 
 # ---- every index tuple at once -----------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def I2(C):
     n = C.shape[0]
     out = np.empty((n, n))
@@ -101,7 +101,7 @@ def I2(C):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def J2(C):
     n = C.shape[0]
     out = np.empty((n, n))
@@ -111,7 +111,7 @@ def J2(C):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def I3(C):
     n = C.shape[0]
     out = np.empty((n, n, n))
@@ -122,7 +122,7 @@ def I3(C):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def I4(C):
     n = C.shape[0]
     out = np.empty((n, n, n, n))
@@ -135,7 +135,7 @@ def I4(C):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def I3g(C):
     n = C.shape[0]
     out = np.empty((n, n, n))
@@ -146,7 +146,7 @@ def I3g(C):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def Eg1(C):
     n = C.shape[0]
     out = np.empty(n)

@@ -92,7 +92,7 @@ def constants(state):
     return np.ascontiguousarray(state.T), np.ascontiguousarray(state.v_star), np.ascontiguousarray(p)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
     """dy = d/dt y for the packed state y (see module docstring).  `ws` is scratch space of
     `workspace_size(K, M)` floats."""

@@ -1,0 +1,154 @@
+"""Command line: ``python -m odes --rule bp --K 2 --M 2 --eta 0.05 --t-max 1000``.
+
+Prints a table of t, eps_g and the angles; --out writes .npz + .json, --csv a table, --plot a PNG.
+Bad input: a one-line message on stderr, exit status 2, nothing written.  A run that diverges:
+a one-line message, exit status 1, nothing written.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def positive_int(s):
+    x = int(s)
+    if x < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
+    return x
+
+
+def times_list(s):
+    try:
+        return [float(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}") from None
+
+
+def add_run_arguments(p, rules):
+    """The flags shared by `python -m odes` and `python -m simulate`."""
+    from .weights import STUDENT_INITS, V_STAR_INITS
+    p.add_argument("--rule", required=True, choices=rules, help="learning rule")
+    p.add_argument("--K", type=positive_int, default=None, help="student hidden units (default 2)")
+    p.add_argument("--M", type=positive_int, default=None, help="teacher hidden units (default 2)")
+    p.add_argument("--eta", type=float, required=True, help="first-layer learning rate")
+    p.add_argument("--eta-v", type=float, default=None, help="second-layer learning rate (default eta)")
+    p.add_argument("--sigma", type=float, default=0.0, help="label-noise standard deviation (default 0)")
+    p.add_argument("--freeze-v", action="store_true", help="do not train the second layer")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+    p.add_argument("--D", type=positive_int, default=500,
+                   help="input dimension of the random weights (default 500)")
+    p.add_argument("--sigma-F", type=float, default=None,
+                   help="std of the entries of F for AFA/PEPITA (default D^-1/2, |F|^2 ~ 1)")
+    p.add_argument("--student-init", choices=STUDENT_INITS, default="large",
+                   help="student initialisation (theory.md 1.3; default large)")
+    p.add_argument("--v-star", choices=V_STAR_INITS, default="gaussian",
+                   help="teacher second layer: N(0,1) entries or all ones (default gaussian)")
+    p.add_argument("--t-max", type=float, default=None, help="final time t = steps/D")
+    p.add_argument("--times", type=times_list, default=None,
+                   help="comma-separated output times (default: log-spaced up to --t-max)")
+    p.add_argument("--dt", type=float, default=0.01, help="ODE step size (default 0.01)")
+    p.add_argument("--method", default="rk4",
+                   help="ODE method: rk4 (default), euler or scipy-<METHOD>, e.g. scipy-LSODA")
+    p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")
+    p.add_argument("--csv", type=Path, help="write a CSV table (header line, one row per time)")
+    p.add_argument("--plot", type=Path, help="write a PNG plot")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def check_run_arguments(args):
+    """Value checks that argparse cannot do; raise UsageError with a one-line message.
+    Fills the defaults K = M = 2."""
+    if getattr(args, "init", None) is None:
+        args.K, args.M = args.K or 2, args.M or 2
+    for name in ("eta", "eta_v", "sigma", "sigma_F", "dt", "t_max"):
+        x = getattr(args, name, None)
+        if x is not None and (not np.isfinite(x) or x < 0):
+            raise UsageError(f"--{name.replace('_', '-')} must be finite and >= 0, got {x}")
+    if args.dt <= 0:
+        raise UsageError("--dt must be > 0")
+    if args.t_max is None and args.times is None:
+        raise UsageError("give --t-max or --times")
+    if args.times is not None:
+        t = np.asarray(args.times)
+        if t.size == 0 or t[0] < 0 or np.any(np.diff(t) <= 0):
+            raise UsageError("--times must be non-negative and strictly increasing")
+    if not (args.method in ("rk4", "euler") or args.method.startswith("scipy-")):
+        raise UsageError(f"unknown --method {args.method!r}; use rk4, euler or scipy-<METHOD>")
+    for name in ("out", "csv", "plot"):
+        path = getattr(args, name)
+        if path is not None and not path.parent.exists():
+            raise UsageError(f"--{name}: directory {path.parent} does not exist")
+
+
+def format_table(columns, rows):
+    head = "  ".join(f"{c:>12}" for c in columns)
+    lines = [head]
+    for row in rows:
+        lines.append("  ".join(f"{x:12.6g}" if np.isfinite(x) else f"{'-':>12}" for x in row))
+    return "\n".join(lines)
+
+
+def build_parser():
+    from .rules import ODE_RULES
+    p = _Parser(prog="python -m odes",
+                description="Integrate the order-parameter ODEs of a two-layer teacher-student "
+                            "network (erf activation) for BP, FA, AFA or PEPITA-linearised.")
+    add_run_arguments(p, ODE_RULES)
+    p.add_argument("--init", type=Path, default=None,
+                   help="JSON initial condition (keys Q, R, T, v, v_star and b, a, p, phi_F as the "
+                        "rule needs); default: the order parameters of random weights (--seed, --D)")
+    p.add_argument("--stop-eps", type=float, default=None, help="stop once eps_g falls below this")
+    return p
+
+
+def main(argv=None):
+    from .integrate import IntegrationError, integrate
+    from .plot import plot_result
+    from .state import State, StateError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        check_run_arguments(args)
+        if args.init is not None:
+            state = State.from_json(args.init)
+            for name, given, found in (("K", args.K, state.K), ("M", args.M, state.M)):
+                if given is not None and given != found:
+                    raise UsageError(f"--init has {name}={found}, but --{name} {given} was given")
+        else:
+            state = State.random(args.K, args.M, args.D, args.seed, init=args.student_init,
+                                 v_star=args.v_star, sigma_F=args.sigma_F, train_v=not args.freeze_v)
+        res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
+                        eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
+                        method=args.method, dt=args.dt, stop_eps=args.stop_eps,
+                        progress=None if not args.quiet else False)
+    except (UsageError, StateError, ValueError) as err:
+        print(f"python -m odes: error: {err}", file=sys.stderr)
+        return 2
+    except IntegrationError as err:
+        print(f"python -m odes: {err}", file=sys.stderr)
+        return 1
+    res.params.update(seed=None if args.init else args.seed, D=None if args.init else args.D,
+                      sigma_F=args.sigma_F, student_init=args.student_init, v_star_init=args.v_star,
+                      init_file=str(args.init) if args.init else None)
+    names = ["t", "eps_g"] + [f"theta_{k}" for k in res.angles]
+    rows = np.column_stack([res.t, res.eps_g] + list(res.angles.values()))
+    print(f"# {res.rule.description}; K={res.K} M={res.M} eta={args.eta}; {res.status}: {res.message}")
+    print(format_table(names, rows))
+    if args.out:
+        res.save(args.out)
+    if args.csv:
+        res.to_csv(args.csv)
+    if args.plot:
+        plot_result(res, args.plot)
+    return 0

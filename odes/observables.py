@@ -1,0 +1,86 @@
+"""Observables of order parameters: generalisation error and alignment angles.
+
+All functions broadcast over leading axes, so a whole trajectory (n_times, K, K) ... is evaluated
+in one call.  These are the project's only definitions of eps_g and of the angles; the simulator
+records its order parameters and calls them too.
+"""
+import numpy as np
+
+
+def _corr_asin(X, dA, dB):
+    """arcsin(X_ab / sqrt((1+A_aa)(1+B_bb))) with the argument clipped to [-1, 1]."""
+    return np.arcsin(np.clip(X / np.sqrt((1 + dA[..., :, None]) * (1 + dB[..., None, :])), -1, 1))
+
+
+def eps_g(Q, R, T, v, v_star):
+    """Generalisation error eps_g = 1/2 E[(yhat - y_clean)^2] in closed form (theory.md 1.2).
+
+    Q (..., K, K), R (..., K, M), T (M, M) or (..., M, M), v (..., K), v_star (M,) or (..., M).
+    """
+    Q, R, T = np.asarray(Q, float), np.asarray(R, float), np.asarray(T, float)
+    v, v_star = np.asarray(v, float), np.asarray(v_star, float)
+    dQ = np.diagonal(Q, axis1=-2, axis2=-1)
+    dT = np.diagonal(T, axis1=-2, axis2=-1)
+    ss = np.einsum("...k,...kl,...l->...", v, _corr_asin(Q, dQ, dQ), v)
+    tt = np.einsum("...m,...mn,...n->...", v_star, _corr_asin(T, dT, dT), v_star)
+    st = np.einsum("...k,...km,...m->...", v, _corr_asin(R, dQ, dT), v_star)
+    return (ss + tt - 2 * st) / np.pi
+
+
+def angle(x, y):
+    """theta(x, y) = arccos(x.y / (|x||y|)) in degrees over the last axis; NaN if a vector is 0."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    nx, ny = np.linalg.norm(x, axis=-1), np.linalg.norm(y, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.sum(x * y, axis=-1) / (nx * ny)
+    return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+
+
+def degenerate_solution(Q, R, T, v_star):
+    """The zero-error second layer consistent with the student's specialisation (theory.md 4.2).
+
+    Each student unit k is matched to the teacher unit pi(k) = argmax_m |R_km| / sqrt(Q_kk T_mm)
+    and v_deg_k = sgn(R_{k,pi(k)}) v*_{pi(k)} / n_{pi(k)}, with n_m the number of students matched
+    to teacher m (for K = M and a one-to-one match, n_m = 1; for K > M duplicated units share the
+    teacher's weight equally).  NaN where some teacher unit has no student (no zero-error solution
+    of that form), and meaningless on symmetric plateaus where the rows of R are equal.
+    """
+    Q, R, T = np.asarray(Q, float), np.asarray(R, float), np.asarray(T, float)
+    v_star = np.broadcast_to(np.asarray(v_star, float), R.shape[:-2] + R.shape[-1:])
+    dQ = np.diagonal(Q, axis1=-2, axis2=-1)
+    dT = np.broadcast_to(np.diagonal(T, axis1=-2, axis2=-1), R.shape[:-2] + R.shape[-1:])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.abs(R) / np.sqrt(dQ[..., :, None] * dT[..., None, :])
+    pi = np.argmax(np.nan_to_num(score, nan=-1.0), axis=-1)                     # (..., K)
+    M = R.shape[-1]
+    counts = np.sum(pi[..., :, None] == np.arange(M), axis=-2)                # (..., M)
+    R_match = np.take_along_axis(R, pi[..., None], axis=-1)[..., 0]
+    vs_match = np.take_along_axis(v_star, pi, axis=-1)
+    n_match = np.take_along_axis(counts, pi, axis=-1)
+    v_deg = np.sign(R_match) * vs_match / n_match
+    missing = np.any(counts == 0, axis=-1)
+    return np.where(missing[..., None], np.nan, v_deg)
+
+
+def angles(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None):
+    """Alignment angles of theory.md section 4, in degrees, as a dict of arrays:
+
+    'v_vstar'   theta(v, v*), teacher vs student second layer (K = M only, natural unit order)
+    'v_deg'     theta(v, v_deg), student vs the degenerate zero-error solution
+    'a_v'/'b_v' theta(f, v), feedback vector (AF vector a, or FA's b) vs student second layer
+    'net'       network-level angle, cos = sum_k v_k a_k / sqrt(v^T Q v phi_F) (adaptive rules)
+    """
+    v = np.asarray(v, float)
+    out = {}
+    K, M = np.shape(Q)[-1], np.shape(T)[-1]
+    v_star_b = np.broadcast_to(np.asarray(v_star, float), v.shape[:-1] + (M,))
+    out["v_vstar"] = angle(v, v_star_b) if K == M else np.full(v.shape[:-1], np.nan)
+    out["v_deg"] = angle(v, degenerate_solution(Q, R, T, v_star))
+    if feedback in ("a", "b") and f is not None:
+        out[f"{feedback}_v"] = angle(f, v)
+    if feedback == "a" and f is not None and phi_F:
+        vQv = np.einsum("...k,...kl,...l->...", v, np.asarray(Q, float), v)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cos = np.sum(v * np.asarray(f, float), axis=-1) / np.sqrt(vQv * phi_F)
+        out["net"] = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    return out
