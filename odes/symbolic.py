@@ -102,6 +102,7 @@ class Symbols:
 
 @lru_cache(maxsize=None)
 def symbols(K, M):
+    """The (cached) `Symbols` of a network with K students and M teachers."""
     return Symbols(K, M)
 
 
@@ -113,6 +114,9 @@ INTEGRAL_KINDS = ("I2", "J2", "I3", "I4", "I3g", "Eg1")
 def integral(kind, *idx):
     """The symbol of a Gaussian integral, with its indices in canonical order (theory.md 3.2):
     I2, J2 symmetric; I4(a,b,c,d) symmetric in (a,b) and in (c,d); I3g(a;c,d) symmetric in (c,d)."""
+    arity = {"I2": 2, "J2": 2, "I3": 3, "I4": 4, "I3g": 3, "Eg1": 1}
+    if arity.get(kind) != len(idx):
+        raise ValueError(f"unknown integral {kind}{idx}; kinds and arities: {arity}")
     idx = tuple(int(i) for i in idx)
     if kind in ("I2", "J2"):
         idx = tuple(sorted(idx))
@@ -146,6 +150,9 @@ def _split(term, sym):
     us, gps, gs = [], [], []
     for factor in sp.Mul.make_args(term):
         if not factor.has(*sym.random):
+            if factor.atoms(g, gp) or any(s.name.startswith("u_") for s in factor.free_symbols):
+                raise UnsupportedMonomial(f"factor {factor} in {term} involves a field outside "
+                                          f"the network with K={sym.K}, M={sym.M}")
             coeff *= factor
             continue
         base, power = factor.as_base_exp()
