@@ -170,7 +170,7 @@ def _fixed_step(y0, times, dt, rk4, args, progress):
     rest = times - grid_steps * dt
     total = int(grid_steps[-1])
     if progress is None:
-        progress = total * (K + M) ** 4 > 5e7
+        progress = total * (K + M) ** 4 > 1.25e8       # longer than about 2 s
     ys, done = [], 0
     with tqdm(total=total, disable=not progress, unit="step", leave=False) as bar:
         for target, r in zip(grid_steps, rest):

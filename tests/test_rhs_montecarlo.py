@@ -1,0 +1,76 @@
+"""Every rule's right-hand side against the Monte-Carlo mean of D times the one-step change of
+the order parameters, measured on explicit weights that realise the state exactly (theory.md 3.7).
+
+The one-step change is computed literally: update the weight matrices with one SGD step on a
+Gaussian input (theory.md Appendix B) and recompute the overlaps from the new weights.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+import odes
+from conftest import random_state
+
+D = 1000
+N_BATCHES, BATCH = 50, 2000      # 1e5 samples
+ETA, ETA_V, SIGMA = 0.5, 0.3, 0.2
+
+
+def g(x):
+    return erf(x / math.sqrt(2))
+
+
+def gp(x):
+    return math.sqrt(2 / math.pi) * np.exp(-x * x / 2)
+
+
+def one_step_changes(w, rule, X, xi):
+    """D x (change of Q, R, v, a) after one step on each row of X; arrays of shape (B, ...)."""
+    r = odes.get_rule(rule)
+    sqD = math.sqrt(D)
+    lam, nu = X @ w.W.T / sqD, X @ w.W_star.T / sqD
+    e = g(lam) @ w.v - (g(nu) @ w.v_star + SIGMA * xi)
+    a = w.W @ w.F / sqD
+    f = {"bp": w.v, "fa": w.b}.get(rule, a)
+    phi = f * gp(lam) * e[:, None]                                   # (B, K)
+    x_pre = X - np.outer(e, w.F) if r.fe_terms else X                # presynaptic factor
+    W_new = w.W[None] - (ETA / sqD) * phi[:, :, None] * x_pre[:, None, :]
+    h_last = g(lam) - a * gp(lam) * e[:, None] if r.fe_terms else g(lam)
+    v_new = w.v - (ETA_V / D) * e[:, None] * h_last
+    Q0, R0 = w.W @ w.W.T / D, w.W @ w.W_star.T / D
+    dQ = np.einsum("bkd,bld->bkl", W_new, W_new) / D - Q0
+    dR = np.einsum("bkd,md->bkm", W_new, w.W_star) / D - R0
+    da = W_new @ w.F / sqD - a
+    return {"Q": D * dQ, "R": D * dR, "v": D * (v_new - w.v), "a": D * da}
+
+
+@pytest.mark.parametrize("rule,K,M", [("bp", 2, 2), ("fa", 3, 2), ("afa", 2, 3), ("pepita-lin", 2, 2)])
+def test_rhs_is_mean_one_step_change(rule, K, M):
+    rng = np.random.default_rng({"bp": 1, "fa": 2, "afa": 3, "pepita-lin": 4}[rule])
+    state = random_state(K, M, rng)
+    if rule == "pepita-lin":       # keep the rank-one F push moderate
+        state = odes.State(**{**state.to_dict(), "phi_F": state.phi_F, "a": 0.5 * state.a,
+                              "p": 0.5 * state.p})
+    w = odes.realise(state, D, seed=5, b=state.b)
+    ode = odes.derivatives(state, rule, ETA, eta_v=ETA_V, sigma=SIGMA)
+    sums = {}
+    for _ in range(N_BATCHES):
+        X = rng.standard_normal((BATCH, D))
+        ch = one_step_changes(w, rule, X, rng.standard_normal(BATCH))
+        for k, x in ch.items():
+            s1, s2 = sums.get(k, (0.0, 0.0))
+            sums[k] = (s1 + x.sum(0), s2 + (x * x).sum(0))
+    n = N_BATCHES * BATCH
+    keys = ["Q", "R", "v"] + (["a"] if "a" in ode else [])
+    for k in keys:
+        mean = sums[k][0] / n
+        se = np.sqrt(np.maximum(sums[k][1] / n - mean**2, 0) / n)
+        # 4.5 standard errors plus the O(1/D) corrections the ODE neglects
+        tol = 4.5 * se + 5.0 / D * (1 + np.abs(ode[k]))
+        assert np.all(np.abs(mean - ode[k]) < tol), (
+            f"{rule} d{k}/dt: ODE {ode[k]}, Monte Carlo {mean} +- {se}")
+        # the test resolves the first-layer right-hand sides: they are not swamped by the tolerance
+        if k in ("Q", "R"):
+            assert np.max(np.abs(ode[k])) > 3 * np.max(tol)
