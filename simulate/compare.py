@@ -1,0 +1,258 @@
+"""Simulation against theory in one call: `compare(...) -> Comparison`.
+
+The seeds are simulated with `simulate.run`; then, for each seed, the order-parameter ODE is
+integrated with `odes.integrate` from that seed's *measured* initial order parameters (the per-seed
+handoff of theory.md section 3.7) and evaluated at the simulation's record times.  Exact PEPITA
+has no closed-form ODE: its theory line is PEPITA-linearised (theory.md sections 2.6 and 3.5).
+
+Deviations are paired: d_s(t) = sim_s(t) - ode_s(t) for each seed s, whose mean and standard error
+across seeds measure how far the finite-D simulation is from the D -> infinity theory without the
+seed-to-seed spread of the initial conditions.
+"""
+import json
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import odes
+from odes.rules import get_rule
+
+from .result import Simulation, _jsonable, npz_path, seed_stats, sidecar_path
+from .run import run
+
+#: theory line used for each simulated rule
+ODE_RULE = {"pepita": "pepita-lin"}
+ODE_QUANTITIES = ("eps_g", "Q", "R", "v", "f")
+
+
+def ode_rule_for(rule):
+    """(name of the ODE rule, note) for a simulated rule."""
+    name = get_rule(rule).name
+    ode_name = ODE_RULE.get(name, name)
+    note = (f"{name} has no closed-form ODE; the theory line is the {ode_name} ODE"
+            if ode_name != name else "")
+    return ode_name, note
+
+
+def check_ode_params(method, dt):
+    """Fail before simulating if the ODE settings are invalid."""
+    if not isinstance(method, str) or not (method in ("rk4", "euler") or method.startswith("scipy-")):
+        raise ValueError(f"unknown method {method!r}; use 'rk4', 'euler' or 'scipy-<METHOD>'")
+    try:
+        ok = float(dt) > 0 and np.isfinite(float(dt))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+
+
+def integrate_seeds(sim, ode_rule, *, method="rk4", dt=0.01, progress=None):
+    """The ODE of `ode_rule` from each seed's initial state, at the simulation's times.
+
+    Returns (arrays, status, messages): arrays maps 'eps_g', 'Q', 'R', 'v', 'f' and 'theta_<name>'
+    to (S, n, ...) arrays, NaN after an ODE solution that became non-finite.
+    """
+    p = sim.params
+    S, n = sim.n_seeds, len(sim.t)
+    rule = get_rule(ode_rule, ode=True)
+    shapes = dict(eps_g=(), Q=(sim.K, sim.K), R=(sim.K, sim.M), v=(sim.K,), f=(sim.K,))
+    out = {k: np.full((S, n) + shp, np.nan) for k, shp in shapes.items()}
+    angles, status, messages = {}, [], []
+    if progress is None:
+        progress = sim.t[-1] / dt * S > 2e5
+    for s in tqdm(range(S), disable=not progress, desc=f"ODE {ode_rule}", leave=False):
+        state = sim.state(s, 0)
+        if rule.uses_F and state.a is None:
+            raise ValueError(f"the {ode_rule} ODE needs the AF vector; simulate an adaptive rule")
+        if rule.feedback_name == "b" and state.b is None:
+            raise ValueError(f"the {ode_rule} ODE needs b; simulate 'fa'")
+        try:
+            res = odes.integrate(state, rule, p["eta"], times=sim.t, eta_v=p["eta_v"],
+                                 sigma=p["sigma"], train_v=p["train_v"], method=method, dt=dt,
+                                 progress=False)
+        except odes.IntegrationError as err:
+            res = err.result
+            status.append("nonfinite")
+            messages.append(str(err))
+        else:
+            status.append(res.status)
+            messages.append(res.message)
+        m = len(res.t)
+        out["eps_g"][s, :m] = res.eps_g
+        out["Q"][s, :m], out["R"][s, :m], out["v"][s, :m] = res.Q, res.R, res.v
+        if rule.feedback_name:
+            out["f"][s, :m] = res.f
+        for k, x in res.angles.items():
+            angles.setdefault(k, np.full((S, n), np.nan))[s, :m] = x
+    for k, x in angles.items():
+        out[f"theta_{k}"] = x
+    if not rule.feedback_name:
+        del out["f"]
+    return out, status, messages
+
+
+class Comparison:
+    """A `Simulation` and the ODE integrated from each of its seeds.
+
+    sim: the Simulation; ode: dict of (S, n, ...) ODE arrays ('eps_g', 'Q', 'R', 'v', 'f',
+    'theta_<angle>'), or None without ODE; ode_rule, note; ode_status, ode_messages per seed.
+    """
+
+    def __init__(self, sim, ode=None, ode_rule=None, note="", ode_params=None, ode_status=None,
+                 ode_messages=None):
+        self.sim, self.ode = sim, ode
+        self.ode_rule, self.note = ode_rule, note
+        self.ode_params = dict(ode_params or {})
+        self.ode_status = list(ode_status or [])
+        self.ode_messages = list(ode_messages or [])
+
+    @property
+    def t(self):
+        return self.sim.t
+
+    @property
+    def params(self):
+        return dict(self.sim.params, ode_rule=self.ode_rule, **self.ode_params)
+
+    def __repr__(self):
+        return f"Comparison({self.sim!r}, ode_rule={self.ode_rule!r})"
+
+    # ---- arrays and statistics -----------------------------------------------------------------
+    def _ode(self, name):
+        if self.ode is None:
+            raise ValueError("this comparison has no ODE (ode=False)")
+        key = name
+        if key not in self.ode and f"theta_{key}" in self.ode:
+            key = f"theta_{key}"
+        if key in ("a", "b"):
+            key = "f"
+        if key not in self.ode:
+            raise KeyError(f"no ODE quantity {name!r}")
+        return self.ode[key]
+
+    def get(self, name="eps_g", which="sim"):
+        """(S, n, ...) array of `name` from the simulation ('sim') or the ODE ('ode')."""
+        return self.sim.get(name) if which == "sim" else self._ode(name)
+
+    def mean(self, name="eps_g", which="sim"):
+        return seed_stats(self.get(name, which))[0]
+
+    def sem(self, name="eps_g", which="sim"):
+        return seed_stats(self.get(name, which))[1]
+
+    def deviation(self, name="eps_g"):
+        """Paired deviation sim - ode per seed: (mean, standard error, count) across seeds."""
+        return seed_stats(self.get(name, "sim") - self.get(name, "ode"))
+
+    def max_deviation(self, name="eps_g"):
+        """max over times of |mean deviation| and of |mean deviation| / s.e."""
+        d, se, _ = self.deviation(name)
+        ok = np.isfinite(d)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.abs(d[ok]) / se[ok]
+        return float(np.max(np.abs(d[ok]), initial=0.0)), float(np.nanmax(z, initial=0.0))
+
+    def table(self, name="eps_g", every=None, max_rows=25):
+        """Text table: t, simulation mean +- s.e., ODE mean over seeds, paired deviation."""
+        n = len(self.t)
+        idx = np.arange(n) if n <= max_rows else np.unique(np.linspace(0, n - 1, max_rows).round().astype(int))
+        if every:
+            idx = np.arange(0, n, every)
+        m, se, cnt = seed_stats(self.sim.get(name))
+        lines = []
+        if self.note:
+            lines.append(f"# {self.note}")
+        sim = self.sim
+        lines.append(f"# {sim.rule.name}  K={sim.K} M={sim.M} D={sim.params['D']} "
+                     f"eta={sim.params['eta']} eta_v={sim.params['eta_v']} sigma={sim.params['sigma']} "
+                     f"seeds={sim.n_seeds} diverged={sim.n_diverged}")
+        head = f"{'t':>10} {name + ' sim':>14} {'s.e.':>10}"
+        if self.ode is not None:
+            head += f" {name + ' ode':>14} {'sim-ode':>11} {'s.e.':>10}"
+            om = seed_stats(self._ode(name))[0]
+            d, dse, _ = self.deviation(name)
+        lines.append(head + f" {'n':>3}")
+        for i in idx:
+            row = f"{self.t[i]:10.4g} {m[i]:14.6g} {se[i]:10.3g}"
+            if self.ode is not None:
+                row += f" {om[i]:14.6g} {d[i]:11.3g} {dse[i]:10.3g}"
+            lines.append(row + f" {cnt[i]:3d}")
+        return "\n".join(lines)
+
+    # ---- persistence and plotting --------------------------------------------------------------
+    def arrays(self):
+        out = self.sim.arrays()
+        if self.ode is not None:
+            for k, x in self.ode.items():
+                key = self.sim.feedback_name if k == "f" else k
+                out[f"{key}_ode"] = x
+        return out
+
+    def save(self, path):
+        """Arrays (simulation, and ODE with suffix _ode) to .npz and all parameters to .json."""
+        path = npz_path(path)
+        np.savez(path, **self.arrays())
+        meta = self.sim.metadata()
+        meta.update(ode=self.ode is not None, ode_rule=self.ode_rule, note=self.note,
+                    ode_params=self.ode_params, ode_status=self.ode_status,
+                    ode_messages=self.ode_messages)
+        with open(sidecar_path(path), "w") as fh:
+            json.dump(meta, fh, indent=1, default=_jsonable)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        path = npz_path(path)
+        with np.load(path) as z:
+            arr = {k: z[k] for k in z.files}
+        with open(sidecar_path(path)) as fh:
+            meta = json.load(fh)
+        sim = Simulation.from_arrays(arr, meta)
+        ode = None
+        if meta.get("ode"):
+            ode = {}
+            for k, x in arr.items():
+                if k.endswith("_ode"):
+                    key = k[: -len("_ode")]
+                    ode["f" if key == sim.feedback_name else key] = x
+        return cls(sim, ode, meta.get("ode_rule"), meta.get("note", ""), meta.get("ode_params"),
+                   meta.get("ode_status"), meta.get("ode_messages"))
+
+    def to_csv(self, path):
+        """Per-time table: t, then mean and s.e. of eps_g and the angles (simulation and ODE)."""
+        cols = [("t", self.t)]
+        names = ["eps_g"] + [f"theta_{k}" for k in self.sim.angles]
+        for name in names:
+            m, se, _ = seed_stats(self.sim.get(name))
+            cols += [(f"{name}_sim", m), (f"{name}_sim_se", se)]
+            if self.ode is not None and (name in self.ode):
+                cols.append((f"{name}_ode", seed_stats(self.ode[name])[0]))
+        np.savetxt(path, np.column_stack([c for _, c in cols]), delimiter=",",
+                   header=",".join(n for n, _ in cols), comments="", fmt="%.10g")
+        return path
+
+    def plot(self, path=None, **kw):
+        """ODE lines over simulation markers with error bars; see `simulate.plot.plot_comparison`."""
+        from .plot import plot_comparison
+        return plot_comparison(self, path, **kw)
+
+
+def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
+            train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, method="rk4",
+            dt=0.01, seed=0, n_test=0, progress=None):
+    """Simulate `seeds` seeds and integrate the ODE from each seed's initial order parameters.
+
+    Parameters as in `simulate.run` (t_max or times; seeds from `seed` on) plus the ODE's
+    method and dt (`odes.integrate`); ode=False skips the theory.  Returns a `Comparison`.
+    """
+    if ode:
+        check_ode_params(method, dt)
+    sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
+              eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
+              v_star=v_star, n_test=n_test, dt=dt, progress=progress)
+    ode_name, note = ode_rule_for(rule)
+    ode_params = dict(method=method, dt=float(dt))
+    if not ode:
+        return Comparison(sim, None, None, "", ode_params)
+    arrays, status, messages = integrate_seeds(sim, ode_name, method=method, dt=dt, progress=progress)
+    return Comparison(sim, arrays, ode_name, note, ode_params, status, messages)

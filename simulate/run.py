@@ -1,0 +1,246 @@
+"""Run online SGD for several seeds in parallel: `run(...) -> Simulation`.
+
+Seed s draws its teacher, student, F and b with `odes.weights.draw_weights(K, M, D, s)` (the same
+draw that the ODE side's ``--seed s`` uses) and its inputs and label noise from the fourth
+("data") stream of the same SeedSequence, which seeds the kernel's own xoshiro256++ generator; a
+Monte-Carlo test set, when requested, comes from a child of that data stream.  Each seed owns all
+of its state, so the numbers do not depend on `jobs`.  The compiled kernel releases the GIL and
+seeds run on a thread pool.
+"""
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import odes
+from odes.rules import get_rule
+from odes.weights import STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, draw_weights
+
+from . import kernel
+from .result import STATUS_DIVERGED, STATUS_OK, Simulation
+from .rng import seed_state
+
+BLOWUP = 1e8          # a run diverges once some |Q_kk| or v_k^2 exceeds this
+_NS_PER_MAC = 0.6     # rough cost of the kernel per multiply-add, for the progress-bar decision
+
+
+def _finite_nonneg(name, x, allow_none=False):
+    if x is None and allow_none:
+        return None
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {x!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
+    return x
+
+
+def _positive_int(name, x):
+    try:
+        ok = int(x) == x and int(x) >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a positive integer, got {x!r}")
+    return int(x)
+
+
+def seed_list(seeds, seed=0):
+    """Seeds as a list of ints: `seeds` itself if a sequence, else seed, seed+1, ..., seed+seeds-1."""
+    if np.ndim(seeds) == 0:
+        n = _positive_int("seeds", seeds)
+        base = int(seed)
+        if base != seed or base < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        return list(range(base, base + n))
+    out = [int(s) for s in seeds]
+    if not out or any(s < 0 or s != t for s, t in zip(out, seeds)):
+        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
+    return out
+
+
+def record_steps(D, times=None, t_max=None, dt=0.01):
+    """Integer step counts step = round(t D) of the record times and the exact times step/D.
+
+    Step 0 (the initial state, the ODE's handoff) is always included and duplicates are merged.
+    Default times: `odes.default_times(t_max, dt)`."""
+    if times is None:
+        if t_max is None:
+            raise ValueError("give t_max or times")
+        times = odes.default_times(_finite_nonneg("t_max", t_max), dt)
+    times = np.asarray(times, dtype=float).ravel()
+    if times.size == 0 or not np.all(np.isfinite(times)) or np.any(times < 0):
+        raise ValueError("times must be finite and >= 0")
+    if np.any(np.diff(times) < 0):
+        raise ValueError("times must be increasing")
+    steps = np.unique(np.concatenate([[0], np.round(times * D).astype(np.int64)]))
+    return steps, steps / D
+
+
+def check_params(rule, K, M, D, eta, eta_v=None, sigma=0.0, sigma_F=None, init="large",
+                 v_star="gaussian", n_test=0, jobs=1):
+    """Validate the parameters of a run; returns (Rule, eta, eta_v, sigma, sigma_F)."""
+    rule = get_rule(rule) if isinstance(rule, str) else rule
+    for name, x in (("K", K), ("M", M), ("D", D), ("jobs", jobs)):
+        _positive_int(name, x)
+    check_sizes(K, M, D)
+    eta = _finite_nonneg("eta", eta)
+    eta_v = eta if eta_v is None else _finite_nonneg("eta_v", eta_v)
+    sigma = _finite_nonneg("sigma", sigma)
+    sigma_F = _finite_nonneg("sigma_F", sigma_F, allow_none=True)
+    if init not in STUDENT_INITS:
+        raise ValueError(f"unknown init {init!r}; choose one of {', '.join(STUDENT_INITS)}")
+    if v_star not in V_STAR_INITS:
+        raise ValueError(f"unknown v_star {v_star!r}; choose one of {', '.join(V_STAR_INITS)}")
+    if int(n_test) != n_test or n_test < 0:
+        raise ValueError(f"n_test must be an integer >= 0, got {n_test!r}")
+    return rule, eta, eta_v, sigma, sigma_F
+
+
+def data_seed_sequences(seed):
+    """(kernel stream, test-set stream): children of the data stream of `odes.weights.streams`."""
+    data = np.random.SeedSequence(seed).spawn(4)[3]
+    return data.spawn(2)
+
+
+def rule_flags(rule, train_v):
+    return np.array([rule.feedback, int(rule.fe_terms), int(rule.exact_pepita), int(bool(train_v))],
+                    dtype=np.int64)
+
+
+class _SeedRun:
+    """One seed's weights, generator and output arrays, advanced in chunks by the kernel."""
+
+    def __init__(self, seed, weights, rule, steps, flags, par, n_test):
+        self.seed, self.steps = seed, steps
+        w = weights.copy()
+        self.W, self.W_star = np.ascontiguousarray(w.W), np.ascontiguousarray(w.W_star)
+        self.v, self.v_star = np.ascontiguousarray(w.v), np.ascontiguousarray(w.v_star)
+        self.F, self.b = np.ascontiguousarray(w.F), np.ascontiguousarray(w.b)
+        K, D = self.W.shape
+        M = self.W_star.shape[0]
+        self.D = D
+        self.initial = odes.State.from_weights(self.W, self.W_star, self.v, self.v_star,
+                                               F=self.F if rule.uses_F else None,
+                                               b=self.b if rule.feedback_name == "b" else None)
+        kern_ss, test_ss = data_seed_sequences(seed)
+        self.rng = seed_state(kern_ss)
+        if n_test:
+            X = np.random.default_rng(test_ss).standard_normal((n_test, D))
+            y = kernel_g(X @ self.W_star.T / np.sqrt(D)) @ self.v_star
+        else:
+            X, y = np.zeros((0, D)), np.zeros(0)
+        self.X_test, self.y_test = X, y
+        n = steps.size
+        self.Q, self.R = np.zeros((n, K, K)), np.zeros((n, K, M))
+        self.v_rec, self.f_rec, self.test = np.zeros((n, K)), np.zeros((n, K)), np.zeros(n)
+        self.flags, self.par = flags, par
+        self.step, self.r, self.status = 0, 0, kernel.OK
+
+    @property
+    def done(self):
+        return self.status != kernel.OK or self.r >= self.steps.size
+
+    def advance(self, n_steps):
+        """Run up to n_steps more steps; returns the number done."""
+        stop = min(self.step + n_steps, int(self.steps[-1]))
+        before = self.step
+        self.status, self.step, self.r = kernel.advance(
+            self.W, self.W_star, self.v, self.v_star, self.F, self.b, self.flags, self.par,
+            self.rng, self.step, stop, self.steps, self.r, self.X_test, self.y_test,
+            self.Q, self.R, self.v_rec, self.f_rec, self.test)
+        return self.step - before
+
+
+def kernel_g(z):
+    """g(z) = erf(z/sqrt(2)) on numpy arrays."""
+    from scipy.special import erf
+    return erf(z / np.sqrt(2.0))
+
+
+def _chunk(K, M, D):
+    """Steps per kernel call: about 20 ms of work, so progress and threads stay responsive."""
+    return max(1, int(2e7 / (_NS_PER_MAC * (K + M + 2) * D)))
+
+
+def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=1, eta_v=None,
+        sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
+        dt=0.01, blowup=BLOWUP, weights=None, progress=None):
+    """Online SGD of the teacher-student network for several seeds.
+
+    rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact, two forward passes); K, M: student
+    and teacher widths; D: input dimension; eta: first-layer rate (step eta/sqrt(D)); eta_v:
+    second-layer rate (step eta_v/D, default eta); sigma: label-noise std; train_v: train the second
+    layer; sigma_F: std of the entries of F (default D**-0.5, |F|^2 ~ 1); init, v_star: see
+    `odes.weights.draw_weights`.  times (or t_max, giving `odes.default_times(t_max, dt)`): record
+    times, rounded to the step grid t = step/D.  seeds: number of seeds (seed, seed+1, ...) or a
+    list of seeds; jobs: worker threads.  n_test > 0 also records the Monte-Carlo error on a held-out
+    set of n_test inputs.  weights: optional `Weights` (or one per seed) used instead of the draw
+    (the data stream still comes from the seed).  progress: tqdm bar (default: runs > ~2 s).
+    Returns a `Simulation`.
+    """
+    rule, eta, eta_v, sigma, sigma_F = check_params(rule, K, M, D, eta, eta_v, sigma, sigma_F,
+                                                    init, v_star, n_test, jobs)
+    K, M, D, jobs = int(K), int(M), int(D), int(jobs)
+    seeds = seed_list(seeds, seed)
+    steps, t = record_steps(D, times, t_max, dt)
+    _finite_nonneg("blowup", blowup)
+    if weights is None:
+        wlist = [draw_weights(K, M, D, s, init=init, v_star=v_star, sigma_F=sigma_F,
+                              train_v=train_v) for s in seeds]
+    else:
+        wlist = [weights] * len(seeds) if isinstance(weights, Weights) else list(weights)
+        if len(wlist) != len(seeds):
+            raise ValueError(f"got {len(wlist)} weights for {len(seeds)} seeds")
+        for w in wlist:
+            if w.W.shape != (K, D) or w.W_star.shape != (M, D):
+                raise ValueError(f"weights have shapes W {w.W.shape}, W_star {w.W_star.shape}; "
+                                 f"expected {(K, D)} and {(M, D)}")
+    flags = rule_flags(rule, train_v)
+    par = np.array([eta, eta_v, sigma, blowup], dtype=float)
+    runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test)) for s, w in zip(seeds, wlist)]
+
+    total = int(steps[-1]) * len(runs)
+    est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
+    if progress is None:
+        progress = est_seconds > 2.0
+    chunk = _chunk(K, M, D)
+    lock = threading.Lock()
+    with tqdm(total=total, disable=not progress, unit="step", unit_scale=True,
+              desc=f"{rule.name} D={D}", leave=False) as bar:
+        def work(sr):
+            while not sr.done:
+                made = sr.advance(chunk)
+                with lock:
+                    bar.update(made)
+            return sr
+
+        runs[0].advance(0)             # compile (or load from cache) once, outside the pool
+        if jobs == 1 or len(runs) == 1:
+            for sr in runs:
+                work(sr)
+        else:
+            with ThreadPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
+                list(pool.map(work, runs))
+
+    params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
+                  train_v=bool(train_v), sigma_F=sigma_F if sigma_F is not None else D ** -0.5,
+                  init=init, v_star=v_star, n_test=int(n_test), blowup=float(blowup),
+                  times_requested=None if times is None else np.asarray(times, float).tolist(),
+                  t_max=None if t_max is None else float(t_max), dt=float(dt),
+                  custom_weights=weights is not None)
+    status = [STATUS_DIVERGED if sr.status == kernel.DIVERGED else STATUS_OK for sr in runs]
+    t_div = [sr.step / D if sr.status == kernel.DIVERGED else np.nan for sr in runs]
+    stack = lambda name: np.stack([getattr(sr, name) for sr in runs])
+    uses_F = rule.uses_F
+    return Simulation(
+        t, steps, stack("Q"), stack("R"), stack("v_rec"),
+        stack("f_rec") if rule.feedback_name else None,
+        np.stack([sr.initial.T for sr in runs]), np.stack([sr.v_star for sr in runs]),
+        np.stack([sr.initial.p if uses_F else np.zeros(M) for sr in runs]),
+        np.array([sr.initial.phi_F if uses_F else 0.0 for sr in runs]),
+        params, seeds, status, t_div, eps_test=stack("test") if n_test else None)
+
