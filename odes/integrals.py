@@ -13,7 +13,8 @@ repeated indices are allowed.
     Eg1(a)     = E[g'(u_a)]
 
 Each formula is written once, as a scalar numba function of (C, indices): `i2`, `j2`, `i3`, `i4`,
-`i3g`, `eg1`.  The right-hand-side kernel calls these for just the index tuples it needs; the
+`i3g`, `eg1`; I3 and I4 are also exposed in parts (`i3_numer`, `i3_norm`, `i4_lam4`, `i4_lam1`, `i4_lam0`,
+`i4_from_parts`) so that the right-hand-side kernel can hoist what depends on fewer indices.  The right-hand-side kernel calls these for just the index tuples it needs; the
 array functions `I2(C)`, `J2(C)`, `I3(C)`, `I4(C)`, `I3g(C)`, `Eg1(C)` evaluate them for all index
 tuples at once (I4 uses its symmetries in (a,b) and (c,d)), for tests and for the sympy oracle.
 Arcsine arguments are clipped to [-1, 1] so that round-off at |correlation| = 1 gives no NaN.
@@ -28,7 +29,7 @@ _4_PI2 = 4.0 / math.pi**2
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _asin(x):
     """arcsin with its argument clipped to [-1, 1]."""
     if x > 1.0:
@@ -38,47 +39,81 @@ def _asin(x):
     return math.asin(x)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def i2(C, a, b):
     """E[g(u_a) g(u_b)] = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))."""
     return _2_PI * _asin(C[a, b] / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b])))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def j2(C, a, b):
     """E[g'(u_a) g'(u_b)] = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2)."""
     return _2_PI / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b]) - C[a, b] ** 2)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
+def i3_norm(C, a, c):
+    """The factor (2/pi) / ((1+C_aa) sqrt(Lambda3)) of I3(a, ., c), Lambda3 = (1+C_aa)(1+C_cc) - C_ac^2."""
+    caa1 = 1.0 + C[a, a]
+    return _2_PI / (caa1 * math.sqrt(caa1 * (1.0 + C[c, c]) - C[a, c] ** 2))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i3_numer(C, a, b, c):
+    """The numerator C_bc(1+C_aa) - C_ab C_ac of I3(a, b, c)."""
+    return C[b, c] * (1.0 + C[a, a]) - C[a, b] * C[a, c]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def i3(C, a, b, c):
     """E[g'(u_a) u_b g(u_c)] = (2/pi) [C_bc(1+C_aa) - C_ab C_ac] / ((1+C_aa) sqrt(Lambda3))."""
-    caa1 = 1.0 + C[a, a]
-    lam3 = caa1 * (1.0 + C[c, c]) - C[a, c] ** 2
-    return _2_PI * (C[b, c] * caa1 - C[a, b] * C[a, c]) / (caa1 * math.sqrt(lam3))
+    return i3_numer(C, a, b, c) * i3_norm(C, a, c)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
+def i4_lam4(C, a, b):
+    """Lambda4 = (1+C_aa)(1+C_bb) - C_ab^2 of I4(a, b, ., .)."""
+    return (1.0 + C[a, a]) * (1.0 + C[b, b]) - C[a, b] ** 2
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i4_lam1(C, a, b, c, lam4):
+    """Lambda1 of I4(a, b, c, .) (Lambda2 is the same function of d)."""
+    cab, cac, cbc = C[a, b], C[a, c], C[b, c]
+    return (lam4 * (1.0 + C[c, c]) - cbc * cbc * (1.0 + C[a, a]) - cac * cac * (1.0 + C[b, b])
+            + 2.0 * cab * cac * cbc)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i4_lam0(C, a, b, c, d, lam4):
+    """Lambda0 of I4(a, b, c, d)."""
+    cab, cac, cad, cbc, cbd = C[a, b], C[a, c], C[a, d], C[b, c], C[b, d]
+    return (lam4 * C[c, d] - cbc * cbd * (1.0 + C[a, a]) - cac * cad * (1.0 + C[b, b])
+            + cab * cac * cbd + cab * cad * cbc)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i4_from_parts(lam0, rsq1, rsq2, rsq4):
+    """(4/pi^2) arcsin(Lambda0 / sqrt(Lambda1 Lambda2)) / sqrt(Lambda4), given the reciprocal
+    square roots rsq1 = Lambda1^-1/2, rsq2 = Lambda2^-1/2, rsq4 = Lambda4^-1/2."""
+    return _4_PI2 * _asin(lam0 * rsq1 * rsq2) * rsq4
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def i4(C, a, b, c, d):
     """E[g'(u_a) g'(u_b) g(u_c) g(u_d)] = (4/pi^2) arcsin(L0 / sqrt(L1 L2)) / sqrt(L4)."""
-    caa1 = 1.0 + C[a, a]
-    cbb1 = 1.0 + C[b, b]
-    cab, cac, cad = C[a, b], C[a, c], C[a, d]
-    cbc, cbd = C[b, c], C[b, d]
-    lam4 = caa1 * cbb1 - cab * cab
-    lam0 = lam4 * C[c, d] - cbc * cbd * caa1 - cac * cad * cbb1 + cab * cac * cbd + cab * cad * cbc
-    lam1 = lam4 * (1.0 + C[c, c]) - cbc * cbc * caa1 - cac * cac * cbb1 + 2.0 * cab * cac * cbc
-    lam2 = lam4 * (1.0 + C[d, d]) - cbd * cbd * caa1 - cad * cad * cbb1 + 2.0 * cab * cad * cbd
-    return _4_PI2 * _asin(lam0 / math.sqrt(lam1 * lam2)) / math.sqrt(lam4)
+    lam4 = i4_lam4(C, a, b)
+    return i4_from_parts(i4_lam0(C, a, b, c, d, lam4), 1.0 / math.sqrt(i4_lam1(C, a, b, c, lam4)),
+                         1.0 / math.sqrt(i4_lam1(C, a, b, d, lam4)), 1.0 / math.sqrt(lam4))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def eg1(C, a):
     """E[g'(u_a)] = sqrt(2/pi) / sqrt(1+C_aa)."""
     return _SQRT_2_PI / math.sqrt(1.0 + C[a, a])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def i3g(C, a, c, d):
     """E[g'(u_a) g(u_c) g(u_d)]: E[g'(u_a)] times I2 of the covariance conditioned on u_a = 0
     with unit observation noise, C'_xy = C_xy - C_xa C_ay / (1+C_aa)."""

@@ -23,10 +23,12 @@ convert.  For FA the slot f holds the constant b (its derivative is zero), for B
 `rhs_kernel` is compiled with numba, allocates nothing and writes into `dy`; `derivatives` is the
 convenient Python entry point.
 """
+import math
+
 import numpy as np
 from numba import njit
 
-from .integrals import eg1, i2, i3, i3g, i4, j2
+from .integrals import eg1, i2, i3_norm, i3_numer, i3g, i4_from_parts, i4_lam0, i4_lam1, i4_lam4, j2
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, get_rule
 from .state import State
 
@@ -44,7 +46,7 @@ def layout(K, M):
 
 def workspace_size(K, M):
     n = K + M
-    return n * n + n + K * n + K * K + 3 * K
+    return n * n + n + K * n + K * K + 3 * K + 2 * n
 
 
 def pack(state, rule):
@@ -101,7 +103,7 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
     fb = int(par[FEEDBACK])
     fe = par[FE_TERMS] != 0.0
     oQ, oR, ov, of = 0, K * K, K * K + K * M, K * K + K * M + K
-    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f
+    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f, and two n-vectors
     C = ws[: n * n].reshape((n, n))
     c = ws[n * n: n * n + n]
     o = n * n + n
@@ -112,6 +114,8 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
     H = ws[o: o + K]
     E = ws[o + K: o + 2 * K]
     f = ws[o + 2 * K: o + 3 * K]
+    wi = ws[o + 3 * K: o + 3 * K + n]
+    rsq1 = ws[o + 3 * K + n: o + 3 * K + 2 * n]
 
     for k in range(K):
         for l in range(K):
@@ -130,19 +134,28 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
         H[k] = 0.0
         for i in range(n):
             H[k] += c[i] * i2(C, k, i)
+        # A_kj = sum_i c_i I3(k,j,i), with the (k,i) normalisation hoisted: w_i = c_i i3_norm(k,i)
+        for i in range(n):
+            wi[i] = c[i] * i3_norm(C, k, i)
         for j in range(n):
             s = 0.0
             for i in range(n):
-                s += c[i] * i3(C, k, j, i)
+                s += wi[i] * i3_numer(C, k, j, i)
             A[k, j] = s
+        # G_kl = sum_ij c_i c_j I4(k,l,i,j), with Lambda4 and Lambda1 hoisted out of the (i,j) loop
         for l in range(k, K):
+            lam4 = i4_lam4(C, k, l)
+            rsq4 = 1.0 / math.sqrt(lam4)
+            for i in range(n):
+                rsq1[i] = 1.0 / math.sqrt(i4_lam1(C, k, l, i, lam4))
             s = 0.0
             for i in range(n):
                 if c[i] != 0.0:
-                    s += c[i] * c[i] * i4(C, k, l, i, i)
+                    s += c[i] * c[i] * i4_from_parts(i4_lam0(C, k, l, i, i, lam4), rsq1[i], rsq1[i], rsq4)
                     for j in range(i + 1, n):
                         if c[j] != 0.0:
-                            s += 2.0 * c[i] * c[j] * i4(C, k, l, i, j)
+                            s += 2.0 * c[i] * c[j] * i4_from_parts(i4_lam0(C, k, l, i, j, lam4),
+                                                                   rsq1[i], rsq1[j], rsq4)
             G[k, l] = s + sigma * sigma * j2(C, k, l)
         if fe:
             s = 0.0
