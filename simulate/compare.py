@@ -121,7 +121,7 @@ class Comparison:
     def _ode(self, name):
         if self.ode is None:
             raise ValueError("this comparison has no ODE (ode=False)")
-        key = name
+        key = "eps_g" if name == "eps_test" else name     # the theory of the test error is eps_g
         if key not in self.ode and f"theta_{key}" in self.ode:
             key = f"theta_{key}"
         if key in ("a", "b"):
