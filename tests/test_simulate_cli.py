@@ -1,0 +1,65 @@
+"""`python -m simulate` through a subprocess: outputs, and bad input (one line on stderr, exit
+status 2, nothing written)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "simulate", *args], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_cli_writes_table_npz_json_csv_plot(tmp_path):
+    out = tmp_path / "run.npz"
+    p = run_cli("--rule", "pepita", "--K", "2", "--M", "2", "--eta", "0.5", "--D", "200",
+                "--t-max", "5", "--seeds", "3", "--jobs", "2", "--sigma-F", "0.03", "--quiet",
+                "--out", str(out), "--csv", str(tmp_path / "run.csv"), "--plot",
+                str(tmp_path / "run.png"))
+    assert p.returncode == 0, p.stderr
+    assert "pepita-lin ODE" in p.stdout            # the theory line for exact PEPITA is said
+    assert "eps_g sim" in p.stdout and "eps_g ode" in p.stdout
+    with np.load(out) as z:
+        assert z["eps_g"].shape == z["eps_g_ode"].shape == (3, len(z["t"]))
+        assert z["Q"].shape == (3, len(z["t"]), 2, 2) and "a" in z.files and "a_ode" in z.files
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["params"]["sigma_F"] == 0.03 and meta["seeds"] == [0, 1, 2]
+    assert meta["ode_rule"] == "pepita-lin"
+    assert (tmp_path / "run.png").exists() and (tmp_path / "run.csv").exists()
+
+
+def test_cli_no_ode_and_options(tmp_path):
+    p = run_cli("--rule", "fa", "--eta", "0.2", "--eta-v", "0.1", "--sigma", "0.1", "--D", "100",
+                "--t-max", "2", "--seeds", "2", "--no-ode", "--init", "small", "--v-star", "ones",
+                "--freeze-v", "--times", "0,1,2", "--quiet", "--out", str(tmp_path / "r.npz"))
+    assert p.returncode == 0, p.stderr
+    assert "eps_g ode" not in p.stdout
+    meta = json.loads((tmp_path / "r.json").read_text())
+    assert meta["params"]["init"] == "small" and meta["params"]["train_v"] is False
+    with np.load(tmp_path / "r.npz") as z:
+        assert z["t"].tolist() == [0.0, 1.0, 2.0] and "eps_g_ode" not in z.files
+
+
+@pytest.mark.parametrize("bad", [
+    ["--D", "0"], ["--eta", "-0.5"], ["--sigma-F", "-1"], ["--rule", "sgd"], ["--K", "0"],
+    ["--M", "0"], ["--eta", "abc"], ["--D", "ten"], ["--seeds", "0"], ["--jobs", "x"],
+    ["--sigma", "nan"], ["--times", "1,0"], ["--method", "rk5"]])
+def test_cli_bad_input(tmp_path, bad):
+    args = {"--rule": "bp", "--eta": "0.5", "--t-max": "1", "--D": "50"}
+    for flag, value in zip(bad[::2], bad[1::2]):
+        args[flag] = value
+    flat = [x for kv in args.items() for x in kv]
+    out = tmp_path / "out.npz"
+    p = run_cli(*flat, "--out", str(out), "--plot", str(tmp_path / "out.png"), cwd=tmp_path)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0], p.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,109 @@
+"""Simulation against the ODE (theory.md 3.7): every rule at D = 500 and D = 2000, 8 seeds each,
+the ODE integrated from each seed's measured initial order parameters.  The seed mean of the paired
+deviation sim - ODE must be within k standard errors plus an O(1/sqrt(D)) allowance, and the
+deviation must shrink as D grows.  Also: exact PEPITA -> AFA as sigma_F -> 0, PEPITA-linearised
+tracks exact PEPITA, and save/load/plot of a Comparison."""
+import functools
+import json
+import math
+
+import numpy as np
+import pytest
+
+import simulate
+
+ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
+ETA, T_MAX, SEEDS = 0.5, 30.0, 8
+K_SE, ALLOW = 4.0, 0.1          # tolerance: K_SE standard errors + ALLOW / sqrt(D)
+
+
+@functools.lru_cache(maxsize=None)
+def comparison(rule, D):
+    # |F| a bit below the default (|F|^2 ~ 1/4) so that PEPITA stays finite at eta = 0.5
+    return simulate.compare(rule, 2, 2, D, ETA, t_max=T_MAX, seeds=SEEDS, jobs=2, seed=100,
+                            sigma_F=0.5 / math.sqrt(D), progress=False)
+
+
+@pytest.mark.parametrize("D", [500, 2000])
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_simulation_agrees_with_ode(rule, D):
+    cmp = comparison(rule, D)
+    assert cmp.sim.n_diverged == 0 and set(cmp.ode_status) == {"finished"}
+    assert cmp.ode_rule == ("pepita-lin" if rule == "pepita" else rule)
+    for name in ("eps_g", "R", "v"):
+        d, se, n = cmp.deviation(name)
+        assert np.all(n == SEEDS)
+        late = cmp.t > 0
+        tol = K_SE * se[late] + ALLOW / math.sqrt(D)
+        bad = np.abs(d[late]) > tol
+        assert not np.any(bad), (name, cmp.t[late][np.any(bad.reshape(bad.shape[0], -1), 1)],
+                                 d[late][bad], tol[bad])
+    # the comparison is not vacuous: eps_g changes over the window by much more than the tolerance
+    m = cmp.mean("eps_g", "ode")
+    assert abs(m[-1] - m[0]) > 10 * ALLOW / math.sqrt(D)
+
+
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_deviation_shrinks_with_D(rule):
+    def rms(cmp, name):
+        dev = cmp.get(name, "sim") - cmp.get(name, "ode")
+        return float(np.sqrt(np.mean(dev**2)))
+
+    for name in ("eps_g", "v"):
+        small, large = rms(comparison(rule, 500), name), rms(comparison(rule, 2000), name)
+        # O(1/sqrt(D)) fluctuations: the ratio should be ~0.5
+        assert large < 0.75 * small, (name, small, large)
+
+
+def test_exact_pepita_tends_to_afa_and_pepita_lin_tracks_it():
+    D = 500
+    d_afa, d_lin = [], []
+    for c in (0.25, 0.125, 0.0625):
+        kw = dict(t_max=50, seeds=3, jobs=2, sigma_F=c / math.sqrt(D), progress=False)
+        pep = simulate.run("pepita", 2, 2, D, ETA, **kw)
+        afa = simulate.run("afa", 2, 2, D, ETA, **kw)
+        lin = simulate.run("pepita-lin", 2, 2, D, ETA, **kw)
+        assert pep.n_diverged == afa.n_diverged == lin.n_diverged == 0
+        d_afa.append(np.max(np.abs(pep.eps_g - afa.eps_g)))
+        d_lin.append(np.max(np.abs(pep.eps_g - lin.eps_g)))
+    # exact PEPITA -> AFA as sigma_F -> 0 (the Fe push on a is ~ |F|^2)
+    assert d_afa[0] > 3 * d_afa[1] > 9 * d_afa[2], d_afa
+    # PEPITA-linearised is far closer to exact PEPITA than AFA is, and tends to it too
+    assert all(l < 0.1 * a for l, a in zip(d_lin, d_afa)), (d_lin, d_afa)
+    assert d_lin[0] > d_lin[1] > d_lin[2] and d_lin[2] < 1e-4, d_lin
+
+
+def test_save_load_and_plot(tmp_path):
+    cmp = simulate.compare("fa", 2, 2, 200, 0.5, t_max=5, seeds=3, jobs=2, n_test=500,
+                           progress=False)
+    path = cmp.save(tmp_path / "run.npz")
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["params"]["rule"] == "fa" and meta["params"]["D"] == 200
+    assert meta["ode_rule"] == "fa" and meta["ode_params"]["method"] == "rk4"
+    with np.load(path) as z:
+        assert z["eps_g"].shape == z["eps_g_ode"].shape == (3, len(cmp.t))
+        assert z["b"].shape == (3, len(cmp.t), 2) and "eps_test" in z.files
+    back = simulate.Comparison.load(path)
+    for name in ("eps_g", "Q", "b", "eps_test", "v_deg"):
+        assert np.array_equal(back.get(name), cmp.get(name), equal_nan=True)
+    assert np.array_equal(back.get("eps_g", "ode"), cmp.get("eps_g", "ode"))
+    assert back.sim.seeds == [0, 1, 2] and back.sim.status == ["ok"] * 3
+    cmp.plot(tmp_path / "run.png")
+    cmp.to_csv(tmp_path / "run.csv")
+    assert (tmp_path / "run.png").stat().st_size > 10_000
+    header = (tmp_path / "run.csv").read_text().splitlines()[0]
+    assert header.startswith("t,eps_g_sim,eps_g_sim_se,eps_g_ode")
+
+
+def test_no_ode_and_bad_arguments(tmp_path):
+    cmp = simulate.compare("bp", 1, 1, 50, 0.5, t_max=1, seeds=2, ode=False)
+    assert cmp.ode is None and "eps_g ode" not in cmp.table()
+    bad = [dict(D=0), dict(eta=-0.1), dict(sigma_F=-1.0), dict(rule="sgd"), dict(K=0), dict(M=0),
+           dict(eta="fast"), dict(eta_v=float("nan")), dict(seeds=0), dict(jobs=0),
+           dict(method="rk5"), dict(init="huge")]
+    for kw in bad:
+        args = dict(rule="bp", K=2, M=2, D=100, eta=0.5)
+        args.update(kw)
+        with pytest.raises(ValueError):
+            simulate.compare(args.pop("rule"), args.pop("K"), args.pop("M"), args.pop("D"),
+                             args.pop("eta"), t_max=1, **args)

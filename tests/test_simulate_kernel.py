@@ -1,0 +1,202 @@
+"""The compiled SGD kernel: Appendix B step by step against a NumPy transcription, mean one-step
+changes against the ODE right-hand sides, FA = BP when b = v, the exact-overlap construction,
+determinism, independence of the number of jobs, and divergence handling."""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+import odes
+import simulate
+from conftest import random_state
+from simulate import kernel, rng
+from simulate.run import data_seed_sequences, rule_flags
+
+ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
+
+
+def g(z):
+    return erf(z / math.sqrt(2))
+
+
+def gp(z):
+    return math.sqrt(2 / math.pi) * np.exp(-z * z / 2)
+
+
+def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n):
+    """n SGD steps of theory.md Appendix B written out with NumPy, drawing the same numbers as the
+    kernel (D inputs, then the label noise when sigma > 0)."""
+    r = odes.get_rule(rule)
+    W, v = w.W.copy(), w.v.copy()
+    D = W.shape[1]
+    sq = math.sqrt(D)
+    for _ in range(n):
+        x = rng.standard_normal(state, D)
+        xi = rng.standard_normal(state, 1)[0] if sigma > 0 else 0.0
+        y = w.v_star @ g(w.W_star @ x / sq) + sigma * xi
+        lam = W @ x / sq
+        h = g(lam)
+        e = v @ h - y
+        a = W @ w.F / sq
+        if r.exact_pepita:
+            xt = x - w.F * e
+            ht = g(W @ xt / sq)
+            dW, hv = np.outer(h - ht, xt), ht
+        else:
+            f = {"bp": v, "fa": w.b}.get(rule, a)
+            xin = x - w.F * e if r.fe_terms else x
+            dW = np.outer(f * gp(lam) * e, xin)
+            hv = h - a * gp(lam) * e if r.fe_terms else h
+        W -= eta / sq * dW
+        if train_v:
+            v -= eta_v / D * e * hv
+    return W, v
+
+
+@pytest.mark.parametrize("rule", ALL_RULES)
+@pytest.mark.parametrize("sigma,train_v", [(0.0, True), (0.3, False)])
+def test_kernel_is_appendix_b(rule, sigma, train_v):
+    K, M, D, n = 3, 2, 200, 300
+    w = simulate.draw_weights(K, M, D, seed=11, sigma_F=0.3 / math.sqrt(D))
+    eta, eta_v = 0.7, 0.4
+    s_ref = rng.seed_state(data_seed_sequences(11)[0])
+    W_ref, v_ref = numpy_steps(w, rule, eta, eta_v, sigma, train_v, s_ref, n)
+    sim = simulate.run(rule, K, M, D, eta, eta_v=eta_v, sigma=sigma, train_v=train_v,
+                       times=[0, n / D], seeds=[11], weights=w)
+    st = odes.State.from_weights(W_ref, w.W_star, v_ref, w.v_star, F=w.F)
+    np.testing.assert_allclose(sim.Q[0, -1], st.Q, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(sim.R[0, -1], st.R, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(sim.v[0, -1], v_ref, rtol=1e-11, atol=1e-12)
+    if rule in ("afa", "pepita-lin", "pepita"):
+        np.testing.assert_allclose(sim.a[0, -1], st.a, rtol=1e-10, atol=1e-12)
+    # the weights moved: the comparison is not trivial
+    assert np.max(np.abs(sim.Q[0, -1] - sim.Q[0, 0])) > 1e-4
+
+
+def mean_step(w, rule, eta, eta_v, sigma, n, seed):
+    r = odes.get_rule(rule)
+    K, M = w.W.shape[0], w.W_star.shape[0]
+    size = K * K + K * M + 2 * K
+    mean, sq = np.zeros(size), np.zeros(size)
+    kernel.one_step_changes(w.W, w.W_star, w.v, w.v_star, w.F, w.b, rule_flags(r, True),
+                            np.array([eta, eta_v, sigma, 1e8]), rng.seed_state(seed), n, mean, sq)
+    se = np.sqrt(np.maximum(sq - mean**2, 0) / n)
+    cut = np.cumsum([0, K * K, K * M, K, K])
+    return ({k: mean[cut[i]:cut[i + 1]] for i, k in enumerate("QRva")},
+            {k: se[cut[i]:cut[i + 1]] for i, k in enumerate("QRva")})
+
+
+@pytest.mark.parametrize("rule,K,M", [("bp", 2, 2), ("fa", 3, 2), ("afa", 2, 3), ("pepita-lin", 2, 2)])
+def test_mean_one_step_change_is_ode_rhs(rule, K, M):
+    """D x the mean one-step change of the order parameters (exact-overlap weights, theory.md 3.7)
+    equals the ODE right-hand side up to O(1/D)."""
+    D, n = 500, 200_000
+    eta, eta_v, sigma = 0.6, 0.4, 0.2
+    state = random_state(K, M, np.random.default_rng(len(rule) + 10 * K + M))
+    if rule == "pepita-lin":
+        state = odes.State(**{**state.to_dict(), "a": 0.5 * state.a, "p": 0.5 * state.p})
+    w = odes.realise(state, D, seed=3, b=state.b)
+    mean, se = mean_step(w, rule, eta, eta_v, sigma, n, seed=1)
+    rhs = odes.derivatives(state, rule, eta, eta_v=eta_v, sigma=sigma)
+    keys = ["Q", "R", "v"] + (["a"] if "a" in rhs else [])
+    for k in keys:
+        want = rhs[k].ravel()
+        tol = 4.5 * se[k] + 5.0 / D * (1 + np.abs(want))
+        assert np.all(np.abs(mean[k] - want) < tol), (k, mean[k], want, se[k])
+        if k in ("Q", "R"):                 # resolved, not swamped by the tolerance
+            assert np.max(np.abs(want)) > 3 * np.max(tol)
+
+
+def test_exact_pepita_one_step_tends_to_linearised():
+    """Exact PEPITA's one-step drift differs from PEPITA-linearised's by the Taylor remainder,
+    O(a^2): halving a (and p) divides the difference by ~4 (common random numbers)."""
+    D, n = 400, 50_000
+    base = random_state(2, 2, np.random.default_rng(5))
+    diffs = []
+    for scale in (0.4, 0.2, 0.1):
+        st = odes.State(**{**base.to_dict(), "a": scale * base.a, "p": scale * base.p})
+        w = odes.realise(st, D, seed=2, b=st.b)
+        m_ex, _ = mean_step(w, "pepita", 0.5, 0.5, 0.0, n, seed=9)
+        m_lin, _ = mean_step(w, "pepita-lin", 0.5, 0.5, 0.0, n, seed=9)
+        diffs.append(max(np.max(np.abs(m_ex[k] - m_lin[k])) for k in "QRva"))
+    assert 2.5 < diffs[0] / diffs[1] < 6.5 and 2.5 < diffs[1] / diffs[2] < 6.5, diffs
+
+
+def test_fa_with_b_equal_v_frozen_is_bp_exactly():
+    w = simulate.draw_weights(2, 2, 500, seed=4)
+    w_fa = w.copy()
+    w_fa.b = w.v.copy()
+    kw = dict(t_max=20, seeds=[4], train_v=False)
+    bp = simulate.run("bp", 2, 2, 500, 0.5, weights=w, **kw)
+    fa = simulate.run("fa", 2, 2, 500, 0.5, weights=w_fa, **kw)
+    assert np.array_equal(bp.Q, fa.Q) and np.array_equal(bp.R, fa.R)
+    assert np.array_equal(bp.v, fa.v) and np.array_equal(bp.eps_g, fa.eps_g)
+    assert np.array_equal(fa.b[0, -1], w.v)
+    assert abs(bp.eps_g[0, -1] - bp.eps_g[0, 0]) > 1e-2      # it learned something
+
+
+@pytest.mark.parametrize("with_F", [True, False])
+def test_exact_overlap_construction(with_F):
+    state = random_state(3, 2, np.random.default_rng(8), with_F=with_F)
+    w = simulate.realise(state, 300, seed=1, b=state.b)
+    got = odes.State.from_weights(w.W, w.W_star, w.v, w.v_star, F=w.F if with_F else None)
+    for k in ("Q", "R", "T") + (("a", "p", "phi_F") if with_F else ()):
+        np.testing.assert_allclose(getattr(got, k), getattr(state, k), rtol=0, atol=1e-12)
+    # and the simulator records exactly that state at t = 0
+    sim = simulate.run("afa" if with_F else "bp", 3, 2, 300, 0.1, times=[0, 0.1], seeds=[0],
+                       weights=w)
+    np.testing.assert_allclose(sim.Q[0, 0], state.Q, atol=1e-12)
+    np.testing.assert_allclose(sim.R[0, 0], state.R, atol=1e-12)
+    if with_F:
+        np.testing.assert_allclose(sim.a[0, 0], state.a, atol=1e-12)
+
+
+def test_record_times_are_exact_steps():
+    sim = simulate.run("bp", 2, 2, 500, 0.5, times=[0.5, 1.004, 2], seeds=1)
+    assert sim.steps.tolist() == [0, 250, 502, 1000]
+    assert np.array_equal(sim.t, sim.steps / 500)
+
+
+def test_determinism_seeds_and_jobs():
+    kw = dict(t_max=10, seeds=4, seed=7)
+    a = simulate.run("pepita", 2, 2, 300, 0.5, jobs=1, **kw)
+    b = simulate.run("pepita", 2, 2, 300, 0.5, jobs=2, **kw)
+    c = simulate.run("pepita", 2, 2, 300, 0.5, jobs=1, **kw)
+    for x, y, z in ((a.Q, b.Q, c.Q), (a.R, b.R, c.R), (a.v, b.v, c.v), (a.a, b.a, c.a)):
+        assert np.array_equal(x, y) and np.array_equal(x, z)
+    # different seeds differ, and a seed's result does not depend on the other seeds
+    assert not np.allclose(a.Q[0], a.Q[1])
+    single = simulate.run("pepita", 2, 2, 300, 0.5, t_max=10, seeds=[9])
+    assert np.array_equal(single.Q[0], a.Q[2])
+
+
+def test_divergence_is_flagged_per_seed():
+    D = 300
+    ok = simulate.draw_weights(2, 2, D, seed=1, sigma_F=0.2 / math.sqrt(D))
+    bad = ok.copy()
+    bad.F = ok.F * 30                     # |F|^2 ~ 36: exact PEPITA blows up (theory.md 6.2)
+    sim = simulate.run("pepita", 2, 2, D, 0.5, t_max=100, seeds=[1, 1], weights=[ok, bad], jobs=2)
+    assert sim.status == ["ok", "diverged"]
+    assert np.isnan(sim.t_diverged[0]) and 0 < sim.t_diverged[1] < 100
+    after = sim.t > sim.t_diverged[1]
+    assert np.all(np.isnan(sim.eps_g[1, after])) and np.all(np.isfinite(sim.eps_g[1, ~after]))
+    assert np.all(np.isfinite(sim.eps_g[0]))
+    # statistics use the finite seeds only
+    assert np.all(sim.count()[after] == 1)
+    assert np.allclose(sim.mean()[after], sim.eps_g[0, after])
+    alone = simulate.run("pepita", 2, 2, D, 0.5, t_max=100, seeds=[1], weights=ok)
+    assert np.array_equal(alone.eps_g[0], sim.eps_g[0])
+
+
+def test_blowup_threshold_stops_a_run():
+    sim = simulate.run("bp", 2, 2, 200, 0.1, t_max=5, seeds=1, blowup=0.5)   # Q_kk ~ 1 > 0.5
+    assert sim.status == ["diverged"] and sim.t_diverged[0] <= 64 / 200
+    assert np.isfinite(sim.eps_g[0, 0]) and np.all(np.isnan(sim.eps_g[0, 1:]))
+
+
+def test_monte_carlo_test_error_matches_closed_form():
+    sim = simulate.run("bp", 2, 2, 200, 0.5, times=[0, 5, 20], seeds=2, n_test=20000)
+    # eps_test = 1/2 <(yhat - y_clean)^2> over the held-out set; its relative s.e. ~ sqrt(2/P)
+    rel = np.abs(sim.eps_test - sim.eps_g) / sim.eps_g
+    assert np.all(rel < 5 * math.sqrt(3 / 20000)), rel
