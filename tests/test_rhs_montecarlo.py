@@ -46,13 +46,23 @@ def one_step_changes(w, rule, X, xi):
     return {"Q": D * dQ, "R": D * dR, "v": D * (v_new - w.v), "a": D * da}
 
 
+def state_with_F_along_teacher(K, M, rng):
+    """A state whose F has O(1) overlaps p with the teacher and a with the students, so that every
+    Fe term of pepita-lin is well above the Monte-Carlo error."""
+    n = 8
+    W_star = rng.standard_normal((M, n)) / np.sqrt(n)
+    F = 0.6 * W_star[0] - 0.5 * W_star[-1] + 0.4 * rng.standard_normal(n) / np.sqrt(n)
+    W = rng.standard_normal((K, n)) / np.sqrt(n) + 0.4 * F
+    V = np.vstack([W_star, F, W])
+    G = V @ V.T
+    return odes.State(Q=G[M + 1:, M + 1:], R=G[M + 1:, :M], T=G[:M, :M], v=rng.standard_normal(K),
+                      v_star=rng.standard_normal(M), a=G[M + 1:, M], p=G[:M, M], phi_F=G[M, M])
+
+
 @pytest.mark.parametrize("rule,K,M", [("bp", 2, 2), ("fa", 3, 2), ("afa", 2, 3), ("pepita-lin", 2, 2)])
 def test_rhs_is_mean_one_step_change(rule, K, M):
     rng = np.random.default_rng({"bp": 1, "fa": 2, "afa": 3, "pepita-lin": 4}[rule])
-    state = random_state(K, M, rng)
-    if rule == "pepita-lin":       # keep the rank-one F push moderate
-        state = odes.State(**{**state.to_dict(), "phi_F": state.phi_F, "a": 0.5 * state.a,
-                              "p": 0.5 * state.p})
+    state = random_state(K, M, rng) if rule != "pepita-lin" else state_with_F_along_teacher(K, M, rng)
     w = odes.realise(state, D, seed=5, b=state.b)
     ode = odes.derivatives(state, rule, ETA, eta_v=ETA_V, sigma=SIGMA)
     sums = {}
@@ -67,8 +77,9 @@ def test_rhs_is_mean_one_step_change(rule, K, M):
     for k in keys:
         mean = sums[k][0] / n
         se = np.sqrt(np.maximum(sums[k][1] / n - mean**2, 0) / n)
-        # 4.5 standard errors plus the O(1/D) corrections the ODE neglects
-        tol = 4.5 * se + 5.0 / D * (1 + np.abs(ode[k]))
+        # 4.5 standard errors plus a relative O(1/D) allowance for the corrections the ODE neglects
+        # (measured |z| <= 2 for every entry with these seeds)
+        tol = 4.5 * se + np.abs(ode[k]) / D
         assert np.all(np.abs(mean - ode[k]) < tol), (
             f"{rule} d{k}/dt: ODE {ode[k]}, Monte Carlo {mean} +- {se}")
         # the test resolves the first-layer right-hand sides: they are not swamped by the tolerance
