@@ -1,0 +1,159 @@
+"""Speed of the online-SGD simulator (a script, not a test): ``python benchmarks/simulate.py``.
+
+Prints, at D = 500, K = M = 2 on one core:
+* SGD steps/s of every rule (`simulate.run`, one seed, one job);
+* the ratio to a plain NumPy loop doing the same BP step per input;
+* the ratio to the rate at which the same compiled loop can merely draw the D Gaussian inputs per
+  step (the generator's limit), and, for reference, numba's own np.random.standard_normal;
+* the wall time of 2 seeds on 2 workers relative to 1 seed.
+Targets: BP >= 2e5 steps/s, exact PEPITA >= 1.2e5, >= 60 % of the drawing limit, >= 20x NumPy,
+2 seeds on 2 cores <= 1.2x one seed.
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+# this file is named like the package: import the package from the repository root, not itself
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+from scipy.special import erf  # noqa: E402
+
+import simulate  # noqa: E402
+from simulate.rng import fill_normal, seed_state  # noqa: E402
+
+RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
+
+
+def best_of(fn, repeat):
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def sgd_rate(rule, D, steps, repeat, K=2, M=2):
+    # a small F keeps the adaptive rules finite over the run; the cost does not depend on values
+    kw = dict(times=[0, steps / D], seeds=[0], jobs=1, sigma_F=0.1 / math.sqrt(D), progress=False)
+    simulate.run(rule, K, M, D, 0.05, **dict(kw, times=[0, 10 / D]))         # compile / load
+    out = {}
+
+    def go():
+        out["sim"] = simulate.run(rule, K, M, D, 0.05, **kw)
+
+    dt = best_of(go, repeat)
+    assert out["sim"].status == ["ok"], f"{rule} diverged during the benchmark"
+    return steps / dt
+
+
+@njit(cache=True, nogil=True)
+def draw_only(state, D, n):
+    """The generator's limit: the kernel's input drawing alone, n steps of D numbers."""
+    x = np.empty(D)
+    acc = 0.0
+    for _ in range(n):
+        fill_normal(state, x, D)
+        acc += x[0]
+    return acc
+
+
+@njit(cache=True)
+def draw_numba_random(D, n):
+    x = np.empty(D)
+    acc = 0.0
+    for _ in range(n):
+        for i in range(D):
+            x[i] = np.random.standard_normal()
+        acc += x[0]
+    return acc
+
+
+def numpy_bp_rate(D, steps, K=2, M=2, eta=0.05):
+    """Plain NumPy, one input per step: the BP step of theory.md Appendix B."""
+    w = simulate.draw_weights(K, M, D, 0)
+    W, v = w.W.copy(), w.v.copy()
+    rng = np.random.default_rng(1)
+    sq = math.sqrt(D)
+    g = lambda z: erf(z / math.sqrt(2))
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        x = rng.standard_normal(D)
+        y = w.v_star @ g(w.W_star @ x / sq)
+        lam = W @ x / sq
+        h = g(lam)
+        e = v @ h - y
+        W -= (eta / sq) * np.outer(v * math.sqrt(2 / math.pi) * np.exp(-lam * lam / 2) * e, x)
+        v -= (eta / D) * e * h
+    return steps / (time.perf_counter() - t0)
+
+
+def parallel_ratio(D, steps, repeat):
+    """Wall time of 1 seed on 1 worker and of 2 seeds on 2 workers, and the CPU time / wall time
+    of the latter (2 if the threads really ran at once, whatever else loads the machine)."""
+    kw = dict(times=[0, steps / D], progress=False)
+    one = best_of(lambda: simulate.run("bp", 2, 2, D, 0.05, seeds=[0], jobs=1, **kw), repeat)
+    cpu = []
+
+    def two_seeds():
+        c0 = time.process_time()
+        w0 = time.perf_counter()
+        simulate.run("bp", 2, 2, D, 0.05, seeds=[0, 1], jobs=2, **kw)
+        cpu.append((time.process_time() - c0) / (time.perf_counter() - w0))
+
+    two = best_of(two_seeds, repeat)
+    return one, two, max(cpu)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--D", type=int, default=500)
+    p.add_argument("--steps", type=int, default=300_000, help="SGD steps per timing")
+    p.add_argument("--repeat", type=int, default=3, help="best of this many timings")
+    args = p.parse_args(argv)
+    D, n, rep = args.D, args.steps, args.repeat
+
+    s = seed_state(0)
+    draw_only(s, D, 10)
+    draw_rate = n / best_of(lambda: draw_only(s, D, n), rep)
+    draw_numba_random(D, 10)
+    nr_steps = max(1, n // 10)
+    numba_rate = nr_steps / best_of(lambda: draw_numba_random(D, nr_steps), rep)
+    np_rate = numpy_bp_rate(D, max(1, n // 30))
+
+    print(f"D = {D}, K = M = 2, one core, best of {rep}; {n} steps per timing")
+    print(f"drawing limit (ziggurat on xoshiro256++, D inputs/step): {draw_rate:12.4g} steps/s "
+          f"({1e9 / (draw_rate * D):.2f} ns per number)")
+    print(f"  numba np.random.standard_normal, same loop:              {numba_rate:12.4g} steps/s "
+          f"({1e9 / (numba_rate * D):.2f} ns per number)")
+    print(f"plain NumPy BP loop:                                       {np_rate:12.4g} steps/s")
+    print(f"{'rule':>11} {'steps/s':>12} {'/ drawing':>10} {'/ NumPy':>9}")
+    rates = {}
+    for rule in RULES:
+        rates[rule] = sgd_rate(rule, D, n, rep)
+        print(f"{rule:>11} {rates[rule]:12.4g} {rates[rule] / draw_rate:10.2f} "
+              f"{rates[rule] / np_rate:9.1f}")
+    one, two, par = parallel_ratio(D, n, rep)
+    print(f"bp, {n} steps: 1 seed on 1 worker {one:.3f} s; 2 seeds on 2 workers {two:.3f} s "
+          f"(ratio {two / one:.2f}; CPU time / wall time {par:.2f})")
+    print(f"load average while measuring: {os.getloadavg()[0]:.2f} (other processes slow the "
+          f"2-worker timing)")
+
+    checks = [("BP >= 2e5 steps/s", rates["bp"] >= 2e5),
+              ("exact PEPITA >= 1.2e5 steps/s", rates["pepita"] >= 1.2e5),
+              ("every rule >= 60 % of the drawing limit", min(rates.values()) >= 0.6 * draw_rate),
+              ("BP >= 20x NumPy", rates["bp"] >= 20 * np_rate),
+              ("2 seeds on 2 workers <= 1.2x one seed", two <= 1.2 * one)]
+    for what, ok in checks:
+        print(f"  [{'ok' if ok else 'MISSED'}] {what}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
