@@ -134,11 +134,25 @@ class Comparison:
         """(S, n, ...) array of `name` from the simulation ('sim') or the ODE ('ode')."""
         return self.sim.get(name) if which == "sim" else self._ode(name)
 
+    def common(self, name="eps_g", which="sim"):
+        """`get`, with NaN wherever the simulation or the ODE of that seed is not finite, so that
+        simulation and ODE statistics are taken over the same seeds at each time."""
+        x = self.get(name, which)
+        try:
+            pair = (self.get(name, "sim"), self._ode(name))
+        except (KeyError, ValueError):                     # no ODE, or no such ODE quantity
+            return x
+        ok = np.ones(x.shape[:2], bool)
+        for other in pair:
+            ok &= np.isfinite(other).reshape(other.shape[:2] + (-1,)).all(axis=-1)
+        return np.where(ok.reshape(ok.shape + (1,) * (x.ndim - 2)), x, np.nan)
+
     def mean(self, name="eps_g", which="sim"):
-        return seed_stats(self.get(name, which))[0]
+        """Seed mean over the seeds where both simulation and ODE are finite (see `common`)."""
+        return seed_stats(self.common(name, which))[0]
 
     def sem(self, name="eps_g", which="sim"):
-        return seed_stats(self.get(name, which))[1]
+        return seed_stats(self.common(name, which))[1]
 
     def deviation(self, name="eps_g"):
         """Paired deviation sim - ode per seed: (mean, standard error, count) across seeds."""
@@ -153,12 +167,13 @@ class Comparison:
         return float(np.max(np.abs(d[ok]), initial=0.0)), float(np.nanmax(z, initial=0.0))
 
     def table(self, name="eps_g", every=None, max_rows=25):
-        """Text table: t, simulation mean +- s.e., ODE mean over seeds, paired deviation."""
+        """Text table: t, simulation mean +- s.e., ODE mean, paired deviation, and the number of
+        seeds n used at that time (those where simulation and ODE are both finite)."""
         n = len(self.t)
         idx = np.arange(n) if n <= max_rows else np.unique(np.linspace(0, n - 1, max_rows).round().astype(int))
         if every:
             idx = np.arange(0, n, every)
-        m, se, cnt = seed_stats(self.sim.get(name))
+        m, se, cnt = seed_stats(self.common(name))
         lines = []
         if self.note:
             lines.append(f"# {self.note}")
@@ -169,7 +184,7 @@ class Comparison:
         head = f"{'t':>10} {name + ' sim':>14} {'s.e.':>10}"
         if self.ode is not None:
             head += f" {name + ' ode':>14} {'sim-ode':>11} {'s.e.':>10}"
-            om = seed_stats(self._ode(name))[0]
+            om = self.mean(name, "ode")
             d, dse, _ = self.deviation(name)
         lines.append(head + f" {'n':>3}")
         for i in idx:
@@ -223,10 +238,9 @@ class Comparison:
         cols = [("t", self.t)]
         names = ["eps_g"] + [f"theta_{k}" for k in self.sim.angles]
         for name in names:
-            m, se, _ = seed_stats(self.sim.get(name))
-            cols += [(f"{name}_sim", m), (f"{name}_sim_se", se)]
+            cols += [(f"{name}_sim", self.mean(name)), (f"{name}_sim_se", self.sem(name))]
             if self.ode is not None and (name in self.ode):
-                cols.append((f"{name}_ode", seed_stats(self.ode[name])[0]))
+                cols.append((f"{name}_ode", self.mean(name, "ode")))
         np.savetxt(path, np.column_stack([c for _, c in cols]), delimiter=",",
                    header=",".join(n for n, _ in cols), comments="", fmt="%.10g")
         return path

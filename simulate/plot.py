@@ -1,7 +1,7 @@
 """Figure of a `Comparison`: ODE lines over simulation markers with error bars.
 
 Left: eps_g on log-log axes (seed mean +- standard error; the ODE mean over the seeds' initial
-conditions as a line).  Right: the alignment angles against log time, one colour per angle.
+conditions as a line; at each time both over the seeds where simulation and ODE are finite).  Right: the alignment angles against log time, one colour per angle.
 """
 import numpy as np
 
@@ -23,7 +23,7 @@ def plot_comparison(cmp, path=None, axes=None):
     pos = t > 0
     colour = RULE_COLOURS.get(sim.rule.name, "k")
 
-    m, se = sim.mean("eps_g"), sim.sem("eps_g")
+    m, se = cmp.mean("eps_g"), cmp.sem("eps_g")
     axes[0].errorbar(t[pos], m[pos], yerr=np.nan_to_num(se[pos]), fmt="o", ms=3.5, color=colour,
                      capsize=2, label=f"simulation {sim.rule.name}, D={sim.params['D']}, "
                                       f"{sim.n_seeds} seeds")
@@ -35,11 +35,11 @@ def plot_comparison(cmp, path=None, axes=None):
     axes[0].legend(frameon=False, fontsize=8)
 
     for name in sim.angles:
-        mean = sim.mean(name)
+        mean = cmp.mean(name)
         if not np.any(np.isfinite(mean[pos])):
             continue
         c = ANGLE_COLOURS.get(name, None)
-        axes[1].errorbar(t[pos], mean[pos], yerr=np.nan_to_num(sim.sem(name)[pos]), fmt="o",
+        axes[1].errorbar(t[pos], mean[pos], yerr=np.nan_to_num(cmp.sem(name)[pos]), fmt="o",
                          ms=3, color=c, capsize=2, label=ANGLE_LABELS.get(name, name))
         if cmp.ode is not None and f"theta_{name}" in cmp.ode:
             axes[1].plot(t[pos], cmp.mean(name, "ode")[pos], "-", color=c, lw=1.0)
