@@ -21,6 +21,9 @@ if a test set is given, the Monte-Carlo error 1/2 <(yhat - y_clean)^2>.  A run w
 non-finite, or whose |Q_kk| or v_k^2 exceeds `blowup`, stops with status DIVERGED.  All state
 (weights and generator) lives in the arrays passed in, so a run can be advanced in chunks with
 identical results.
+
+numba's on-disk cache (cache=True) is keyed on this file only: after editing simulate/rng.py,
+delete simulate/__pycache__ so that the kernel is recompiled with the new generator.
 """
 import math
 

@@ -216,6 +216,8 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=1, 
                 made = sr.advance(chunk)
                 with lock:
                     bar.update(made)
+            with lock:                  # a diverged seed skips the rest of its steps
+                bar.update(int(steps[-1]) - sr.step)
             return sr
 
         runs[0].advance(0)             # compile (or load from cache) once, outside the pool
