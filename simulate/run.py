@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy.special import erf
 from tqdm.auto import tqdm
 
 import odes
@@ -130,7 +131,7 @@ class _SeedRun:
         self.rng = seed_state(kern_ss)
         if n_test:
             X = np.random.default_rng(test_ss).standard_normal((n_test, D))
-            y = kernel_g(X @ self.W_star.T / np.sqrt(D)) @ self.v_star
+            y = erf(X @ self.W_star.T / np.sqrt(2.0 * D)) @ self.v_star     # clean labels
         else:
             X, y = np.zeros((0, D)), np.zeros(0)
         self.X_test, self.y_test = X, y
@@ -155,18 +156,12 @@ class _SeedRun:
         return self.step - before
 
 
-def kernel_g(z):
-    """g(z) = erf(z/sqrt(2)) on numpy arrays."""
-    from scipy.special import erf
-    return erf(z / np.sqrt(2.0))
-
-
 def _chunk(K, M, D):
     """Steps per kernel call: about 20 ms of work, so progress and threads stay responsive."""
     return max(1, int(2e7 / (_NS_PER_MAC * (K + M + 2) * D)))
 
 
-def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=1, eta_v=None,
+def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, progress=None):
     """Online SGD of the teacher-student network for several seeds.
