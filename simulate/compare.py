@@ -22,7 +22,6 @@ from .run import run
 
 #: theory line used for each simulated rule
 ODE_RULE = {"pepita": "pepita-lin"}
-ODE_QUANTITIES = ("eps_g", "Q", "R", "v", "f")
 
 
 def ode_rule_for(rule):
