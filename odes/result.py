@@ -3,22 +3,17 @@
 A `Result` saves to ``run.npz`` (arrays) with a ``run.json`` sidecar (every parameter, the initial
 state, status), loads back with `Result.load`, and exports CSV with `to_csv`.
 """
-import json
 from pathlib import Path
 
 import numpy as np
 
+from . import io
 from .observables import angles as _angles
 from .observables import eps_g as _eps_g
 from .rhs import unpack
 from .rules import get_rule
 
 __version__ = "0.1.0"
-
-
-def sidecar_path(path):
-    """The .json file that accompanies an .npz file."""
-    return Path(path).with_suffix(".json")
 
 
 class Result:
@@ -90,21 +85,11 @@ class Result:
 
     def save(self, path):
         """Write arrays to `path` (.npz) and the parameters to the .json sidecar."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        np.savez(path, **self.arrays())
-        with open(sidecar_path(path), "w") as fh:
-            json.dump(self.metadata(), fh, indent=1, default=_jsonable)
-        return path
+        return io.save(path, self.arrays(), self.metadata())
 
     @classmethod
     def load(cls, path):
-        path = Path(path)
-        with np.load(path) as z:
-            arr = {k: z[k] for k in z.files}
-        with open(sidecar_path(path)) as fh:
-            meta = json.load(fh)
+        arr, meta = io.load(path)
         rule = get_rule(meta["rule"])
         return cls(arr["t"], arr["Q"], arr["R"], arr["v"], arr["T"], arr["v_star"], rule,
                    meta["params"], meta["status"], meta["message"],
@@ -129,10 +114,3 @@ class Result:
                    fmt="%.10g")
         return Path(path)
 
-
-def _jsonable(x):
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"not JSON serialisable: {type(x)}")
