@@ -48,7 +48,8 @@ def add_run_arguments(p, rules):
     p.add_argument("--D", type=positive_int, default=500,
                    help="input dimension of the random weights (default 500)")
     p.add_argument("--sigma-F", type=float, default=None,
-                   help="std of the entries of F for AFA/PEPITA (default D^-1/2, |F|^2 ~ 1)")
+                   help="std of the entries of F for AFA/PEPITA (default 0.05*sqrt(2/D), the paper's "
+                        "scale, |F|^2 ~ 0.005)")
     p.add_argument("--student-init", choices=STUDENT_INITS, default="large",
                    help="student initialisation (theory.md 1.3; default large)")
     p.add_argument("--v-star", choices=V_STAR_INITS, default="gaussian",

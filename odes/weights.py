@@ -9,6 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 STUDENT_INITS = ("large", "small", "mixed", "zero")
+
+
+def default_sigma_F(D):
+    """The scale of F in the paper's released code: entries N(0, sigma_F^2) with
+    sigma_F = 0.05 sqrt(2/D), so |F|^2 ~ 0.005 (theory.md 2.3)."""
+    return 0.05 * (2.0 / D) ** 0.5
 V_STAR_INITS = ("gaussian", "ones")
 
 
@@ -52,7 +58,8 @@ def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, t
 
     init: student initialisation, 'large' (W, v entries N(0,1)), 'small' (x 1e-3), 'mixed'
     (W ~ N(0, 1/D), v ~ N(0, 1/K)) or 'zero'.  v_star: 'gaussian' (N(0,1) entries) or 'ones'.
-    sigma_F: standard deviation of the entries of F (default D**-0.5, so |F|^2 ~ 1).
+    sigma_F: standard deviation of the entries of F (default `default_sigma_F(D)`, the paper's
+    0.05 sqrt(2/D), |F|^2 ~ 0.005).
     train_v: with a frozen second layer the student's v starts equal to 1 (soft committee machine)
     when v_star is 'ones', otherwise it is drawn as for a trained one.
     """
@@ -62,7 +69,7 @@ def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, t
     if v_star not in V_STAR_INITS:
         raise ValueError(f"unknown v_star init {v_star!r}; choose one of {', '.join(V_STAR_INITS)}")
     if sigma_F is None:
-        sigma_F = D ** -0.5
+        sigma_F = default_sigma_F(D)
     if not np.isfinite(sigma_F) or sigma_F < 0:
         raise ValueError(f"sigma_F must be finite and >= 0, got {sigma_F!r}")
     rng_teacher, rng_student, rng_feedback, _ = streams(seed)

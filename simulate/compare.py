@@ -9,15 +9,15 @@ Deviations are paired: d_s(t) = sim_s(t) - ode_s(t) for each seed s, whose mean 
 across seeds measure how far the finite-D simulation is from the D -> infinity theory without the
 seed-to-seed spread of the initial conditions.
 """
-import json
 
 import numpy as np
 from tqdm.auto import tqdm
 
 import odes
+from odes import io
 from odes.rules import get_rule
 
-from .result import Simulation, _jsonable, npz_path, seed_stats, sidecar_path
+from .result import Simulation, seed_stats
 from .run import run
 
 #: theory line used for each simulated rule
@@ -204,23 +204,15 @@ class Comparison:
 
     def save(self, path):
         """Arrays (simulation, and ODE with suffix _ode) to .npz and all parameters to .json."""
-        path = npz_path(path)
-        np.savez(path, **self.arrays())
         meta = self.sim.metadata()
         meta.update(ode=self.ode is not None, ode_rule=self.ode_rule, note=self.note,
                     ode_params=self.ode_params, ode_status=self.ode_status,
                     ode_messages=self.ode_messages)
-        with open(sidecar_path(path), "w") as fh:
-            json.dump(meta, fh, indent=1, default=_jsonable)
-        return path
+        return io.save(path, self.arrays(), meta)
 
     @classmethod
     def load(cls, path):
-        path = npz_path(path)
-        with np.load(path) as z:
-            arr = {k: z[k] for k in z.files}
-        with open(sidecar_path(path)) as fh:
-            meta = json.load(fh)
+        arr, meta = io.load(path)
         sim = Simulation.from_arrays(arr, meta)
         ode = None
         if meta.get("ode"):

@@ -10,25 +10,13 @@ definitions.  A seed that diverged has NaN from the first record after its diver
 Statistics across seeds (`mean`, `sem`, `count`) use, at each time, the seeds with finite values:
 diverged seeds drop out from the time they diverged on, and `n_diverged` counts them.
 """
-import json
-from pathlib import Path
-
 import numpy as np
 
 import odes
+from odes import io
 from odes.rules import get_rule
 
 STATUS_OK, STATUS_DIVERGED = "ok", "diverged"
-
-
-def sidecar_path(path):
-    """The .json file that accompanies an .npz file."""
-    return Path(path).with_suffix(".json")
-
-
-def npz_path(path):
-    path = Path(path)
-    return path if path.suffix == ".npz" else path.with_suffix(".npz")
 
 
 def seed_stats(x):
@@ -170,11 +158,7 @@ class Simulation:
 
     def save(self, path):
         """Arrays to `path` (.npz), parameters and status to the .json sidecar."""
-        path = npz_path(path)
-        np.savez(path, **self.arrays())
-        with open(sidecar_path(path), "w") as fh:
-            json.dump(self.metadata(), fh, indent=1, default=_jsonable)
-        return path
+        return io.save(path, self.arrays(), self.metadata())
 
     @classmethod
     def from_arrays(cls, arr, meta):
@@ -186,17 +170,4 @@ class Simulation:
 
     @classmethod
     def load(cls, path):
-        path = npz_path(path)
-        with np.load(path) as z:
-            arr = {k: z[k] for k in z.files}
-        with open(sidecar_path(path)) as fh:
-            meta = json.load(fh)
-        return cls.from_arrays(arr, meta)
-
-
-def _jsonable(x):
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"not JSON serialisable: {type(x)}")
+        return cls.from_arrays(*io.load(path))

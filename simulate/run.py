@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 import odes
 from odes.rules import get_rule
-from odes.weights import STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, draw_weights
+from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, default_sigma_F,
+                          draw_weights)
 
 from . import kernel
 from .result import STATUS_DIVERGED, STATUS_OK, Simulation
@@ -224,7 +225,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                 list(pool.map(work, runs))
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
-                  train_v=bool(train_v), sigma_F=sigma_F if sigma_F is not None else D ** -0.5,
+                  train_v=bool(train_v), sigma_F=sigma_F if sigma_F is not None else default_sigma_F(D),
                   init=init, v_star=v_star, n_test=int(n_test), blowup=float(blowup),
                   times_requested=None if times is None else np.asarray(times, float).tolist(),
                   t_max=None if t_max is None else float(t_max), dt=float(dt),
