@@ -36,37 +36,45 @@ def angle(x, y):
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
-def degenerate_solution(Q, R, T, v_star):
+def degenerate_solution(Q, R, T, v_star, min_cos=0.3, min_ratio=2.0):
     """The zero-error second layer consistent with the student's specialisation (theory.md 4.2).
 
     Each student unit k is matched to the teacher unit pi(k) = argmax_m |R_km| / sqrt(Q_kk T_mm)
-    and v_deg_k = sgn(R_{k,pi(k)}) v*_{pi(k)} / n_{pi(k)}, with n_m the number of students matched
-    to teacher m (for K = M and a one-to-one match, n_m = 1; for K > M duplicated units share the
-    teacher's weight equally).  NaN where some teacher unit has no student (no zero-error solution
-    of that form), and meaningless on symmetric plateaus where the rows of R are equal.
+    (the cosine between w_k and w*_m) and v_deg_k = sgn(R_{k,pi(k)}) v*_{pi(k)} / n_{pi(k)}, with
+    n_m the number of students matched to teacher m (for K = M and a one-to-one match, n_m = 1;
+    for K > M duplicated units share the teacher's weight equally).
+
+    v_deg is defined only once the units have specialised: NaN unless, for every k, the best
+    cosine is at least `min_cos` and at least `min_ratio` times the second best, and every
+    teacher unit has a student (otherwise no zero-error solution of this form exists).
     """
     Q, R, T = np.asarray(Q, float), np.asarray(R, float), np.asarray(T, float)
     v_star = np.broadcast_to(np.asarray(v_star, float), R.shape[:-2] + R.shape[-1:])
     dQ = np.diagonal(Q, axis1=-2, axis2=-1)
     dT = np.broadcast_to(np.diagonal(T, axis1=-2, axis2=-1), R.shape[:-2] + R.shape[-1:])
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.abs(R) / np.sqrt(dQ[..., :, None] * dT[..., None, :])
-    pi = np.argmax(np.nan_to_num(score, nan=-1.0), axis=-1)                     # (..., K)
+        score = np.nan_to_num(np.abs(R) / np.sqrt(dQ[..., :, None] * dT[..., None, :]), nan=0.0)
+    pi = np.argmax(score, axis=-1)                                             # (..., K)
     M = R.shape[-1]
+    ranked = np.sort(score, axis=-1)
+    best = ranked[..., -1]
+    second = ranked[..., -2] if M > 1 else np.zeros_like(best)
+    specialised = np.all((best >= min_cos) & (best >= min_ratio * second), axis=-1)
     counts = np.sum(pi[..., :, None] == np.arange(M), axis=-2)                # (..., M)
     R_match = np.take_along_axis(R, pi[..., None], axis=-1)[..., 0]
     vs_match = np.take_along_axis(v_star, pi, axis=-1)
     n_match = np.take_along_axis(counts, pi, axis=-1)
     v_deg = np.sign(R_match) * vs_match / n_match
-    missing = np.any(counts == 0, axis=-1)
-    return np.where(missing[..., None], np.nan, v_deg)
+    ok = specialised & np.all(counts > 0, axis=-1)
+    return np.where(ok[..., None], v_deg, np.nan)
 
 
 def angles(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None):
     """Alignment angles of theory.md section 4, in degrees, as a dict of arrays:
 
     'v_vstar'   theta(v, v*), teacher vs student second layer (K = M only, natural unit order)
-    'v_deg'     theta(v, v_deg), student vs the degenerate zero-error solution
+    'v_deg'     theta(v, v_deg), student vs the degenerate zero-error solution (NaN until the
+                units have specialised, see `degenerate_solution`)
     'a_v'/'b_v' theta(f, v), feedback vector (AF vector a, or FA's b) vs student second layer
     'net'       network-level angle, cos = sum_k v_k a_k / sqrt(v^T Q v phi_F) (adaptive rules)
     """

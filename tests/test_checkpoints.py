@@ -132,3 +132,23 @@ def test_pepita_lin_amplification_is_linear_in_phi_F(rng):
     lin1, lin2 = odes.derivatives(s, "pepita-lin", 0.3), odes.derivatives(s2, "pepita-lin", 0.3)
     E = (lin1["v"] - afa1["v"]) / (0.3 * s.a)
     np.testing.assert_allclose((lin2["a"] - lin1["a"]) / s.phi_F, 0.3 * s.a * E, rtol=1e-10)
+
+
+def test_degenerate_solution_and_angles():
+    """theory.md 4.2 example: FA with b = (1, -1) ends at R ~ diag(1, -1), v ~ (1, -1)."""
+    Q, T, v_star = np.eye(2), np.eye(2), np.ones(2)
+    R = np.diag([0.98, -0.97])
+    np.testing.assert_array_equal(odes.degenerate_solution(Q, R, T, v_star), [1, -1])
+    ang = odes.angles(Q, R, T, np.array([1.0, -1.0]), v_star, f=np.array([1.0, -1.0]), feedback="b")
+    assert ang["v_vstar"] == pytest.approx(90) and ang["v_deg"] == pytest.approx(0, abs=1e-5)
+    assert ang["b_v"] == pytest.approx(0, abs=1e-5)
+    # permuted specialisation, K > M (two students share teacher 0), and unspecialised states
+    np.testing.assert_array_equal(odes.degenerate_solution(Q, np.array([[0, .9], [-.9, 0]]), T, v_star), [1, -1])
+    np.testing.assert_array_equal(
+        odes.degenerate_solution(np.eye(3), np.array([[.9, 0], [.8, .1], [0, -.9]]), T, v_star), [.5, .5, -1])
+    assert np.all(np.isnan(odes.degenerate_solution(Q, np.full((2, 2), 0.5), T, v_star)))   # plateau
+    assert np.all(np.isnan(odes.degenerate_solution(Q, 0.05 * np.eye(2), T, v_star)))       # at init
+    # broadcasting over time
+    Rt = np.stack([np.full((2, 2), 0.5), np.diag([0.9, 0.9])])
+    out = odes.degenerate_solution(np.stack([Q, Q]), Rt, T, v_star)
+    assert np.isnan(out[0]).all() and np.array_equal(out[1], [1, 1])
