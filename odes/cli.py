@@ -44,9 +44,9 @@ def add_run_arguments(p, rules):
     p.add_argument("--eta-v", type=float, default=None, help="second-layer learning rate (default eta)")
     p.add_argument("--sigma", type=float, default=0.0, help="label-noise standard deviation (default 0)")
     p.add_argument("--freeze-v", action="store_true", help="do not train the second layer")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
-    p.add_argument("--D", type=positive_int, default=500,
-                   help="input dimension of the random weights (default 500)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random teacher, student and F (and data) (default 0)")
+    p.add_argument("--D", type=positive_int, default=500, help="input dimension D (default 500)")
     p.add_argument("--sigma-F", type=float, default=None,
                    help="std of the entries of F for AFA/PEPITA (default 0.05*sqrt(2/D), the paper's "
                         "scale, |F|^2 ~ 0.005)")
@@ -71,12 +71,14 @@ def check_run_arguments(args):
     Fills the defaults K = M = 2."""
     if getattr(args, "init", None) is None:
         args.K, args.M = args.K or 2, args.M or 2
-    for name in ("eta", "eta_v", "sigma", "sigma_F", "dt", "t_max"):
+    for name in ("eta", "eta_v", "sigma", "sigma_F"):
         x = getattr(args, name, None)
         if x is not None and (not np.isfinite(x) or x < 0):
             raise UsageError(f"--{name.replace('_', '-')} must be finite and >= 0, got {x}")
-    if args.dt <= 0:
-        raise UsageError("--dt must be > 0")
+    for name in ("dt", "t_max"):
+        x = getattr(args, name, None)
+        if x is not None and (not np.isfinite(x) or x <= 0):
+            raise UsageError(f"--{name.replace('_', '-')} must be finite and > 0, got {x}")
     if args.t_max is None and args.times is None:
         raise UsageError("give --t-max or --times")
     if args.times is not None:
@@ -85,10 +87,14 @@ def check_run_arguments(args):
             raise UsageError("--times must be non-negative and strictly increasing")
     if not (args.method in ("rk4", "euler") or args.method.startswith("scipy-")):
         raise UsageError(f"unknown --method {args.method!r}; use rk4, euler or scipy-<METHOD>")
-    for name in ("out", "csv", "plot"):
+    for name, suffix in (("out", ".npz"), ("csv", ".csv"), ("plot", ".png")):
         path = getattr(args, name)
-        if path is not None and not path.parent.exists():
+        if path is None:
+            continue
+        if not path.parent.exists():
             raise UsageError(f"--{name}: directory {path.parent} does not exist")
+        if path.suffix.lower() != suffix:
+            raise UsageError(f"--{name}: expected a file name ending in {suffix}, got {path.name}")
 
 
 def format_table(columns, rows):
@@ -97,6 +103,13 @@ def format_table(columns, rows):
     for row in rows:
         lines.append("  ".join(f"{x:12.6g}" if np.isfinite(x) else f"{'-':>12}" for x in row))
     return "\n".join(lines)
+
+
+def print_table(res, args):
+    names = ["t", "eps_g"] + [f"theta_{k}" for k in res.angles]
+    rows = np.column_stack([res.t, res.eps_g] + list(res.angles.values()))
+    print(f"# {res.rule.description}; K={res.K} M={res.M} eta={args.eta}; {res.status}: {res.message}")
+    print(format_table(names, rows))
 
 
 def build_parser():
@@ -137,15 +150,14 @@ def main(argv=None):
         print(f"python -m odes: error: {err}", file=sys.stderr)
         return 2
     except IntegrationError as err:
+        if err.result is not None and len(err.result.t):
+            print_table(err.result, args)
         print(f"python -m odes: {err}", file=sys.stderr)
         return 1
     res.params.update(seed=None if args.init else args.seed, D=None if args.init else args.D,
                       sigma_F=args.sigma_F, student_init=args.student_init, v_star_init=args.v_star,
                       init_file=str(args.init) if args.init else None)
-    names = ["t", "eps_g"] + [f"theta_{k}" for k in res.angles]
-    rows = np.column_stack([res.t, res.eps_g] + list(res.angles.values()))
-    print(f"# {res.rule.description}; K={res.K} M={res.M} eta={args.eta}; {res.status}: {res.message}")
-    print(format_table(names, rows))
+    print_table(res, args)
     if args.out:
         res.save(args.out)
     if args.csv:

@@ -33,7 +33,7 @@ class IntegrationError(RuntimeError):
         self.result = result
 
 
-def default_times(t_max, dt=0.01, n=60):
+def default_times(t_max, dt=0.01, n=100):
     """0 and about n log-spaced times up to t_max, each a multiple of dt (t_max included)."""
     if not (t_max > 0 and math.isfinite(t_max)):
         raise ValueError(f"t_max must be finite and > 0, got {t_max!r}")

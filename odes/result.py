@@ -90,6 +90,9 @@ class Result:
     @classmethod
     def load(cls, path):
         arr, meta = io.load(path)
+        if "rule" not in meta or "Q" not in arr:
+            raise ValueError(f"{path} is not an odes result (a simulate output loads with "
+                             f"simulate.Comparison.load or simulate.Simulation.load)")
         rule = get_rule(meta["rule"])
         return cls(arr["t"], arr["Q"], arr["R"], arr["v"], arr["T"], arr["v_star"], rule,
                    meta["params"], meta["status"], meta["message"],

@@ -16,7 +16,7 @@ from odes.weights import Weights, draw_weights, realise
 
 from .compare import Comparison, compare
 from .result import Simulation
-from .run import check_params, run
+from .run import DivergenceWarning, check_params, run
 
 __all__ = ["Comparison", "compare", "RULES", "get_rule", "Weights", "draw_weights", "realise", "Simulation", "run",
-           "check_params"]
+           "check_params", "DivergenceWarning"]

@@ -1,7 +1,8 @@
 """Command line: ``python -m simulate --rule afa --K 2 --M 2 --eta 0.05 --t-max 1000 --D 500``.
 
 Takes the flags of ``python -m odes`` (shared through `odes.cli.add_run_arguments`) plus --seeds,
---jobs, --init (student initialisation), --ode/--no-ode and --n-test.  Simulates the seeds, integrates
+--jobs, --ode/--no-ode and --n-test (no --init file and no --stop-eps: the simulation starts from
+random weights).  Simulates the seeds, integrates
 the ODE from each seed's initial order parameters and prints simulation mean +- s.e. next to the
 ODE.  --out writes .npz (t, eps_g and eps_g_ode of shape seeds x times, the order parameters per
 seed) with a .json sidecar, --csv a per-time table, --plot ODE lines over simulation markers.
@@ -13,7 +14,6 @@ import sys
 from odes.cli import UsageError, _Parser, add_run_arguments, check_run_arguments, positive_int
 from odes.rules import RULES
 from odes.state import StateError
-from odes.weights import STUDENT_INITS
 
 PROG = "python -m simulate"
 
@@ -31,8 +31,6 @@ def build_parser():
                             "for BP, FA, AFA, PEPITA-linearised or exact PEPITA, over several "
                             "seeds, compared with the order-parameter ODE.")
     add_run_arguments(p, tuple(RULES))
-    p.add_argument("--init", choices=STUDENT_INITS, default=None, dest="sim_init",
-                   help="student initialisation (same as --student-init; default large)")
     p.add_argument("--seeds", type=positive_int, default=8, help="number of seeds (default 8), "
                    "--seed, --seed+1, ...")
     p.add_argument("--jobs", type=positive_int, default=2, help="worker threads (default 2)")
@@ -47,8 +45,6 @@ def parse(argv):
     args = build_parser().parse_args(argv)
     check_run_arguments(args)
     args.K, args.M = args.K or 2, args.M or 2
-    if args.sim_init is not None:
-        args.student_init = args.sim_init
     return args
 
 

@@ -180,9 +180,9 @@ class Comparison:
         lines.append(f"# {sim.rule.name}  K={sim.K} M={sim.M} D={sim.params['D']} "
                      f"eta={sim.params['eta']} eta_v={sim.params['eta_v']} sigma={sim.params['sigma']} "
                      f"seeds={sim.n_seeds} diverged={sim.n_diverged}")
-        head = f"{'t':>10} {name + ' sim':>14} {'s.e.':>10}"
+        head = f"{'t':>10} {name + ' sim':>14} {'s.e.(sim)':>10}"
         if self.ode is not None:
-            head += f" {name + ' ode':>14} {'sim-ode':>11} {'s.e.':>10}"
+            head += f" {name + ' ode':>14} {'sim-ode':>11} {'s.e.(diff)':>10}"
             om = self.mean(name, "ode")
             d, dse, _ = self.deviation(name)
         lines.append(head + f" {'n':>3}")

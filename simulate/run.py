@@ -9,6 +9,7 @@ seeds run on a thread pool.
 """
 import math
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -23,6 +24,11 @@ from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, def
 from . import kernel
 from .result import STATUS_DIVERGED, STATUS_OK, Simulation
 from .rng import seed_state
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Some seeds of a simulation diverged (their weights blew up)."""
+
 
 BLOWUP = 1e8          # a run diverges once some |Q_kk| or v_k^2 exceeds this
 _NS_PER_MAC = 0.6     # rough cost of the kernel per multiply-add, for the progress-bar decision
@@ -232,6 +238,12 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   custom_weights=weights is not None)
     status = [STATUS_DIVERGED if sr.status == kernel.DIVERGED else STATUS_OK for sr in runs]
     t_div = [sr.step / D if sr.status == kernel.DIVERGED else np.nan for sr in runs]
+    if STATUS_DIVERGED in status:
+        which = ", ".join(f"{s} (t = {t:.4g})" for s, st, t in zip(seeds, status, t_div)
+                          if st == STATUS_DIVERGED)
+        warnings.warn(f"{rule.name}: {status.count(STATUS_DIVERGED)} of {len(runs)} seeds diverged: "
+                      f"seed {which}; statistics after that use the remaining seeds",
+                      DivergenceWarning, stacklevel=2)
     stack = lambda name: np.stack([getattr(sr, name) for sr in runs])
     uses_F = rule.uses_F
     return Simulation(

@@ -84,3 +84,21 @@ def test_help_documents_every_flag():
     for flag in ("--rule", "--K", "--M", "--eta", "--eta-v", "--sigma", "--freeze-v", "--init",
                  "--seed", "--D", "--t-max", "--dt", "--method", "--times", "--out", "--csv", "--plot"):
         assert flag in p.stdout
+
+
+@pytest.mark.parametrize("args,match", [
+    (("--t-max", "0"), "--t-max must be finite and > 0"),
+    (("--t-max", "1", "--out", "run.txt"), "--out: expected a file name ending in .npz"),
+    (("--t-max", "1", "--plot", "nodir/run.png"), "--plot: directory nodir does not exist"),
+])
+def test_more_bad_input(tmp_path, args, match):
+    p = run("--rule", "bp", "--eta", "0.5", *args, cwd=tmp_path)
+    assert p.returncode == 2 and match in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_divergence_prints_the_table_up_to_the_last_finite_time(tmp_path):
+    p = run("--rule", "pepita-lin", "--eta", 0.5, "--sigma-F", 0.1, "--t-max", 100, cwd=tmp_path)
+    assert p.returncode == 1 and "non-finite" in p.stderr
+    rows = [line.split() for line in p.stdout.splitlines()[2:]]
+    assert len(rows) > 3 and float(rows[0][0]) == 0 and float(rows[-1][0]) < 100

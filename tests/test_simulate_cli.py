@@ -38,7 +38,7 @@ def test_cli_writes_table_npz_json_csv_plot(tmp_path):
 
 def test_cli_no_ode_and_options(tmp_path):
     p = run_cli("--rule", "fa", "--eta", "0.2", "--eta-v", "0.1", "--sigma", "0.1", "--D", "100",
-                "--t-max", "2", "--seeds", "2", "--no-ode", "--init", "small", "--v-star", "ones",
+                "--t-max", "2", "--seeds", "2", "--no-ode", "--student-init", "small", "--v-star", "ones",
                 "--freeze-v", "--times", "0,1,2", "--quiet", "--out", str(tmp_path / "r.npz"))
     assert p.returncode == 0, p.stderr
     assert "eps_g ode" not in p.stdout

@@ -176,7 +176,8 @@ def test_divergence_is_flagged_per_seed():
     ok = simulate.draw_weights(2, 2, D, seed=1, sigma_F=0.2 / math.sqrt(D))
     bad = ok.copy()
     bad.F = ok.F * 30                     # |F|^2 ~ 36: exact PEPITA blows up (theory.md 6.2)
-    sim = simulate.run("pepita", 2, 2, D, 0.5, t_max=100, seeds=[1, 1], weights=[ok, bad], jobs=2)
+    with pytest.warns(simulate.DivergenceWarning, match="1 of 2 seeds diverged"):
+        sim = simulate.run("pepita", 2, 2, D, 0.5, t_max=100, seeds=[1, 1], weights=[ok, bad], jobs=2)
     assert sim.status == ["ok", "diverged"]
     assert np.isnan(sim.t_diverged[0]) and 0 < sim.t_diverged[1] < 100
     after = sim.t > sim.t_diverged[1]
@@ -190,7 +191,8 @@ def test_divergence_is_flagged_per_seed():
 
 
 def test_blowup_threshold_stops_a_run():
-    sim = simulate.run("bp", 2, 2, 200, 0.1, t_max=5, seeds=1, blowup=0.5)   # Q_kk ~ 1 > 0.5
+    with pytest.warns(simulate.DivergenceWarning):
+        sim = simulate.run("bp", 2, 2, 200, 0.1, t_max=5, seeds=1, blowup=0.5)   # Q_kk ~ 1 > 0.5
     assert sim.status == ["diverged"] and sim.t_diverged[0] <= 64 / 200
     assert np.isfinite(sim.eps_g[0, 0]) and np.all(np.isnan(sim.eps_g[0, 1:]))
 
