@@ -1,0 +1,56 @@
+"""Paper figures of the tsode project, each a short script over the public APIs of `odes` and
+`simulate` (no physics of its own), so that a change in the library shows up in the figures.
+
+    python -m figures fig2            # writes figures/fig2.png and figures/fig2.pdf
+    python -m figures all             # every figure
+    python -m figures all --small     # quick, small sizes (or TSODE_SMALL=1), into figures/small/
+
+From Python or a notebook::
+
+    from figures import fig2
+    data = fig2.compute()             # simulations and ODEs -> dict of arrays and parameters
+    fig = fig2.plot(data)             # matplotlib Figure
+    fig2.make()                       # compute + plot + save
+
+Every figure module has PARAMS (full size), SMALL (overrides for quick runs), ``compute(small=None,
+**overrides)``, ``plot(data)``, ``summary(data)`` (the numbers quoted in the text) and
+``make(small=None, outdir=None, **overrides)``.  ``small=None`` reads the TSODE_SMALL environment
+switch.
+
+Figures:
+  fig2               the paper's Figure 2 b-d: PEPITA vs AFA, D=500, eta=0.05, K=M=2
+  bp_plateau         the Saad-Solla plateau of BP (soft committee machine), K=M=2 and 3
+  fa_align_memorise  feedback alignment's two phases, eps_g and theta(v, b)
+  pepita_f_scale     where PEPITA ~ AFA holds: eps_g at fixed t against |F|^2
+"""
+import importlib
+
+FIGURES = {
+    "fig2": "the paper's Figure 2 b-d: PEPITA vs AFA at D=500, eta=0.05, K=M=2 (eps_g, angles, "
+            "second-layer plane)",
+    "bp_plateau": "Saad-Solla plateau of BP (soft committee machine) for K=M=2 and 3",
+    "fa_align_memorise": "feedback alignment's two phases: eps_g and theta(v, b)",
+    "pepita_f_scale": "where PEPITA ~ AFA holds: eps_g at a fixed time against |F|^2",
+}
+
+
+def module(name):
+    """The module of figure `name` (raises ValueError for an unknown name)."""
+    if name not in FIGURES:
+        raise ValueError(f"unknown figure {name!r}; choose one of {', '.join(FIGURES)} or 'all'")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def make(name, small=None, outdir=None, **overrides):
+    """Compute, draw and save figure `name`; returns the matplotlib Figure."""
+    return module(name).make(small=small, outdir=outdir, **overrides)
+
+
+def __getattr__(name):
+    # `from figures import fig2` and `figures.fig2` work without importing every figure up front
+    if name in FIGURES:
+        return module(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["FIGURES", "module", "make"]

@@ -1,0 +1,171 @@
+"""The figure scripts: command line, files written, and the plotted data against known values
+(small sizes, a few seconds per figure)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import figures  # noqa: E402
+from figures import bp_plateau, fa_align_memorise, fig2, pepita_f_scale  # noqa: E402
+from figures.common import plateau_height  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = {"fig2": fig2, "bp_plateau": bp_plateau, "fa_align_memorise": fa_align_memorise,
+           "pepita_f_scale": pepita_f_scale}
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "figures", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    """compute(small=True) of every figure, once."""
+    return {name: mod.compute(small=True) for name, mod in MODULES.items()}
+
+
+# ---- command line --------------------------------------------------------------------------------
+
+def test_every_figure_has_a_module():
+    assert set(figures.FIGURES) == set(MODULES)
+    for name, mod in MODULES.items():
+        for attr in ("PARAMS", "SMALL", "compute", "plot", "summary", "save", "make"):
+            assert hasattr(mod, attr), f"{name}.{attr}"
+        assert set(mod.SMALL) <= set(mod.PARAMS)
+
+
+def test_help_lists_the_figures():
+    out = run_cli("--help")
+    assert out.returncode == 0
+    for name in list(figures.FIGURES) + ["all", "--small"]:
+        assert name in out.stdout
+
+
+def test_unknown_figure_is_a_one_line_error():
+    out = run_cli("fig9")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and "fig9" in out.stderr
+
+
+def test_no_name_is_a_usage_error():
+    out = run_cli()
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_cli_small_run_writes_png_and_pdf(tmp_path):
+    out = run_cli("fa_align_memorise", "--small", "--outdir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "fa_align_memorise:" in out.stdout and "theta(v,b)" in out.stdout
+    for ext in ("png", "pdf"):
+        assert (tmp_path / f"fa_align_memorise.{ext}").stat().st_size > 10_000
+
+
+def test_unknown_parameter_is_rejected():
+    with pytest.raises(TypeError, match="unknown parameter"):
+        fig2.compute(small=True, sigmaF=0.1)
+
+
+# ---- files -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_plot_and_save(name, small_data, tmp_path):
+    mod = MODULES[name]
+    fig = mod.plot(small_data[name])
+    paths = mod.save(fig, tmp_path)
+    plt.close(fig)
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
+    png, pdf = paths
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    for p in paths:
+        assert 10_000 < p.stat().st_size < 1_000_000
+    assert isinstance(mod.summary(small_data[name]), str)
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_committed_figures_exist_and_are_small(name):
+    for ext in ("png", "pdf"):
+        path = ROOT / "figures" / f"{name}.{ext}"
+        assert path.exists(), f"run python -m figures {name}"
+        assert path.stat().st_size < 1_000_000
+
+
+# ---- data ----------------------------------------------------------------------------------------------
+
+def test_fig2_data(small_data):
+    d = small_data["fig2"]
+    t = d["t"]
+    assert t[0] == 0 and np.all(np.diff(t) > 0)
+    # the ODE lines start from the simulations' measured initial states
+    for ode_rule in ("afa", "pepita-lin"):
+        for rule in ("afa", "pepita"):
+            m, se, _ = d["eps"][rule]
+            assert abs(d["eps_ode"][ode_rule][0][0] - m[0]) <= se[0] + 1e-12
+    # no divergence at |F|^2 = 0.1; each simulation close to its own ODE (a few s.e.)
+    assert d["n_diverged"] == {"pepita": 0, "afa": 0}
+    for rule, ode_rule in (("pepita", "pepita-lin"), ("afa", "afa")):
+        m, se, _ = d["eps"][rule]
+        dev = np.abs(m - d["eps_ode"][ode_rule][0])
+        assert np.all(dev <= 4 * se + 0.02 * m)
+    for k, theta in d["angles_sim"].items():
+        ok = np.isfinite(theta)
+        assert np.all((theta[ok] >= 0) & (theta[ok] <= 180))
+    # PEPITA's AF vector grows more than AFA's
+    grow = {r: np.nanmean(np.nanmax(a, axis=1) / a[:, 0]) for r, a in d["a_norm"].items()}
+    assert grow["pepita"] > grow["afa"]
+    assert d["plane"]["v"].shape == (len(d["params"]["shots"]), 2)
+
+
+def test_bp_plateau_data(small_data):
+    d = small_data["bp_plateau"]
+    for K, expected in ((2, 0.011611), (3, 0.020297)):
+        run = d["runs"][K]
+        assert run["plateau"] == pytest.approx(expected, abs=2e-6)
+        assert plateau_height(K) == pytest.approx(K / 6 - K ** 2 / np.pi * np.arcsin(1 / (2 * K)))
+        assert run["T_dev"] < 1e-12                          # orthonormal teacher: T = I exactly
+        # every seed's ODE curve passes within a few % of the eta -> 0 plateau (lifted by O(eta))
+        for e in run["eps_ode_seeds"]:
+            rel = (e - run["plateau"]) / run["plateau"]
+            assert np.min(np.abs(rel)) < 0.05
+        med = np.nanmedian(run["plateau_ode"])
+        assert 1.0 < med / run["plateau"] < 1.05
+        assert np.nanmedian(run["plateau_sim"]) / run["plateau"] == pytest.approx(1, abs=0.06)
+
+
+def test_fa_align_memorise_data(small_data):
+    d = small_data["fa_align_memorise"]
+    m, se, _ = d["b_v"]
+    mo = d["b_v_ode"][0]
+    assert mo[0] == pytest.approx(m[0])
+    # align: theta(v, b) drops; the alignment time is early, the error keeps falling afterwards
+    assert mo[-1] < mo[0] - 30
+    assert np.isfinite(d["t_align"]) and d["t_align"] < 0.1 * d["t"][-1]
+    eps = d["eps"][0]
+    assert eps[-1] < 0.1 * eps[0]
+    assert d["eps_ode"]["fa"][0][0] == pytest.approx(eps[0])
+
+
+def test_pepita_f_scale_data(small_data):
+    d = small_data["pepita_f_scale"]
+    m, se, n = d["sim_stats"]
+    afa = d["afa_at_sim"]
+    # small |F|: PEPITA ~ AFA; the agreement breaks down as |F| grows
+    assert d["rel_diff"][0] < 0.05
+    assert np.isfinite(d["phi_agree_max"])
+    # exact PEPITA diverges for the largest |F|^2 (10) and its linearisation diverges with it
+    assert d["sim_div"][-1] > 0
+    assert d["ode"]["pepita-lin"]["div"][-1] > 0 and d["ode"]["afa"]["div"][-1] == 0
+    # where it is stable, exact PEPITA follows the PEPITA-linearised ODE better than AFA's
+    lin = np.exp(np.interp(np.log(d["phi_sim"]), np.log(d["phi_ode"]),
+                           np.log(d["ode_mean"]["pepita-lin"])))
+    ok = np.isfinite(m) & np.isfinite(lin) & (d["sim_div"] == 0)
+    assert np.all(np.abs(m[ok] - lin[ok]) <= np.abs(m[ok] - afa[ok]) + 3 * se[ok] + 1e-3)
