@@ -7,7 +7,7 @@ import numpy as np
 
 import odes
 import simulate
-from simulate.compare import integrate_seeds, ode_rule_for
+from simulate import integrate_seeds, ode_rule_for
 
 from .style import is_small
 
@@ -44,8 +44,8 @@ def run_with_ode(rule, K, M, D, eta, times, seeds, jobs=2, weights=None, ode_rul
     ode_dt; kw go to `simulate.run`.
 
     Returns (Simulation, {ode_rule: dict of (S, n, ...) arrays}, seconds).  Custom `weights`
-    (one `odes.Weights` per seed) are passed to `simulate.run`; `simulate.compare` has no such
-    option, so the per-seed ODE is integrated here with `simulate.compare.integrate_seeds`.
+    (one `odes.Weights` per seed) are passed to `simulate.run`; several ODE rules from the same
+    seeds are integrated with `simulate.integrate_seeds`.
     """
     t0 = time.perf_counter()
     sim = simulate.run(rule, K, M, D, eta, times=times, seeds=seeds, jobs=jobs, weights=weights,

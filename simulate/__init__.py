@@ -8,15 +8,16 @@
 
 Modules: rng (xoshiro256++ and a ziggurat Gaussian generator), kernel (the compiled SGD step and
 recording loop, theory.md Appendix B), run (seeds in parallel), result (Simulation: arrays,
-statistics, save/load), compare (simulation vs ODE from each seed's measured initial state),
+statistics, save/load), comparison (simulation vs ODE from each seed's measured initial state),
 plot, cli.  `simulate` imports `odes`, never the reverse; the networks are `odes.weights`.
 """
 from odes.rules import RULES, get_rule
 from odes.weights import Weights, draw_weights, realise
 
-from .compare import Comparison, compare
+from .comparison import Comparison, compare, integrate_seeds, ode_rule_for
 from .result import Simulation
 from .run import DivergenceWarning, check_params, run
 
-__all__ = ["Comparison", "compare", "RULES", "get_rule", "Weights", "draw_weights", "realise", "Simulation", "run",
-           "check_params", "DivergenceWarning"]
+__all__ = ["Comparison", "compare", "integrate_seeds", "ode_rule_for", "RULES", "get_rule",
+           "Weights", "draw_weights", "realise", "Simulation", "run", "check_params",
+           "DivergenceWarning"]

@@ -49,7 +49,7 @@ def parse(argv):
 
 
 def main(argv=None):
-    from .compare import compare
+    from .comparison import compare
 
     try:
         args = parse(argv)

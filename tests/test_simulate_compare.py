@@ -107,3 +107,17 @@ def test_no_ode_and_bad_arguments(tmp_path):
         with pytest.raises(ValueError):
             simulate.compare(args.pop("rule"), args.pop("K"), args.pop("M"), args.pop("D"),
                              args.pop("eta"), t_max=1, **args)
+
+
+def test_compare_from_explicit_weights_starts_the_ode_at_the_realised_state():
+    """compare(weights=...) simulates the given networks; the ODE starts from their exact state."""
+    import odes
+    state = odes.State(Q=np.array([[1.0, 0.2], [0.2, 0.8]]), R=np.array([[0.3, 0.0], [0.1, 0.4]]),
+                       T=np.eye(2), v=np.array([0.5, -0.3]), v_star=np.ones(2),
+                       a=np.array([0.2, -0.1]), p=np.array([0.1, 0.05]), phi_F=0.3)
+    w = odes.realise(state, 400, seed=3)
+    cmp = simulate.compare("afa", 2, 2, 400, 0.5, times=[0, 1, 2], seeds=[0, 1], weights=[w, w])
+    np.testing.assert_allclose(cmp.sim.Q[:, 0], np.broadcast_to(state.Q, (2, 2, 2)), atol=1e-12)
+    np.testing.assert_allclose(cmp.ode["eps_g"][:, 0], odes.eps_g(state.Q, state.R, state.T,
+                                                                   state.v, state.v_star))
+    assert not np.array_equal(cmp.sim.Q[0, -1], cmp.sim.Q[1, -1])   # different data streams

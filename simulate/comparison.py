@@ -244,17 +244,18 @@ class Comparison:
 
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, method="rk4",
-            dt=0.01, seed=0, n_test=0, progress=None):
+            dt=0.01, seed=0, n_test=0, weights=None, progress=None):
     """Simulate `seeds` seeds and integrate the ODE from each seed's initial order parameters.
 
-    Parameters as in `simulate.run` (t_max or times; seeds from `seed` on) plus the ODE's
+    Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
+    `weights`, one `odes.Weights` per seed) plus the ODE's
     method and dt (`odes.integrate`); ode=False skips the theory.  Returns a `Comparison`.
     """
     if ode:
         check_ode_params(method, dt)
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
-              v_star=v_star, n_test=n_test, dt=dt, progress=progress)
+              v_star=v_star, n_test=n_test, dt=dt, weights=weights, progress=progress)
     ode_name, note = ode_rule_for(rule)
     ode_params = dict(method=method, dt=float(dt))
     if not ode:
