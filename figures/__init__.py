@@ -10,12 +10,13 @@ From Python or a notebook::
     from figures import fig2
     data = fig2.compute()             # simulations and ODEs -> dict of arrays and parameters
     fig = fig2.plot(data)             # matplotlib Figure
-    fig2.make()                       # compute + plot + save
+    fig2.save(fig)                    # figures/fig2.png and .pdf
+    figures.make("fig2")              # compute + plot + save
 
 Every figure module has PARAMS (full size), SMALL (overrides for quick runs), ``compute(small=None,
 **overrides)``, ``plot(data)``, ``summary(data)`` (the numbers quoted in the text) and
-``make(small=None, outdir=None, **overrides)``.  ``small=None`` reads the TSODE_SMALL environment
-switch.
+``save(fig, outdir=None)``; `figures.make(NAME, small=None, outdir=None, **overrides)` does all
+three.  ``small=None`` reads the TSODE_SMALL environment switch.
 
 Figures:
   fig2               the paper's Figure 2 b-d: PEPITA vs AFA, D=500, eta=0.05, K=M=2
@@ -42,8 +43,12 @@ def module(name):
 
 
 def make(name, small=None, outdir=None, **overrides):
-    """Compute, draw and save figure `name`; returns the matplotlib Figure."""
-    return module(name).make(small=small, outdir=outdir, **overrides)
+    """Compute, draw and save figure `name` (figures/NAME.png and .pdf, or into outdir); returns
+    the matplotlib Figure."""
+    mod = module(name)
+    fig = mod.plot(mod.compute(small, **overrides))
+    mod.save(fig, outdir)
+    return fig
 
 
 def __getattr__(name):

@@ -127,9 +127,3 @@ def summary(data):
 
 def save(fig, outdir=None):
     return style.save(fig, NAME, outdir)
-
-
-def make(small=None, outdir=None, **overrides):
-    fig = plot(compute(small, **overrides))
-    save(fig, outdir)
-    return fig

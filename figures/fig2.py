@@ -266,10 +266,3 @@ def summary(data):
 
 def save(fig, outdir=None):
     return style.save(fig, NAME, outdir)
-
-
-def make(small=None, outdir=None, **overrides):
-    """compute + plot + save to outdir/fig2.png and .pdf; returns the Figure."""
-    fig = plot(compute(small, **overrides))
-    save(fig, outdir)
-    return fig

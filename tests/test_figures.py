@@ -37,7 +37,7 @@ def small_data():
 def test_every_figure_has_a_module():
     assert set(figures.FIGURES) == set(MODULES)
     for name, mod in MODULES.items():
-        for attr in ("PARAMS", "SMALL", "compute", "plot", "summary", "save", "make"):
+        for attr in ("PARAMS", "SMALL", "compute", "plot", "summary", "save"):
             assert hasattr(mod, attr), f"{name}.{attr}"
         assert set(mod.SMALL) <= set(mod.PARAMS)
 
@@ -169,3 +169,9 @@ def test_pepita_f_scale_data(small_data):
                            np.log(d["ode_mean"]["pepita-lin"])))
     ok = np.isfinite(m) & np.isfinite(lin) & (d["sim_div"] == 0)
     assert np.all(np.abs(m[ok] - lin[ok]) <= np.abs(m[ok] - afa[ok]) + 3 * se[ok] + 1e-3)
+
+
+def test_make_computes_plots_and_saves(tmp_path):
+    fig = figures.make("fa_align_memorise", small=True, outdir=tmp_path)
+    assert fig.axes and (tmp_path / "fa_align_memorise.png").stat().st_size > 10_000
+    assert (tmp_path / "fa_align_memorise.pdf").exists()
