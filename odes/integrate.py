@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .observables import eps_g as _eps_g
 from .result import Result
-from .rhs import constants, layout, pack, params, rhs_kernel, workspace_size
+from .rhs import constants, layout, pack, params, rhs_kernel, unpack, workspace_size
 from .rules import get_rule
 
 FIXED_STEP = ("rk4", "euler")
@@ -93,6 +93,18 @@ def _name_of(index, K, M, feedback_name):
     return f"y[{index}]"
 
 
+def check_solver(method, dt):
+    """Raise ValueError unless `method` is 'rk4', 'euler' or 'scipy-<METHOD>' and dt is finite > 0."""
+    if not isinstance(method, str) or not (method in FIXED_STEP or method.startswith("scipy-")):
+        raise ValueError(f"unknown method {method!r}; use 'rk4', 'euler' or 'scipy-<METHOD>'")
+    try:
+        ok = float(dt) > 0 and math.isfinite(float(dt))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+
+
 def _check_times(times, t_max, dt):
     if times is None:
         if t_max is None:
@@ -118,11 +130,8 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
     state.check_rule(rule)
     par = params(state, rule, eta, eta_v, sigma, train_v)
-    if not (dt > 0 and math.isfinite(dt)):
-        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+    check_solver(method, dt)
     times = _check_times(times, t_max, dt)
-    if method not in FIXED_STEP and not method.startswith("scipy-"):
-        raise ValueError(f"unknown method {method!r}; use 'rk4', 'euler' or 'scipy-<METHOD>'")
     K, M = state.K, state.M
     T, vstar, p = constants(state)
     y0 = pack(state, rule)
@@ -138,18 +147,21 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
         return Result.from_flat(times[:n], np.array(ys).reshape(n, -1), state, rule, run_params,
                                 status, message)
 
-    def eps_of(y):
-        lay = layout(K, M)
-        return float(_eps_g(y[lay["Q"]].reshape(K, K), y[lay["R"]].reshape(K, M), T, y[lay["v"]], vstar))
+    def stop(y):
+        if stop_eps is None:
+            return False
+        Q, R, v, _ = unpack(y, K, M)
+        return bool(_eps_g(Q, R, T, v, vstar) < stop_eps)
 
     if method in FIXED_STEP:
-        ys, status, message = _fixed_step(y0, times, dt, method == "rk4", args, progress)
-    else:
+        ys, status, message = _fixed_step(y0, times, dt, method == "rk4", args, progress, stop)
+    else:   # solve_ivp runs to the end; the stop is applied to its outputs
         ys, status, message = _scipy(y0, times, method[len("scipy-"):], rtol, atol, args)
-    # early stop and non-finite checks at output times
-    for i, y in enumerate(ys):
-        if stop_eps is not None and eps_of(y) < stop_eps:
-            return finish(ys[: i + 1], "stopped", f"eps_g < {stop_eps} at t = {times[i]:g}")
+        first = next((i for i, y in enumerate(ys) if np.all(np.isfinite(y)) and stop(y)), None)
+        if first is not None:
+            ys, status = ys[: first + 1], "stopped"
+    if status == "stopped":
+        return finish(ys, status, f"eps_g < {stop_eps} at t = {times[len(ys) - 1]:g}")
     if status == "nonfinite":
         res = finish(ys[:-1], status, message)
         bad = int(np.flatnonzero(~np.isfinite(ys[-1]))[0])
@@ -161,8 +173,9 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     return finish(ys, "finished", f"reached t = {times[len(ys) - 1]:g}")
 
 
-def _fixed_step(y0, times, dt, rk4, args, progress):
-    """Fixed-step integration on the integer grid; returns (states at times, status, message)."""
+def _fixed_step(y0, times, dt, rk4, args, progress, stop):
+    """Fixed-step integration on the integer grid; returns (states at times, status, message).
+    Ends early with status 'stopped' at the first output state for which stop(state) is true."""
     K, M = args[0], args[1]
     y = y0.copy()
     scratch = np.zeros((5, y.size))
@@ -188,6 +201,8 @@ def _fixed_step(y0, times, dt, rk4, args, progress):
                 ys.append(out)
                 return ys, "nonfinite", done * dt + r
             ys.append(out)
+            if stop(out):
+                return ys, "stopped", ""
     return ys, "finished", ""
 
 

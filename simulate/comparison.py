@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 import odes
 from odes import io
+from odes.integrate import check_solver
 from odes.rules import get_rule
 
 from .result import Simulation, seed_stats
@@ -31,18 +32,6 @@ def ode_rule_for(rule):
     note = (f"{name} has no closed-form ODE; the theory line is the {ode_name} ODE"
             if ode_name != name else "")
     return ode_name, note
-
-
-def check_ode_params(method, dt):
-    """Fail before simulating if the ODE settings are invalid."""
-    if not isinstance(method, str) or not (method in ("rk4", "euler") or method.startswith("scipy-")):
-        raise ValueError(f"unknown method {method!r}; use 'rk4', 'euler' or 'scipy-<METHOD>'")
-    try:
-        ok = float(dt) > 0 and np.isfinite(float(dt))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
 
 
 def integrate_seeds(sim, ode_rule, *, method="rk4", dt=0.01, progress=None):
@@ -252,7 +241,7 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
     method and dt (`odes.integrate`); ode=False skips the theory.  Returns a `Comparison`.
     """
     if ode:
-        check_ode_params(method, dt)
+        check_solver(method, dt)         # fail before simulating
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, progress=progress)

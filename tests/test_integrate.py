@@ -68,6 +68,9 @@ def test_stop_eps_stops_early_only_when_asked(state):
     assert stop.status == "stopped" and len(stop.t) < len(full.t)
     assert stop.eps_g[-1] < 0.5 * full.eps_g[0] <= stop.eps_g[-2]
     assert full.status == "finished" and full.t[-1] == 200
+    via_scipy = odes.integrate(state, "bp", 0.5, t_max=200, stop_eps=0.5 * full.eps_g[0],
+                               method="scipy-LSODA")
+    assert via_scipy.status == "stopped" and via_scipy.eps_g[-1] < 0.5 * full.eps_g[0] <= via_scipy.eps_g[-2]
 
 
 def test_divergence_raises_with_time_and_quantity():
