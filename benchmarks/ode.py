@@ -7,7 +7,6 @@ as the integrators do) and the ratio to a plain NumPy implementation of the same
 contained here, measured in the same run; the time of a full RK4 integration; and the wall time of
 the README example run twice in fresh processes (the second run loads the on-disk numba cache).
 """
-import math
 import subprocess
 import sys
 import time

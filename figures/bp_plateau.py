@@ -138,7 +138,6 @@ def plot(data):
 
 
 def summary(data):
-    p = data["params"]
     lines = []
     for K, run in data["runs"].items():
         med = np.nanmedian(run["plateau_ode"])

@@ -115,7 +115,7 @@ def plot(data):
 
 
 def _panel_b(ax, data, pos):
-    p, t = data["params"], data["t"]
+    t = data["t"]
     tp = t[pos]
     # PEPITA and AFA markers on alternate record times, so that both stay visible where they overlap
     for rule, marker, start, z in (("pepita", "o", 0, 5), ("afa", "s", 1, 4)):
@@ -147,7 +147,7 @@ def _panel_b(ax, data, pos):
 
 
 def _panel_c(ax, data, pos):
-    p, t = data["params"], data["t"]
+    t = data["t"]
     for k in ANGLES:
         c = style.ANGLE_COLOURS[k]
         y = data["angles_sim"][k]

@@ -29,8 +29,7 @@ import numpy as np
 from numba import njit
 
 from .integrals import eg1, i2, i3_norm, i3_numer, i3g, i4_from_parts, i4_lam0, i4_lam1, i4_lam4, j2
-from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, get_rule
-from .state import State
+from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
 
 # positions in the float parameter vector `par`
 ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V = range(7)

@@ -8,7 +8,7 @@ import sympy as sp
 
 from odes import rhs, symbolic
 from odes.state import State
-from odes.symbolic import eta, eta_v, g, gp, phi_F, sigma, xi, zeta
+from odes.symbolic import eta, g, gp, phi_F, sigma, xi, zeta
 
 RULES = ("bp", "fa", "afa", "pepita-lin")
 SIZES = ((1, 1), (2, 2), (3, 2), (2, 3))
