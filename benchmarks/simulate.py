@@ -25,41 +25,35 @@ from numba import njit  # noqa: E402
 from scipy.special import erf  # noqa: E402
 
 import simulate  # noqa: E402
+from simulate.kernel import padded_rows  # noqa: E402
 from simulate.rng import fill_normal, seed_state  # noqa: E402
 
 RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
 
 
-def best_of(fn, repeat):
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def sgd_rate(rule, D, steps, repeat, K=2, M=2):
+def sgd_timer(rule, D, steps, K=2, M=2):
+    """A function that runs `steps` SGD steps of one seed and returns the seconds it took."""
     # a small F keeps the adaptive rules finite over the run; the cost does not depend on values
     kw = dict(times=[0, steps / D], seeds=[0], jobs=1, sigma_F=0.1 / math.sqrt(D), progress=False)
     simulate.run(rule, K, M, D, 0.05, **dict(kw, times=[0, 10 / D]))         # compile / load
-    out = {}
 
     def go():
-        out["sim"] = simulate.run(rule, K, M, D, 0.05, **kw)
-
-    dt = best_of(go, repeat)
-    assert out["sim"].status == ["ok"], f"{rule} diverged during the benchmark"
-    return steps / dt
+        t0 = time.perf_counter()
+        sim = simulate.run(rule, K, M, D, 0.05, **kw)
+        dt = time.perf_counter() - t0
+        assert sim.status == ["ok"], f"{rule} diverged during the benchmark"
+        return dt
+    return go
 
 
 @njit(cache=True, nogil=True)
 def draw_only(state, D, n):
     """The generator's limit: the kernel's input drawing alone, n steps of D numbers."""
-    x = np.empty(D)
+    x = padded_rows(1, D)[0, :D]                 # aligned as in the kernel
+    sc = np.empty(D, np.uint64)
     acc = 0.0
     for _ in range(n):
-        fill_normal(state, x, D)
+        fill_normal(state, x, D, sc)
         acc += x[0]
     return acc
 
@@ -75,8 +69,9 @@ def draw_numba_random(D, n):
     return acc
 
 
-def numpy_bp_rate(D, steps, K=2, M=2, eta=0.05):
-    """Plain NumPy, one input per step: the BP step of theory.md Appendix B."""
+def numpy_bp_seconds(D, steps, K=2, M=2, eta=0.05):
+    """Seconds for `steps` steps of plain NumPy, one input per step: the BP step of theory.md
+    Appendix B."""
     w = simulate.draw_weights(K, M, D, 0)
     W, v = w.W.copy(), w.v.copy()
     rng = np.random.default_rng(1)
@@ -91,52 +86,63 @@ def numpy_bp_rate(D, steps, K=2, M=2, eta=0.05):
         e = v @ h - y
         W -= (eta / sq) * np.outer(v * math.sqrt(2 / math.pi) * np.exp(-lam * lam / 2) * e, x)
         v -= (eta / D) * e * h
-    return steps / (time.perf_counter() - t0)
+    return time.perf_counter() - t0
+
+
+def _seconds(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - t0
 
 
 def parallel_ratio(D, steps, repeat):
-    """Wall time of 1 seed on 1 worker and of 2 seeds on 2 workers, and the CPU time / wall time
-    of the latter (2 if the threads really ran at once, whatever else loads the machine)."""
+    """Wall time of 1 seed on 1 worker and of 2 seeds on 2 workers (best of interleaved rounds),
+    and the CPU time / wall time of the latter (2 if the threads really ran at once, whatever
+    else loads the machine)."""
     kw = dict(times=[0, steps / D], progress=False)
-    one = best_of(lambda: simulate.run("bp", 2, 2, D, 0.05, seeds=[0], jobs=1, **kw), repeat)
-    cpu = []
-
-    def two_seeds():
+    one = two = math.inf
+    cpu = 0.0
+    for _ in range(repeat):
+        one = min(one, _seconds(simulate.run, "bp", 2, 2, D, 0.05, seeds=[0], jobs=1, **kw))
         c0 = time.process_time()
-        w0 = time.perf_counter()
-        simulate.run("bp", 2, 2, D, 0.05, seeds=[0, 1], jobs=2, **kw)
-        cpu.append((time.process_time() - c0) / (time.perf_counter() - w0))
-
-    two = best_of(two_seeds, repeat)
-    return one, two, max(cpu)
+        wall = _seconds(simulate.run, "bp", 2, 2, D, 0.05, seeds=[0, 1], jobs=2, **kw)
+        two, cpu = min(two, wall), max(cpu, (time.process_time() - c0) / wall)
+    return one, two, cpu
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--D", type=int, default=500)
     p.add_argument("--steps", type=int, default=300_000, help="SGD steps per timing")
-    p.add_argument("--repeat", type=int, default=3, help="best of this many timings")
+    p.add_argument("--repeat", type=int, default=5, help="best of this many timings")
     args = p.parse_args(argv)
     D, n, rep = args.D, args.steps, args.repeat
 
+    # every timing is repeated in rounds that interleave all of them, and the best of each is
+    # kept, so that a slow spell of the machine does not bias one ratio
     s = seed_state(0)
     draw_only(s, D, 10)
-    draw_rate = n / best_of(lambda: draw_only(s, D, n), rep)
     draw_numba_random(D, 10)
-    nr_steps = max(1, n // 10)
-    numba_rate = nr_steps / best_of(lambda: draw_numba_random(D, nr_steps), rep)
-    np_rate = numpy_bp_rate(D, max(1, n // 30))
+    nr_steps, np_steps = max(1, n // 10), max(1, n // 30)
+    timers = {"draw": lambda: _seconds(draw_only, s, D, n),
+              "numba": lambda: _seconds(draw_numba_random, D, nr_steps),
+              "numpy": lambda: numpy_bp_seconds(D, np_steps)}
+    timers.update({rule: sgd_timer(rule, D, n) for rule in RULES})
+    best = {name: math.inf for name in timers}
+    for _ in range(rep):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer())
+    draw_rate, numba_rate, np_rate = n / best["draw"], nr_steps / best["numba"], np_steps / best["numpy"]
+    rates = {rule: n / best[rule] for rule in RULES}
 
-    print(f"D = {D}, K = M = 2, one core, best of {rep}; {n} steps per timing")
+    print(f"D = {D}, K = M = 2, one core, best of {rep} interleaved rounds; {n} steps per timing")
     print(f"drawing limit (ziggurat on xoshiro256++, D inputs/step): {draw_rate:12.4g} steps/s "
           f"({1e9 / (draw_rate * D):.2f} ns per number)")
     print(f"  numba np.random.standard_normal, same loop:              {numba_rate:12.4g} steps/s "
           f"({1e9 / (numba_rate * D):.2f} ns per number)")
     print(f"plain NumPy BP loop:                                       {np_rate:12.4g} steps/s")
     print(f"{'rule':>11} {'steps/s':>12} {'/ drawing':>10} {'/ NumPy':>9}")
-    rates = {}
     for rule in RULES:
-        rates[rule] = sgd_rate(rule, D, n, rep)
         print(f"{rule:>11} {rates[rule]:12.4g} {rates[rule] / draw_rate:10.2f} "
               f"{rates[rule] / np_rate:9.1f}")
     one, two, par = parallel_ratio(D, n, rep)

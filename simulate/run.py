@@ -134,6 +134,9 @@ class _SeedRun:
         self.initial = odes.State.from_weights(self.W, self.W_star, self.v, self.v_star,
                                                F=self.F if rule.uses_F else None,
                                                b=self.b if rule.feedback_name == "b" else None)
+        # the student's state of kernel.sgd_steps: W = u, alpha = 0 and UF = u . F
+        self.alpha, self.UF = np.zeros(K), np.zeros(K)
+        kernel.fold(self.W, self.F, self.alpha, self.UF)
         kern_ss, test_ss = data_seed_sequences(seed)
         self.rng = seed_state(kern_ss)
         if n_test:
@@ -157,7 +160,8 @@ class _SeedRun:
         stop = min(self.step + n_steps, int(self.steps[-1]))
         before = self.step
         self.status, self.step, self.r = kernel.advance(
-            self.W, self.W_star, self.v, self.v_star, self.F, self.b, self.flags, self.par,
+            self.W, self.alpha, self.UF, self.W_star, self.v, self.v_star, self.F, self.b,
+            self.flags, self.par,
             self.rng, self.step, stop, self.steps, self.r, self.X_test, self.y_test,
             self.Q, self.R, self.v_rec, self.f_rec, self.test)
         return self.step - before
