@@ -85,29 +85,23 @@ def project(A, x, out):
     D = x.size
     r = 0
     while R - r >= 4:
-        five = R - r == 5
+        five = R - r == 5                # a fifth row rather than a pass of its own
         s0 = 0.0
         s1 = 0.0
         s2 = 0.0
         s3 = 0.0
         s4 = 0.0
-        if five:
-            for i in range(D):
-                xi = x[i]
-                s0 += A[r, i] * xi
-                s1 += A[r + 1, i] * xi
-                s2 += A[r + 2, i] * xi
-                s3 += A[r + 3, i] * xi
+        for i in range(D):
+            xi = x[i]
+            s0 += A[r, i] * xi
+            s1 += A[r + 1, i] * xi
+            s2 += A[r + 2, i] * xi
+            s3 += A[r + 3, i] * xi
+            if five:
                 s4 += A[r + 4, i] * xi
-            out[r + 4] = s4
-        else:
-            for i in range(D):
-                xi = x[i]
-                s0 += A[r, i] * xi
-                s1 += A[r + 1, i] * xi
-                s2 += A[r + 2, i] * xi
-                s3 += A[r + 3, i] * xi
         out[r], out[r + 1], out[r + 2], out[r + 3] = s0, s1, s2, s3
+        if five:
+            out[r + 4] = s4
         r += 5 if five else 4
     if R - r >= 2:
         s0 = 0.0
