@@ -160,8 +160,11 @@ def main(argv=None):
     print_table(res, args)
     if args.out:
         res.save(args.out)
+        print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}", file=sys.stderr)
     if args.csv:
         res.to_csv(args.csv)
+        print(f"wrote {args.csv}", file=sys.stderr)
     if args.plot:
         plot_result(res, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0

@@ -10,6 +10,7 @@ Bad input: a one-line message on stderr, exit status 2, nothing written.
 """
 import argparse
 import sys
+from pathlib import Path
 
 from odes.cli import UsageError, _Parser, add_run_arguments, check_run_arguments, positive_int
 from odes.rules import RULES
@@ -76,8 +77,11 @@ def main(argv=None):
                 print(f"# ODE from seed {s}: {msg}")
     if args.out:
         cmp.save(args.out)
+        print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}", file=sys.stderr)
     if args.csv:
         cmp.to_csv(args.csv)
+        print(f"wrote {args.csv}", file=sys.stderr)
     if args.plot:
         cmp.plot(args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0
