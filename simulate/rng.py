@@ -146,6 +146,8 @@ def _lanes_rounds(typingctx, s, w, rounds):
 def words(s, w, n):
     """w[:n] = 64-bit words of the lanes: w[r * LANES + l] is the r-th word of lane l; the last
     n % LANES words come from lanes 0, 1, ... only."""
+    if s.shape[0] != 4 or s.shape[1] != LANES + 1 or w.size < n or n < 0:
+        raise ValueError("words: s must be a generator state (seed_state) and w hold n words")
     rounds = n // LANES
     _lanes_rounds(s, w, rounds)
     i0 = rounds * LANES
@@ -202,6 +204,8 @@ def fill_normal(s, out, n, scratch):
     (reusing scratch below the words still to be read); pass 3 finishes those with the wedge or
     tail test, and a fresh `normal` if that rejects.  Keeping the rare path out of pass 2 keeps its
     loop short."""
+    if out.size < n:
+        raise ValueError("fill_normal: out must hold n numbers")
     words(s, scratch, n)
     c = 0
     for i in range(n):

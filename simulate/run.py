@@ -177,15 +177,16 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         dt=0.01, blowup=BLOWUP, weights=None, progress=None):
     """Online SGD of the teacher-student network for several seeds.
 
-    rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact, two forward passes); K, M: student
-    and teacher widths; D: input dimension; eta: first-layer rate (step eta/sqrt(D)); eta_v:
+    rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact, two forward passes); K, M: student and
+    teacher widths; D: input dimension; eta: first-layer rate (step eta/sqrt(D)); eta_v:
     second-layer rate (step eta_v/D, default eta); sigma: label-noise std; train_v: train the second
-    layer; sigma_F: std of the entries of F (default D**-0.5, |F|^2 ~ 1); init, v_star: see
-    `odes.weights.draw_weights`.  times (or t_max, giving `odes.default_times(t_max, dt)`): record
-    times, rounded to the step grid t = step/D.  seeds: number of seeds (seed, seed+1, ...) or a
-    list of seeds; jobs: worker threads.  n_test > 0 also records the Monte-Carlo error on a held-out
-    set of n_test inputs.  weights: optional `Weights` (or one per seed) used instead of the draw
-    (the data stream still comes from the seed).  progress: tqdm bar (default: runs > ~2 s).
+    layer; sigma_F: std of the entries of F (default 0.05 sqrt(2/D) as in the paper's code, |F|^2 ~
+    0.005); init, v_star: see `odes.weights.draw_weights`. times (or t_max, giving
+    `odes.default_times(t_max, dt)`): record times, rounded to the step grid t = step/D. seeds:
+    number of seeds (seed, seed+1, ...) or a list of seeds; jobs: worker threads. n_test > 0 also
+    records the Monte-Carlo error on a held-out set of n_test inputs. weights: optional `Weights`
+    (or one per seed) used instead of the draw (the data stream still comes from the seed).
+    progress: tqdm bar (default: runs > ~2 s).
     Returns a `Simulation`.
     """
     rule, eta, eta_v, sigma, sigma_F = check_params(rule, K, M, D, eta, eta_v, sigma, sigma_F,

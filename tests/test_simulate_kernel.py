@@ -57,7 +57,19 @@ def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n):
 @pytest.mark.parametrize("rule", ALL_RULES)
 @pytest.mark.parametrize("sigma,train_v", [(0.0, True), (0.3, False)])
 def test_kernel_is_appendix_b(rule, sigma, train_v):
-    K, M, D, n = 3, 2, 200, 300
+    check_against_numpy(rule, 3, 2, 200, 300, sigma, train_v)
+
+
+# shapes that reach every pass of kernel.project (4, 5, 2 and 1 rows), D below the 16 generator
+# lanes and not a multiple of them, and D = 512 (rows padded away from 4096 bytes); n ends off a
+# multiple of 64, so the F part of the weights is not folded in at the end
+@pytest.mark.parametrize("K,M,D", [(1, 1, 15), (2, 3, 17), (4, 1, 512), (3, 3, 40)])
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_kernel_is_appendix_b_for_other_shapes(rule, K, M, D):
+    check_against_numpy(rule, K, M, D, 150, 0.0, True)
+
+
+def check_against_numpy(rule, K, M, D, n, sigma, train_v):
     w = simulate.draw_weights(K, M, D, seed=11, sigma_F=0.3 / math.sqrt(D))
     eta, eta_v = 0.7, 0.4
     s_ref = rng.seed_state(data_seed_sequences(11)[0])

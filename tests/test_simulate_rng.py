@@ -183,6 +183,18 @@ def test_fill_is_deterministic_and_seeds_differ():
     assert np.array_equal(s1, s2)
 
 
+def test_short_buffers_are_refused():
+    s = rng.seed_state(1)
+    with pytest.raises(ValueError, match="hold n words"):
+        rng.words(s, np.empty(10, np.uint64), 11)
+    with pytest.raises(ValueError, match="generator state"):
+        rng.words(s[:, :4].copy(), np.empty(100, np.uint64), 50)
+    with pytest.raises(ValueError, match="out must hold n"):
+        rng.fill_normal(s, np.empty(5), 6, np.empty(6, np.uint64))
+    with pytest.raises(ValueError, match="hold n words"):
+        rng.fill_normal(s, np.empty(6), 6, np.empty(5, np.uint64))
+
+
 def test_consecutive_numbers_uncorrelated(sample):
     z = sample
     for lag in (1, 2, 500):
