@@ -112,6 +112,20 @@ def print_table(res, args):
     print(format_table(names, rows))
 
 
+def write_outputs(args, result, plot):
+    """The files a finished run asked for: --out (.npz and its .json sidecar, `result.save`),
+    --csv (`result.to_csv`) and --plot (`plot(path)`), each named on stderr once written."""
+    if args.out:
+        result.save(args.out)
+        print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}", file=sys.stderr)
+    if args.csv:
+        result.to_csv(args.csv)
+        print(f"wrote {args.csv}", file=sys.stderr)
+    if args.plot:
+        plot(args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+
+
 def build_parser():
     from .rules import ODE_RULES
     p = _Parser(prog="python -m odes",
@@ -158,13 +172,5 @@ def main(argv=None):
                       sigma_F=args.sigma_F, student_init=args.student_init, v_star_init=args.v_star,
                       init_file=str(args.init) if args.init else None)
     print_table(res, args)
-    if args.out:
-        res.save(args.out)
-        print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}", file=sys.stderr)
-    if args.csv:
-        res.to_csv(args.csv)
-        print(f"wrote {args.csv}", file=sys.stderr)
-    if args.plot:
-        plot_result(res, args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
+    write_outputs(args, res, lambda path: plot_result(res, path))
     return 0

@@ -10,9 +10,9 @@ Bad input: a one-line message on stderr, exit status 2, nothing written.
 """
 import argparse
 import sys
-from pathlib import Path
 
-from odes.cli import UsageError, _Parser, add_run_arguments, check_run_arguments, positive_int
+from odes.cli import (UsageError, _Parser, add_run_arguments, check_run_arguments, positive_int,
+                      write_outputs)
 from odes.rules import RULES
 from odes.state import StateError
 
@@ -75,13 +75,5 @@ def main(argv=None):
         for s, status, msg in zip(sim.seeds, cmp.ode_status, cmp.ode_messages):
             if status == "nonfinite":
                 print(f"# ODE from seed {s}: {msg}")
-    if args.out:
-        cmp.save(args.out)
-        print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}", file=sys.stderr)
-    if args.csv:
-        cmp.to_csv(args.csv)
-        print(f"wrote {args.csv}", file=sys.stderr)
-    if args.plot:
-        cmp.plot(args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr)
+    write_outputs(args, cmp, cmp.plot)
     return 0

@@ -342,13 +342,12 @@ def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, 
     (W, alpha, UF) is the student's state of `sgd_steps`.
     """
     w = np.empty_like(W)                 # the student's weights, for records and checks
+    true_weights(W, alpha, F, w)
     fb = flags[I_FEEDBACK]
     blowup = par[P_BLOWUP]
     n_rec = rec_steps.size
     status = OK
     while True:
-        if r < n_rec and rec_steps[r] == step:
-            true_weights(W, alpha, F, w)
         while r < n_rec and rec_steps[r] == step:
             record(r, w, W_star, v, F, b, fb, X_test, y_test, Q_out, R_out, v_out, f_out, test_out)
             r += 1
@@ -356,10 +355,9 @@ def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, 
             break
         target = stop if r >= n_rec else min(stop, rec_steps[r])
         status, step = sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, target)
-        if status == OK:
-            true_weights(W, alpha, F, w)
-            if diverged(w, v, blowup, W.shape[1]):
-                status = DIVERGED
+        true_weights(W, alpha, F, w)
+        if status == OK and diverged(w, v, blowup, W.shape[1]):
+            status = DIVERGED
         if status != OK:
             for rr in range(r, n_rec):
                 Q_out[rr] = np.nan
