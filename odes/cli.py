@@ -36,6 +36,7 @@ def times_list(s):
 
 def add_run_arguments(p, rules):
     """The flags shared by `python -m odes` and `python -m simulate`."""
+    from .integrate import DEFAULT_METHOD, SCIPY_METHODS
     from .weights import STUDENT_INITS, V_STAR_INITS
     p.add_argument("--rule", required=True, choices=rules, help="learning rule")
     p.add_argument("--K", type=positive_int, default=None, help="student hidden units (default 2)")
@@ -44,9 +45,9 @@ def add_run_arguments(p, rules):
     p.add_argument("--eta-v", type=float, default=None, help="second-layer learning rate (default eta)")
     p.add_argument("--sigma", type=float, default=0.0, help="label-noise standard deviation (default 0)")
     p.add_argument("--freeze-v", action="store_true", help="do not train the second layer")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=int, default=None,
                    help="seed of the random teacher, student and F (and data) (default 0)")
-    p.add_argument("--D", type=positive_int, default=500, help="input dimension D (default 500)")
+    p.add_argument("--D", type=positive_int, default=None, help="input dimension D (default 500)")
     p.add_argument("--sigma-F", type=float, default=None,
                    help="std of the entries of F for AFA/PEPITA (default 0.05*sqrt(2/D), the paper's "
                         "scale, |F|^2 ~ 0.005)")
@@ -57,9 +58,15 @@ def add_run_arguments(p, rules):
     p.add_argument("--t-max", type=float, default=None, help="final time t = steps/D")
     p.add_argument("--times", type=times_list, default=None,
                    help="comma-separated output times (default: log-spaced up to --t-max)")
-    p.add_argument("--dt", type=float, default=0.01, help="ODE step size (default 0.01)")
-    p.add_argument("--method", default="rk4",
-                   help="ODE method: rk4 (default), euler or scipy-<METHOD>, e.g. scipy-LSODA")
+    p.add_argument("--method", default=DEFAULT_METHOD,
+                   help=f"ODE method: dopri5 (adaptive Dormand-Prince 5(4), default), rk4, euler "
+                        f"or scipy-<METHOD> with METHOD one of {', '.join(SCIPY_METHODS)}")
+    p.add_argument("--rtol", type=float, default=1e-8,
+                   help="relative tolerance of dopri5 and scipy-* (default 1e-8)")
+    p.add_argument("--atol", type=float, default=1e-10,
+                   help="absolute tolerance of dopri5 and scipy-* (default 1e-10)")
+    p.add_argument("--dt", type=float, default=0.01,
+                   help="step of rk4 and euler; the grid of the default output times (default 0.01)")
     p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")
     p.add_argument("--csv", type=Path, help="write a CSV table (header line, one row per time)")
     p.add_argument("--plot", type=Path, help="write a PNG plot")
@@ -68,9 +75,16 @@ def add_run_arguments(p, rules):
 
 def check_run_arguments(args):
     """Value checks that argparse cannot do; raise UsageError with a one-line message.
-    Fills the defaults K = M = 2."""
+    Fills the defaults K = M = 2, D = 500 and seed 0 of a run from random weights."""
+    from .integrate import check_solver
     if getattr(args, "init", None) is None:
         args.K, args.M = args.K or 2, args.M or 2
+        args.D = 500 if args.D is None else args.D
+        args.seed = 0 if args.seed is None else args.seed
+    else:
+        for name in ("D", "seed"):
+            if getattr(args, name) is not None:
+                raise UsageError(f"--{name} is for random weights; --init gives the state itself")
     for name in ("eta", "eta_v", "sigma", "sigma_F"):
         x = getattr(args, name, None)
         if x is not None and (not np.isfinite(x) or x < 0):
@@ -85,8 +99,17 @@ def check_run_arguments(args):
         t = np.asarray(args.times)
         if t.size == 0 or t[0] < 0 or np.any(np.diff(t) <= 0):
             raise UsageError("--times must be non-negative and strictly increasing")
-    if not (args.method in ("rk4", "euler") or args.method.startswith("scipy-")):
-        raise UsageError(f"unknown --method {args.method!r}; use rk4, euler or scipy-<METHOD>")
+        if args.t_max is not None and args.t_max != t[-1]:
+            raise UsageError(f"--t-max {args.t_max:g} disagrees with the last of --times "
+                             f"({t[-1]:g}); give one of them")
+    if not (np.isfinite(args.rtol) and 0 < args.rtol < 1):
+        raise UsageError(f"--rtol must be finite and in (0, 1), got {args.rtol}")
+    if not (np.isfinite(args.atol) and args.atol >= 0):
+        raise UsageError(f"--atol must be finite and >= 0, got {args.atol}")
+    try:
+        check_solver(args.method)
+    except ValueError as err:
+        raise UsageError(f"--method: {err}") from None
     for name, suffix in (("out", ".npz"), ("csv", ".csv"), ("plot", ".png")):
         path = getattr(args, name)
         if path is None:
@@ -158,7 +181,8 @@ def main(argv=None):
                                  v_star=args.v_star, sigma_F=args.sigma_F, train_v=not args.freeze_v)
         res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
                         eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
-                        method=args.method, dt=args.dt, stop_eps=args.stop_eps,
+                        method=args.method, dt=args.dt, rtol=args.rtol, atol=args.atol,
+                        stop_eps=args.stop_eps,
                         progress=None if not args.quiet else False)
     except (UsageError, StateError, ValueError) as err:
         print(f"python -m odes: error: {err}", file=sys.stderr)

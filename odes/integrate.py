@@ -1,15 +1,26 @@
 """Integration of the order-parameter ODEs: one entry point, `integrate`.
 
-What to integrate (a `State` and a rule with its parameters), how (``method``: 'rk4' (default),
-'euler', or 'scipy-<METHOD>' for scipy.integrate.solve_ivp with rtol/atol) and when to save
-(``times``) are separate arguments.
+What to integrate (a `State` and a rule with its parameters), how (``method``) and when to save
+(``times``) are separate arguments.  Methods:
 
-Fixed-step methods advance on the grid t = n dt with an integer step counter, so there is no
-accumulated float drift; an output time that is not a multiple of dt is reached by one extra step
-of the remaining length from the grid state, which does not alter the grid trajectory.  Integration
-stops early only when asked (``stop_eps``: once eps_g falls below it).  A state that becomes
-non-finite raises `IntegrationError`, which says when and which quantity, and carries the result up
-to the last finite output.
+``dopri5`` (default)
+    the compiled adaptive Dormand-Prince 5(4) pair of `odes.adaptive`, with error control by
+    ``rtol``/``atol``, step-size control and dense output: every output time is hit exactly
+    without shortening a step, and the whole loop runs in numba.
+``rk4``, ``euler``
+    fixed steps of ``dt`` on the grid t = n dt with an integer step counter, so there is no
+    accumulated float drift; an output time that is not a multiple of dt is reached by one extra
+    step of the remaining length from the grid state, which does not alter the grid trajectory.
+    For comparisons with published fixed-step codes.
+``scipy-<METHOD>``
+    scipy.integrate.solve_ivp with that method (e.g. ``scipy-LSODA``, ``scipy-DOP853``), rtol and
+    atol; it calls the compiled right-hand side from Python at every evaluation.
+
+Every method starts at the state's time t = 0, whatever the first output time.  Integration stops
+early only when asked (``stop_eps``: once eps_g falls below it at an output time).  A state that
+becomes non-finite raises `IntegrationError`, which says when and which quantity, and carries the
+result up to the last finite output.  The `Result` reports the work done in ``result.stats``
+(accepted and rejected steps, right-hand-side evaluations).
 """
 import math
 
@@ -17,12 +28,19 @@ import numpy as np
 from numba import njit
 from tqdm.auto import tqdm
 
+from . import adaptive
 from .observables import eps_g as _eps_g
 from .result import Result
 from .rhs import constants, layout, pack, params, rhs_kernel, unpack, workspace_size
 from .rules import get_rule
 
 FIXED_STEP = ("rk4", "euler")
+#: the methods of scipy.integrate.solve_ivp, used as 'scipy-<METHOD>'
+SCIPY_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+ADAPTIVE = ("dopri5",)
+DEFAULT_METHOD = "dopri5"
+#: accepted steps after which the adaptive method gives up (status 'failed')
+MAX_STEPS = 10**8
 
 
 class IntegrationError(RuntimeError):
@@ -93,16 +111,22 @@ def _name_of(index, K, M, feedback_name):
     return f"y[{index}]"
 
 
-def check_solver(method, dt):
-    """Raise ValueError unless `method` is 'rk4', 'euler' or 'scipy-<METHOD>' and dt is finite > 0."""
-    if not isinstance(method, str) or not (method in FIXED_STEP or method.startswith("scipy-")):
-        raise ValueError(f"unknown method {method!r}; use 'rk4', 'euler' or 'scipy-<METHOD>'")
-    try:
-        ok = float(dt) > 0 and math.isfinite(float(dt))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"dt must be finite and > 0, got {dt!r}")
+def check_solver(method, dt=0.01, rtol=1e-8, atol=1e-10):
+    """Raise ValueError unless `method` is 'dopri5', 'rk4', 'euler' or 'scipy-<METHOD>', dt is
+    finite and > 0, rtol is in (0, 1) and atol >= 0 (both finite)."""
+    known = ADAPTIVE + FIXED_STEP + tuple(f"scipy-{m}" for m in SCIPY_METHODS)
+    if method not in known:
+        raise ValueError(f"unknown method {method!r}; use dopri5, rk4, euler or scipy-<METHOD> with "
+                         f"METHOD one of {', '.join(SCIPY_METHODS)}")
+    for name, x, ok in (("dt", dt, lambda x: x > 0), ("rtol", rtol, lambda x: 0 < x < 1),
+                        ("atol", atol, lambda x: x >= 0)):
+        try:
+            good = math.isfinite(float(x)) and ok(float(x))
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            limits = {"dt": "> 0", "rtol": "in (0, 1)", "atol": ">= 0"}[name]
+            raise ValueError(f"{name} must be finite and {limits}, got {x!r}")
 
 
 def _check_times(times, t_max, dt):
@@ -113,24 +137,27 @@ def _check_times(times, t_max, dt):
     times = np.asarray(times, dtype=float).ravel()
     if times.size == 0 or not np.all(np.isfinite(times)) or times[0] < 0 or np.any(np.diff(times) <= 0):
         raise ValueError("times must be finite, >= 0 and strictly increasing")
+    if t_max is not None and t_max != times[-1]:
+        raise ValueError(f"t_max = {t_max:g} disagrees with the last output time {times[-1]:g}")
     return times
 
 
 def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0, train_v=True,
-              method="rk4", dt=0.01, rtol=1e-8, atol=1e-10, stop_eps=None, progress=None):
-    """Integrate the order-parameter ODEs of `rule` from `state`.
+              method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-10, stop_eps=None, progress=None):
+    """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
     state: `odes.State`; rule: 'bp', 'fa', 'afa' or 'pepita-lin'; eta: first-layer learning rate;
     eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer.
-    times: output times (default `default_times(t_max, dt)`); method: 'rk4', 'euler' or
-    'scipy-<METHOD>' (e.g. 'scipy-LSODA', 'scipy-RK45' with rtol, atol); dt: fixed step size.
-    stop_eps: stop once eps_g < stop_eps (checked at output times); progress: show a progress bar
-    (default: only for long fixed-step runs).  Returns a `Result`.
+    times: output times (default `default_times(t_max, dt)`; t_max, if also given, must equal the
+    last one); method: 'dopri5' (adaptive, default), 'rk4', 'euler' or 'scipy-<METHOD>';
+    rtol, atol: error tolerances of the adaptive and scipy methods; dt: step of the fixed-step
+    methods.  stop_eps: stop once eps_g < stop_eps (checked at output times); progress: show a
+    progress bar (default: only for runs that last more than about 2 s).  Returns a `Result`.
     """
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
     state.check_rule(rule)
     par = params(state, rule, eta, eta_v, sigma, train_v)
-    check_solver(method, dt)
+    check_solver(method, dt, rtol, atol)
     times = _check_times(times, t_max, dt)
     K, M = state.K, state.M
     T, vstar, p = constants(state)
@@ -139,13 +166,7 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
                       eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
                       train_v=bool(train_v), method=method, dt=float(dt), rtol=float(rtol),
                       atol=float(atol), stop_eps=stop_eps, initial_state=state.to_dict())
-    ws = np.zeros(workspace_size(K, M))
-    args = (K, M, T, vstar, p, par, ws)
-
-    def finish(ys, status, message):
-        n = len(ys)
-        return Result.from_flat(times[:n], np.array(ys).reshape(n, -1), state, rule, run_params,
-                                status, message)
+    args = (K, M, T, vstar, p, par, np.zeros(workspace_size(K, M)))
 
     def stop(y):
         if stop_eps is None:
@@ -153,28 +174,78 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
         Q, R, v, _ = unpack(y, K, M)
         return bool(_eps_g(Q, R, T, v, vstar) < stop_eps)
 
-    if method in FIXED_STEP:
-        ys, status, message = _fixed_step(y0, times, dt, method == "rk4", args, progress, stop)
+    if method in ADAPTIVE:
+        ys, status, detail, stats = _adaptive(y0, times, rtol, atol, args, progress, stop)
+    elif method in FIXED_STEP:
+        ys, status, detail, stats = _fixed_step(y0, times, dt, method == "rk4", args, progress, stop)
     else:   # solve_ivp runs to the end; the stop is applied to its outputs
-        ys, status, message = _scipy(y0, times, method[len("scipy-"):], rtol, atol, args)
+        ys, status, detail, stats = _scipy(y0, times, method[len("scipy-"):], rtol, atol, args)
         first = next((i for i, y in enumerate(ys) if np.all(np.isfinite(y)) and stop(y)), None)
         if first is not None:
             ys, status = ys[: first + 1], "stopped"
+
+    def finish(status, message):
+        n = len(ys)
+        Y = np.array(ys).reshape(n, y0.size)
+        return Result.from_flat(times[:n], Y, state, rule, run_params, status, message, stats)
+
     if status == "stopped":
-        return finish(ys, status, f"eps_g < {stop_eps} at t = {times[len(ys) - 1]:g}")
+        return finish(status, f"eps_g < {stop_eps} at t = {times[len(ys) - 1]:g}")
     if status == "nonfinite":
-        res = finish(ys[:-1], status, message)
-        bad = int(np.flatnonzero(~np.isfinite(ys[-1]))[0])
-        raise IntegrationError(f"the ODE solution became non-finite at t ~ {message:g}: "
-                               f"{_name_of(bad, K, M, rule.feedback_name or 'f')} "
-                               f"(rule {rule.name}, eta={eta}); try a smaller eta or dt", res)
+        when, bad = detail
+        what = _name_of(bad, K, M, rule.feedback_name or "f") if bad >= 0 else "the state"
+        raise IntegrationError(f"the ODE solution became non-finite at t ~ {when:g}: {what} "
+                               f"(rule {rule.name}, eta={eta}); try a smaller eta"
+                               + (" or dt" if method in FIXED_STEP else ""),
+                               finish(status, f"non-finite at t ~ {when:g}: {what}"))
     if status == "failed":
-        raise IntegrationError(f"solver failed: {message}", finish(ys, status, message))
-    return finish(ys, "finished", f"reached t = {times[len(ys) - 1]:g}")
+        raise IntegrationError(f"solver failed: {detail}", finish(status, detail))
+    return finish("finished", f"reached t = {times[len(ys) - 1]:g}")
+
+
+def _stats(steps, rejected, rhs):
+    return dict(n_steps=steps, n_rejected=rejected, n_rhs=rhs)
+
+
+def _adaptive(y0, times, rtol, atol, args, progress, stop):
+    """The compiled Dormand-Prince integration from t = 0 through `times`; returns (states at
+    times, status, detail, stats), detail = (time, index of the first non-finite entry) for
+    status 'nonfinite' and a message for 'failed'."""
+    y = y0.copy()
+    scratch = np.zeros((adaptive.SCRATCH_ROWS, y.size))
+    counts = np.zeros(3, np.int64)
+
+    def stats():
+        return _stats(int(counts[adaptive.STEPS]), int(counts[adaptive.REJECTS]),
+                      int(counts[adaptive.RHS_CALLS]))
+
+    rhs_kernel(y, scratch[0], *args)
+    counts[adaptive.RHS_CALLS] = 2
+    if not np.all(np.isfinite(scratch[0])):
+        return [], "nonfinite", (0.0, int(np.flatnonzero(~np.isfinite(scratch[0]))[0])), stats()
+    h0 = adaptive.initial_step(y, scratch[0], rtol, atol, scratch, *args)
+    solver = adaptive.new_solver(h0)
+    t_bound = float(times[-1])
+    ys = []
+    out = np.empty((1, y.size))
+    with tqdm(total=t_bound, disable=progress is False, delay=0.0 if progress else 2.0,
+              unit="t", leave=False, bar_format="{l_bar}{bar}| t = {n:.4g}/{total:.4g} [{elapsed}]") as bar:
+        for i in range(len(times)):
+            code, bad = adaptive.dopri5(y, solver, times[i:i + 1], out, t_bound, rtol, atol,
+                                        MAX_STEPS, counts, scratch, *args)
+            bar.update(solver[adaptive.T_] - bar.n)
+            if code == adaptive.NONFINITE:
+                return ys, "nonfinite", (solver[adaptive.T_], bad), stats()
+            if code == adaptive.MAX_STEPS:
+                return ys, "failed", f"more than {MAX_STEPS} steps before t = {times[i]:g}", stats()
+            ys.append(out[0].copy())
+            if stop(out[0]):
+                return ys, "stopped", "", stats()
+    return ys, "finished", "", stats()
 
 
 def _fixed_step(y0, times, dt, rk4, args, progress, stop):
-    """Fixed-step integration on the integer grid; returns (states at times, status, message).
+    """Fixed-step integration on the integer grid; returns (states at times, status, detail, stats).
     Ends early with status 'stopped' at the first output state for which stop(state) is true."""
     K, M = args[0], args[1]
     y = y0.copy()
@@ -184,7 +255,12 @@ def _fixed_step(y0, times, dt, rk4, args, progress, stop):
     total = int(grid_steps[-1])
     if progress is None:
         progress = total * (K + M) ** 4 > 1.25e8       # longer than about 2 s
-    ys, done = [], 0
+    ys, done, extra = [], 0, 0
+    per_step = 4 if rk4 else 1
+
+    def stats():
+        return _stats(done + extra, 0, per_step * (done + extra))
+
     with tqdm(total=total, disable=not progress, unit="step", leave=False) as bar:
         for target, r in zip(grid_steps, rest):
             n = int(target - done)
@@ -192,21 +268,21 @@ def _fixed_step(y0, times, dt, rk4, args, progress, stop):
             bar.update(made)
             done += made
             if made < n:
-                ys.append(y.copy())
-                return ys, "nonfinite", (done + 1) * dt
+                return ys, "nonfinite", ((done + 1) * dt, int(np.flatnonzero(~np.isfinite(y))[0])), stats()
             out = y.copy()
             if r > 1e-12 * dt:
                 _step(y, r, rk4, *args, *scratch, out)
+                extra += 1
             if not np.all(np.isfinite(out)):
-                ys.append(out)
-                return ys, "nonfinite", done * dt + r
+                return ys, "nonfinite", (done * dt + r, int(np.flatnonzero(~np.isfinite(out))[0])), stats()
             ys.append(out)
             if stop(out):
-                return ys, "stopped", ""
-    return ys, "finished", ""
+                return ys, "stopped", "", stats()
+    return ys, "finished", "", stats()
 
 
 def _scipy(y0, times, method, rtol, atol, args):
+    """solve_ivp from t = 0 (not from the first output time) to the last output time."""
     from scipy.integrate import solve_ivp
     dy = np.zeros_like(y0)
 
@@ -214,14 +290,13 @@ def _scipy(y0, times, method, rtol, atol, args):
         rhs_kernel(np.ascontiguousarray(y), dy, *args)
         return dy.copy()
 
-    try:
-        sol = solve_ivp(fun, (times[0], times[-1]), y0, method=method, t_eval=times, rtol=rtol, atol=atol)
-    except ValueError as err:           # e.g. an unknown method name
-        raise ValueError(f"scipy solve_ivp: {err}") from None
+    sol = solve_ivp(fun, (0.0, times[-1]), y0, method=method, t_eval=times, rtol=rtol, atol=atol)
+    stats = _stats(None, None, int(sol.nfev))
     ys = list(sol.y.T)
-    if ys and not np.all(np.isfinite(ys[-1])):
-        k = next(i for i, y in enumerate(ys) if not np.all(np.isfinite(y)))
-        return ys[: k + 1], "nonfinite", times[k]
+    bad = [i for i, y in enumerate(ys) if not np.all(np.isfinite(y))]
+    if bad:
+        k = bad[0]
+        return ys[:k], "nonfinite", (times[k], int(np.flatnonzero(~np.isfinite(ys[k]))[0])), stats
     if not sol.success:
-        return ys, "failed", sol.message
-    return ys, "finished", ""
+        return ys, "failed", sol.message, stats
+    return ys, "finished", "", stats

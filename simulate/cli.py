@@ -58,7 +58,8 @@ def main(argv=None):
                       times=args.times, seeds=args.seeds, seed=args.seed, jobs=args.jobs,
                       eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                       sigma_F=args.sigma_F, init=args.student_init, v_star=args.v_star,
-                      ode=args.ode, method=args.method, dt=args.dt, n_test=args.n_test,
+                      ode=args.ode, method=args.method, dt=args.dt, rtol=args.rtol,
+                      atol=args.atol, n_test=args.n_test,
                       progress=False if args.quiet else None)
     except (UsageError, StateError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 import odes
 from odes import io
-from odes.integrate import check_solver
+from odes.integrate import DEFAULT_METHOD, check_solver
 from odes.rules import get_rule
 
 from .result import Simulation, seed_stats
@@ -34,7 +34,8 @@ def ode_rule_for(rule):
     return ode_name, note
 
 
-def integrate_seeds(sim, ode_rule, *, method="rk4", dt=0.01, progress=None):
+def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-10,
+                    progress=None):
     """The ODE of `ode_rule` from each seed's initial state, at the simulation's times.
 
     Returns (arrays, status, messages): arrays maps 'eps_g', 'Q', 'R', 'v', 'f' and 'theta_<name>'
@@ -46,9 +47,9 @@ def integrate_seeds(sim, ode_rule, *, method="rk4", dt=0.01, progress=None):
     shapes = dict(eps_g=(), Q=(sim.K, sim.K), R=(sim.K, sim.M), v=(sim.K,), f=(sim.K,))
     out = {k: np.full((S, n) + shp, np.nan) for k, shp in shapes.items()}
     angles, status, messages = {}, [], []
-    if progress is None:
-        progress = sim.t[-1] / dt * S > 2e5
-    for s in tqdm(range(S), disable=not progress, desc=f"ODE {ode_rule}", leave=False):
+    bar = tqdm(range(S), disable=progress is False, delay=0.0 if progress else 2.0,
+               desc=f"ODE {ode_rule}", leave=False)      # by default, shown after 2 s
+    for s in bar:
         state = sim.state(s, 0)
         if rule.uses_F and state.a is None:
             raise ValueError(f"the {ode_rule} ODE needs the AF vector; simulate an adaptive rule")
@@ -57,6 +58,7 @@ def integrate_seeds(sim, ode_rule, *, method="rk4", dt=0.01, progress=None):
         try:
             res = odes.integrate(state, rule, p["eta"], times=sim.t, eta_v=p["eta_v"],
                                  sigma=p["sigma"], train_v=p["train_v"], method=method, dt=dt,
+                                 rtol=rtol, atol=atol,
                                  progress=False)
         except odes.IntegrationError as err:
             res = err.result
@@ -232,22 +234,25 @@ class Comparison:
 
 
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
-            train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, method="rk4",
-            dt=0.01, seed=0, n_test=0, weights=None, progress=None):
+            train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True,
+            method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-10, seed=0, n_test=0, weights=None,
+            progress=None):
     """Simulate `seeds` seeds and integrate the ODE from each seed's initial order parameters.
 
     Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
     `weights`, one `odes.Weights` per seed) plus the ODE's
-    method and dt (`odes.integrate`); ode=False skips the theory.  Returns a `Comparison`.
+    method, dt, rtol and atol (`odes.integrate`); ode=False skips the theory.  Returns a
+    `Comparison`.
     """
     if ode:
-        check_solver(method, dt)         # fail before simulating
+        check_solver(method, dt, rtol, atol)         # fail before simulating
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, progress=progress)
     ode_name, note = ode_rule_for(rule)
-    ode_params = dict(method=method, dt=float(dt))
+    ode_params = dict(method=method, dt=float(dt), rtol=float(rtol), atol=float(atol))
     if not ode:
         return Comparison(sim, None, None, "", ode_params)
-    arrays, status, messages = integrate_seeds(sim, ode_name, method=method, dt=dt, progress=progress)
+    arrays, status, messages = integrate_seeds(sim, ode_name, method=method, dt=dt, rtol=rtol,
+                                               atol=atol, progress=progress)
     return Comparison(sim, arrays, ode_name, note, ode_params, status, messages)

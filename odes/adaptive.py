@@ -1,0 +1,207 @@
+"""Adaptive stepper: the Dormand-Prince 5(4) embedded Runge-Kutta pair, compiled end to end.
+
+    J. R. Dormand and P. J. Prince, J. Comput. Appl. Math. 6, 19 (1980); the step-size control,
+    initial step and dense output follow Hairer, Norsett & Wanner, *Solving ODEs I*, section II.4-6.
+
+One step of length h from y uses seven stages k_1..k_7 (k_7 = f(y_new) is the next step's k_1:
+"first same as last"), advances with the 5th-order weights and estimates the local error as the
+difference to the embedded 4th-order solution.  The error is measured in the weighted RMS norm
+
+    err = sqrt(mean_i (e_i / (atol + rtol max(|y_i|, |y_new,i|)))^2)
+
+and a step is accepted when err <= 1; the next step is h * min(10, max(0.2, 0.9 err^(-1/5)))
+(no growth right after a rejection).  Output times never shorten a step: the solution at a time
+inside an accepted step comes from the method's 4th-order continuous extension (dense output),
+whose error is of the order of the local error.  Only the final time of the run (`t_bound`) clips
+the last step, so nothing beyond it is evaluated.
+
+A trial step whose error is not finite (the state or the right-hand side overflowed or became NaN)
+is rejected and retried 5x shorter; once the step falls below 1e-12 (1 + |t|) the run stops with
+status NONFINITE and reports the first offending entry.
+
+The stepper is written against `rhs_kernel(y, dy, *args)` of `odes.rhs` and is called by
+`odes.integrate` once per output time with the solver's state (t, h, k_1, counters) carried
+between calls, so the trajectory does not depend on how the outputs are split into calls.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .rhs import rhs_kernel
+
+# ---- the Dormand-Prince tableau ------------------------------------------------------------------
+_C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
+_A = np.zeros((7, 6))
+_A[1, :1] = [1 / 5]
+_A[2, :2] = [3 / 40, 9 / 40]
+_A[3, :3] = [44 / 45, -56 / 15, 32 / 9]
+_A[4, :4] = [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729]
+_A[5, :5] = [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656]
+_A[6, :6] = [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]     # = the 5th-order weights
+#: 5th-order weights minus the embedded 4th-order weights: the local error estimate
+_E = np.array([71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40])
+#: coefficients of the continuous extension (Hairer's d_i)
+_DENSE = np.array([-12715105075 / 11282082432, 0.0, 87487479700 / 32700410799,
+                   -10690763975 / 1880347072, 701980252875 / 199316789632,
+                   -1453857185 / 822651844, 69997945 / 29380423])
+
+N_STAGES = 7
+#: rows of the scratch array: the stages k_1..k_7 of the last step, the new state, a trial
+#: state, the state at the start of the last accepted step
+SCRATCH_ROWS = N_STAGES + 3
+#: entries of the solver state carried between calls: the time t of y, the next step size, 1.0
+#: if the last trial was rejected, the start and length of the last accepted step (0 before the
+#: first), 1.0 if the stages still belong to that step (k_1 of the next step = its k_7)
+T_, H_, REJECTED_, T_PREV, H_PREV, FSAL_PENDING = range(6)
+SOLVER_SIZE = 6
+#: entries of the counters: accepted steps, rejected steps, right-hand-side evaluations
+STEPS, REJECTS, RHS_CALLS = range(3)
+#: return codes of `dopri5`
+OK, NONFINITE, MAX_STEPS = 0, 1, 2
+
+_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
+
+
+@njit(cache=True, error_model="numpy")
+def _rms(e, y, y2, rtol, atol):
+    s = 0.0
+    for i in range(e.size):
+        sc = atol + rtol * max(abs(y[i]), abs(y2[i]))
+        s += (e[i] / sc) ** 2
+    return math.sqrt(s / e.size)
+
+
+@njit(cache=True, error_model="numpy")
+def initial_step(y, f0, rtol, atol, scratch, K, M, T, vstar, p, par, ws):
+    """First step size (Hairer, Norsett & Wanner, II.4): h0 from the sizes of y and f, then
+    corrected by an estimate of the second derivative from one Euler step.  Uses scratch[7:9]."""
+    y1, f1 = scratch[7], scratch[8]
+    d0 = _rms(y, y, y, rtol, atol)
+    d1 = _rms(f0, y, y, rtol, atol)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    for i in range(y.size):
+        y1[i] = y[i] + h0 * f0[i]
+    rhs_kernel(y1, f1, K, M, T, vstar, p, par, ws)
+    for i in range(y.size):
+        f1[i] -= f0[i]
+    d2 = _rms(f1, y, y, rtol, atol) / h0
+    if not math.isfinite(d2):
+        return h0
+    big = max(d1, d2)
+    h1 = max(1e-6, 1e-3 * h0) if big <= 1e-15 else (0.01 / big) ** 0.2
+    return min(100.0 * h0, h1)
+
+
+@njit(cache=True, error_model="numpy")
+def _dense(y, ynew, k, h, theta, out):
+    """Continuous extension at t + theta h of the step y -> ynew with stages k."""
+    t1 = 1.0 - theta
+    for i in range(y.size):
+        r2 = ynew[i] - y[i]
+        r3 = h * k[0, i] - r2
+        r4 = r2 - h * k[6, i] - r3
+        r5 = 0.0
+        for j in range(N_STAGES):
+            r5 += _DENSE[j] * k[j, i]
+        out[i] = y[i] + theta * (r2 + t1 * (r3 + theta * (r4 + t1 * h * r5)))
+
+
+def new_solver(h0):
+    """Solver state at t = 0 with first step h0 (see T_ ... FSAL_PENDING)."""
+    solver = np.zeros(SOLVER_SIZE)
+    solver[H_] = h0
+    return solver
+
+
+@njit(cache=True, error_model="numpy")
+def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratch,
+           K, M, T, vstar, p, par, ws):
+    """Advance (solver[T_], y) until every time in t_out has been reached, writing the solution
+    at t_out[i] into out[i].  y then holds the state at the end of the last accepted step and
+    solver (see T_ ... FSAL_PENDING) what the next call needs, so that the trajectory does not
+    depend on how the outputs are split into calls: an output inside the last accepted step comes
+    from that step's dense output.  Before the first call scratch[0] must hold f(y).
+    Returns (code, index): code OK, NONFINITE (index = the first non-finite entry of the failed
+    trial, or -1) or MAX_STEPS (accepted steps reached max_steps)."""
+    n = y.size
+    k = scratch[:N_STAGES]
+    ynew, trial, yprev = scratch[N_STAGES], scratch[N_STAGES + 1], scratch[N_STAGES + 2]
+    t, h = solver[T_], solver[H_]
+    rejected = solver[REJECTED_] != 0.0
+    i_out = 0
+    while i_out < t_out.size and t_out[i_out] <= t:          # outputs already reached
+        if t_out[i_out] == t or solver[H_PREV] == 0.0:
+            out[i_out, :] = y
+        else:
+            _dense(yprev, y, k, solver[H_PREV], (t_out[i_out] - solver[T_PREV]) / solver[H_PREV],
+                   out[i_out])
+        i_out += 1
+    while i_out < t_out.size:
+        if counts[STEPS] >= max_steps:
+            solver[T_], solver[H_], solver[REJECTED_] = t, h, 1.0 if rejected else 0.0
+            return MAX_STEPS, -1
+        if solver[FSAL_PENDING] != 0.0:
+            for i in range(n):
+                k[0, i] = k[N_STAGES - 1, i]
+            solver[FSAL_PENDING] = 0.0
+        last = t + h >= t_bound
+        if last:
+            h = t_bound - t
+        for s in range(1, N_STAGES):
+            for i in range(n):
+                acc = 0.0
+                for j in range(s):
+                    acc += _A[s, j] * k[j, i]
+                trial[i] = y[i] + h * acc
+            if s == N_STAGES - 1:
+                for i in range(n):
+                    ynew[i] = trial[i]
+            rhs_kernel(trial, k[s], K, M, T, vstar, p, par, ws)
+        counts[RHS_CALLS] += N_STAGES - 1
+        for i in range(n):
+            acc = 0.0
+            for j in range(N_STAGES):
+                acc += _E[j] * k[j, i]
+            trial[i] = h * acc
+        err = _rms(trial, y, ynew, rtol, atol)
+        if not (err <= 1.0):                                  # rejected (also when err is NaN)
+            counts[REJECTS] += 1
+            if math.isfinite(err):
+                h *= max(_MIN_FACTOR, _SAFETY * err ** -0.2)
+            else:
+                h *= 0.2
+            rejected = True
+            if h < 1e-12 * (1.0 + abs(t)):
+                solver[T_], solver[H_], solver[REJECTED_] = t, h, 1.0
+                bad = -1
+                for i in range(n):
+                    if not math.isfinite(ynew[i]):
+                        bad = i
+                        break
+                for s in range(N_STAGES):
+                    for i in range(n):
+                        if bad < 0 and not math.isfinite(k[s, i]):
+                            bad = i
+                return NONFINITE, bad
+            continue
+        t_new = t_bound if last else t + h
+        while i_out < t_out.size and t_out[i_out] <= t_new:
+            if t_out[i_out] == t_new:
+                out[i_out, :] = ynew
+            else:
+                _dense(y, ynew, k, h, (t_out[i_out] - t) / h, out[i_out])
+            i_out += 1
+        for i in range(n):
+            yprev[i] = y[i]
+            y[i] = ynew[i]
+        solver[T_PREV], solver[H_PREV], solver[FSAL_PENDING] = t, h, 1.0
+        t = t_new
+        counts[STEPS] += 1
+        factor = _MAX_FACTOR if err == 0.0 else min(_MAX_FACTOR, _SAFETY * err ** -0.2)
+        if rejected:
+            factor = min(1.0, factor)
+        rejected = False
+        h *= factor
+    solver[T_], solver[H_], solver[REJECTED_] = t, h, 1.0 if rejected else 0.0
+    return OK, -1

@@ -1,0 +1,134 @@
+"""The compiled adaptive method (dopri5): accuracy against a tight reference, tolerance
+proportionality, agreement with scipy's implementation of the same pair, dense output, output
+times, divergence and the reported work."""
+import numpy as np
+import pytest
+
+import odes
+from conftest import random_state
+
+RULES = ["bp", "fa", "afa", "pepita-lin"]
+SHAPES = [(2, 2), (3, 2), (1, 3)]
+TIMES = np.concatenate([[0.0], np.geomspace(0.01, 100, 30)])
+RUN = dict(sigma=0.05, eta_v=0.15)
+
+
+def flat(res):
+    """All order parameters at each output time as rows."""
+    n = len(res.t)
+    parts = [res.Q.reshape(n, -1), res.R.reshape(n, -1), res.v]
+    return np.hstack(parts + ([res.f] if res.f is not None else []))
+
+
+def rel_error(res, ref):
+    """max over outputs and entries of |x - x_ref| / max(|x_ref|, 1e-2 max_i |x_ref,i|)."""
+    Y, Yr = flat(res), flat(ref)
+    scale = np.maximum(np.abs(Yr), 1e-2 * np.abs(Yr).max(axis=1, keepdims=True))
+    return float((np.abs(Y - Yr) / scale).max())
+
+
+def case(rule, K, M, seed):
+    s = random_state(K, M, np.random.default_rng(seed))
+    if odes.get_rule(rule).uses_F:                       # O(1) but not runaway AF vector
+        s = odes.State(**{**s.to_dict(), "a": 0.3 * s.a, "p": 0.3 * s.p})
+    return s
+
+
+@pytest.fixture(scope="module")
+def references():
+    """solve_ivp DOP853 at rtol 1e-12 for every rule and shape."""
+    out = {}
+    for i, rule in enumerate(RULES):
+        for j, (K, M) in enumerate(SHAPES):
+            s = case(rule, K, M, 10 * i + j)
+            out[rule, K, M] = s, odes.integrate(s, rule, 0.2, times=TIMES, method="scipy-DOP853",
+                                                rtol=1e-12, atol=1e-14, **RUN)
+    return out
+
+
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("K,M", SHAPES)
+def test_against_tight_reference_and_tolerance_proportionality(references, rule, K, M):
+    s, ref = references[rule, K, M]
+    errs = []
+    for rtol in (1e-7, 1e-8):
+        res = odes.integrate(s, rule, 0.2, times=TIMES, rtol=rtol, atol=1e-2 * rtol, **RUN)
+        assert res.params["method"] == "dopri5" and res.status == "finished"
+        np.testing.assert_array_equal(res.t, TIMES)
+        errs.append(rel_error(res, ref))
+    assert errs[1] < 1e-6, f"rtol 1e-8: relative error {errs[1]:.2e}"
+    assert errs[1] > 1e-12, "no error at all: the reference is not independent"
+    ratio = errs[0] / errs[1]
+    assert 4 < ratio < 25, f"10x tighter rtol shrank the error {ratio:.1f}-fold, expected ~10"
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_same_pair_as_scipy_rk45(rule):
+    """scipy's RK45 is the same Dormand-Prince pair with the same step control and dense output,
+    written independently: the step sequences coincide and so do the outputs, to round-off."""
+    s = case(rule, 3, 2, 7)
+    times = np.linspace(0, 50, 37)          # mostly inside steps: dense output
+    ours = odes.integrate(s, rule, 0.2, times=times, rtol=1e-6, atol=1e-8, **RUN)
+    theirs = odes.integrate(s, rule, 0.2, times=times, rtol=1e-6, atol=1e-8, method="scipy-RK45",
+                            **RUN)
+    assert ours.stats["n_rhs"] == theirs.stats["n_rhs"]
+    np.testing.assert_allclose(flat(ours), flat(theirs), rtol=0, atol=1e-12)
+
+
+def test_output_times_do_not_shorten_steps():
+    """With the same final time, the steps do not depend on the output times: the outputs the
+    two runs share are bit for bit equal, and so is the work."""
+    s = case("afa", 2, 2, 3)
+    few = odes.integrate(s, "afa", 0.2, times=[0, 3.3, 40.0], **RUN)
+    many = odes.integrate(s, "afa", 0.2, times=np.union1d(np.linspace(0, 40, 81), [3.3]), **RUN)
+    assert few.stats == many.stats
+    i = int(np.flatnonzero(many.t == 3.3)[0])
+    np.testing.assert_array_equal(few.Q[1], many.Q[i])
+    np.testing.assert_array_equal(few.a[[0, 2]], many.a[[0, -1]])
+    assert many.t[i] == 3.3 and few.t[-1] == 40.0
+
+
+def test_work_is_reported_and_saved(tmp_path):
+    s = case("fa", 2, 2, 1)
+    res = odes.integrate(s, "fa", 0.2, t_max=50, **RUN)
+    st = res.stats
+    assert st["n_steps"] > 5 and st["n_rejected"] >= 0
+    assert st["n_rhs"] == 6 * (st["n_steps"] + st["n_rejected"]) + 2     # FSAL + the first-step probe
+    back = odes.Result.load(res.save(tmp_path / "run.npz"))
+    assert back.stats == st
+    fixed = odes.integrate(s, "fa", 0.2, times=[0, 1.0, 1.005], method="rk4", dt=0.01, **RUN)
+    assert fixed.stats == dict(n_steps=101, n_rejected=0, n_rhs=404)      # 100 grid steps + one partial
+
+
+def test_divergence_names_time_and_quantity():
+    """Exact divergence time of the PEPITA-linearised blow-up, as seen by a fine RK4 run."""
+    s = odes.State.random(2, 2, 500, seed=0, sigma_F=1.0)
+    with pytest.raises(odes.IntegrationError, match=r"non-finite at t ~ [0-9.]+: (Q|R|v|a)\[") as err:
+        odes.integrate(s, "pepita-lin", 0.5, t_max=100)
+    partial = err.value.result
+    assert partial.status == "nonfinite" and np.all(np.isfinite(partial.Q))
+    with pytest.raises(odes.IntegrationError) as fixed:
+        odes.integrate(s, "pepita-lin", 0.5, t_max=100, method="rk4", dt=0.001)
+    t_adaptive = float(str(err.value).split("t ~ ")[1].split(":")[0])
+    t_fixed = float(str(fixed.value).split("t ~ ")[1].split(":")[0])
+    assert t_adaptive == pytest.approx(t_fixed, abs=0.01)
+
+
+@pytest.mark.parametrize("method", ["scipy-LSODA", "scipy-RK45", "dopri5", "rk4"])
+def test_every_method_starts_at_t0(method):
+    """A first output time after 0 is reached from the state at t = 0 (scipy used to start there)."""
+    s = case("bp", 2, 2, 2)
+    late = odes.integrate(s, "bp", 0.2, times=[1.0, 100.0], method=method, rtol=1e-10, atol=1e-12)
+    ref = odes.integrate(s, "bp", 0.2, times=[0.0, 1.0, 100.0], method="scipy-DOP853", rtol=1e-12,
+                         atol=1e-14)
+    np.testing.assert_allclose(late.Q, ref.Q[1:], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(late.eps_g, ref.eps_g[1:], rtol=1e-7)
+
+
+def test_bad_tolerances_and_times():
+    s = case("bp", 2, 2, 2)
+    for kw, match in ((dict(rtol=0), "rtol"), (dict(rtol=2), "rtol"), (dict(atol=-1), "atol"),
+                      (dict(method="scipy-FOO"), "METHOD one of"),
+                      (dict(times=[0, 1, 2], t_max=3), "disagrees")):
+        with pytest.raises(ValueError, match=match):
+            odes.integrate(s, "bp", 0.1, **{"t_max": 1, **kw})
