@@ -2,13 +2,15 @@
 
     import odes
     st = odes.State.random(K=2, M=2, D=500, seed=0)          # or odes.State(Q=..., R=..., ...)
-    res = odes.integrate(st, "bp", eta=0.5, t_max=1000)      # rk4, dt=0.01
+    res = odes.integrate(st, "bp", eta=0.5, t_max=1000)      # adaptive dopri5, rtol 1e-8
     res.t, res.eps_g, res.Q, res.angles["v_vstar"]
 
 Modules: integrals (Gaussian integrals of erf), state (order parameters), rules (BP, FA, AFA,
 PEPITA as data), rhs (the ODE right-hand sides), integrate (solvers), result (Result object),
-observables (eps_g, angles), weights (random and exact-overlap weights), symbolic (sympy oracle).
+observables (eps_g, angles), fixed_points (fixed points and their stability),
+adaptive (the compiled Dormand-Prince stepper), weights (random and exact-overlap weights), symbolic (sympy oracle).
 """
+from .fixed_points import FixedPoint, FixedPointError, fixed_point, jacobian
 from .integrate import IntegrationError, default_times, integrate
 from .observables import angle, angles, degenerate_solution, eps_g
 from .result import Result, __version__
@@ -17,6 +19,6 @@ from .rules import ODE_RULES, RULES, Rule, get_rule
 from .state import State, StateError
 from .weights import Weights, draw_weights, realise
 
-__all__ = ["IntegrationError", "default_times", "integrate", "angle", "angles",
+__all__ = ["FixedPoint", "FixedPointError", "fixed_point", "jacobian", "IntegrationError", "default_times", "integrate", "angle", "angles",
            "degenerate_solution", "eps_g", "Result", "derivatives", "ODE_RULES", "RULES", "Rule",
            "get_rule", "State", "StateError", "Weights", "draw_weights", "realise", "__version__"]

@@ -16,8 +16,22 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """argparse with errors as UsageError, and values that start with a minus sign and a digit
+    (``--atol -1e-9``, ``--times -1,1``) taken as values, so that they reach the value checks."""
+
     def error(self, message):
         raise UsageError(message)
+
+    def parse_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else map(str, args))
+        joined = []
+        for a in args:
+            if (joined and joined[-1].startswith("--") and "=" not in joined[-1]
+                    and len(a) > 1 and a[0] == "-" and (a[1].isdigit() or a[1] == ".")):
+                joined[-1] = f"{joined[-1]}={a}"
+            else:
+                joined.append(a)
+        return super().parse_args(joined, namespace)
 
 
 def positive_int(s):
@@ -93,7 +107,7 @@ def check_run_arguments(args):
         x = getattr(args, name, None)
         if x is not None and (not np.isfinite(x) or x <= 0):
             raise UsageError(f"--{name.replace('_', '-')} must be finite and > 0, got {x}")
-    if args.t_max is None and args.times is None:
+    if args.t_max is None and args.times is None and not getattr(args, "fixed_point", False):
         raise UsageError("give --t-max or --times")
     if args.times is not None:
         t = np.asarray(args.times)
@@ -159,10 +173,30 @@ def build_parser():
                    help="JSON initial condition (keys Q, R, T, v, v_star and b, a, p, phi_F as the "
                         "rule needs); default: the order parameters of random weights (--seed, --D)")
     p.add_argument("--stop-eps", type=float, default=None, help="stop once eps_g falls below this")
+    p.add_argument("--fixed-point", action="store_true",
+                   help="instead of integrating, find the fixed point nearest the initial state and "
+                        "print it, eps_g there and the eigenvalues of its Jacobian")
     return p
 
 
+def print_fixed_point(fp, args):
+    st = fp.state
+    v_note = "" if fp.params["train_v"] else ", v frozen"
+    print(f"# fixed point of {args.rule}: K={st.K} M={st.M} eta={args.eta}{v_note}; "
+          f"residual max|dy/dt| = {fp.residual:.2g}")
+    print(f"eps_g = {fp.eps_g:.10g}")
+    for name in ("Q", "R", "v", "a"):
+        x = getattr(st, name)
+        if x is not None and (name != "a" or "a[0]" in fp.coordinates):
+            print(f"{name} = {np.array2string(x, precision=8, separator=', ', max_line_width=10**4)}")
+    print(f"eigenvalues of the Jacobian in the physical coordinates ({', '.join(fp.coordinates)}), "
+          f"largest real part first; {fp.unstable} unstable:")
+    for lam in fp.eigenvalues:
+        print(f"  {lam.real: .8e}" + (f" {lam.imag:+.8e}i" if lam.imag else ""))
+
+
 def main(argv=None):
+    from .fixed_points import FixedPointError, fixed_point
     from .integrate import IntegrationError, integrate
     from .plot import plot_result
     from .state import State, StateError
@@ -179,6 +213,15 @@ def main(argv=None):
         else:
             state = State.random(args.K, args.M, args.D, args.seed, init=args.student_init,
                                  v_star=args.v_star, sigma_F=args.sigma_F, train_v=not args.freeze_v)
+        if args.fixed_point:
+            for name in ("out", "csv", "plot", "t_max", "times", "stop_eps"):
+                if getattr(args, name) is not None:
+                    raise UsageError(f"--{name.replace('_', '-')} is for integrations, not with "
+                                     f"--fixed-point")
+            fp = fixed_point(state, args.rule, args.eta, eta_v=args.eta_v, sigma=args.sigma,
+                             train_v=not args.freeze_v)
+            print_fixed_point(fp, args)
+            return 0
         res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
                         eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                         method=args.method, dt=args.dt, rtol=args.rtol, atol=args.atol,
@@ -190,6 +233,9 @@ def main(argv=None):
     except IntegrationError as err:
         if err.result is not None and len(err.result.t):
             print_table(err.result, args)
+        print(f"python -m odes: {err}", file=sys.stderr)
+        return 1
+    except FixedPointError as err:
         print(f"python -m odes: {err}", file=sys.stderr)
         return 1
     res.params.update(seed=None if args.init else args.seed, D=None if args.init else args.D,

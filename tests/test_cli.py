@@ -58,6 +58,12 @@ def write_ic(path, **change):
     ({}, ("--rule", "sgd"), "invalid choice"),
     ({}, ("--rule", "fa"), "b: rule 'fa' needs"),
     ({}, ("--K", "0"), "positive integer"),
+    ({}, ("--D", "100"), "--D is for random weights"),
+    ({}, ("--seed", "3"), "--seed is for random weights"),
+    ({}, ("--rtol", "0"), "--rtol must be finite and in (0, 1)"),
+    ({}, ("--atol", "-1e-9"), "--atol must be finite and >= 0"),
+    ({}, ("--method", "scipy-FOO"), "--method: unknown method 'scipy-FOO'"),
+    ({}, ("--times", "0,1,5"), "--t-max 1 disagrees with the last of --times (5)"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, change, args, match):
     ic = write_ic(tmp_path / "ic.json", **change)
@@ -82,7 +88,8 @@ def test_divergence_exit_1_nothing_written(tmp_path):
 def test_help_documents_every_flag():
     p = run("--help")
     for flag in ("--rule", "--K", "--M", "--eta", "--eta-v", "--sigma", "--freeze-v", "--init",
-                 "--seed", "--D", "--t-max", "--dt", "--method", "--times", "--out", "--csv", "--plot"):
+                 "--seed", "--D", "--t-max", "--dt", "--method", "--times", "--out", "--csv", "--plot",
+                 "--rtol", "--atol", "--fixed-point"):
         assert flag in p.stdout
 
 
@@ -102,3 +109,19 @@ def test_divergence_prints_the_table_up_to_the_last_finite_time(tmp_path):
     assert p.returncode == 1 and "non-finite" in p.stderr
     rows = [line.split() for line in p.stdout.splitlines()[2:]]
     assert len(rows) > 3 and float(rows[0][0]) == 0 and float(rows[-1][0]) < 100
+
+
+def test_tolerances_reach_the_solver(tmp_path):
+    """--rtol/--atol are passed on (recorded, and a loose rtol changes the numbers)."""
+    outs = []
+    for rtol in ("1e-3", "1e-10"):
+        out = tmp_path / f"r{rtol}.npz"
+        p = run("--rule", "bp", "--eta", 0.5, "--t-max", 50, "--rtol", rtol, "--atol", "1e-12",
+                "--out", out)
+        assert p.returncode == 0, p.stderr
+        res = odes.Result.load(out)
+        assert res.params["rtol"] == float(rtol) and res.params["atol"] == 1e-12
+        assert res.params["method"] == "dopri5"
+        outs.append(res)
+    assert outs[0].stats["n_steps"] < outs[1].stats["n_steps"]
+    assert 1e-8 < np.abs(outs[0].eps_g - outs[1].eps_g).max() < 1e-2

@@ -79,7 +79,7 @@ def test_save_load_and_plot(tmp_path):
     path = cmp.save(tmp_path / "run.npz")
     meta = json.loads((tmp_path / "run.json").read_text())
     assert meta["params"]["rule"] == "fa" and meta["params"]["D"] == 200
-    assert meta["ode_rule"] == "fa" and meta["ode_params"]["method"] == "rk4"
+    assert meta["ode_rule"] == "fa" and meta["ode_params"]["method"] == "dopri5"
     with np.load(path) as z:
         assert z["eps_g"].shape == z["eps_g_ode"].shape == (3, len(cmp.t))
         assert z["b"].shape == (3, len(cmp.t), 2) and "eps_test" in z.files

@@ -1,0 +1,184 @@
+"""Fixed points of the order-parameter ODEs and their stability (theory.md section 9).
+
+    fp = odes.fixed_point(state, "bp", eta=0.05, train_v=False)   # Newton-type root from `state`
+    fp.state, fp.eps_g, fp.residual, fp.eigenvalues, fp.unstable, fp.jacobian
+
+Coordinates.  The flat state vector of `odes.rhs` holds Q in full, so Q_kl and Q_lk are two
+coordinates of one quantity, and it keeps slots that do not move (BP's unused feedback slot, FA's
+constant b, a frozen v).  The *physical* coordinates are the independent ones that move: Q_kl for
+k <= l, R, v when it is trained, a for adaptive feedback.  With E the embedding of physical into
+flat coordinates (Q_kl written to both slots) and P the selection of the physical entries, the flat
+right-hand side satisfies J_flat = E (P J_flat), so the spectrum of J_flat is that of the physical
+Jacobian J = P J_flat E plus structural zeros.  `eigenvalues` and `unstable` are those of J;
+`jacobian` is J_flat.
+
+Derivatives are 5-point central differences, (f(y-2h) - 8 f(y-h) + 8 f(y+h) - f(y+2h)) / (12 h),
+with h = 1e-3 max(1, |y_j|): truncation error O(h^4), round-off O(1e-13) relative.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .observables import eps_g as _eps_g
+from .rhs import constants, layout, pack, params, rhs_kernel, unpack, workspace_size
+from .rules import FEEDBACK_ADAPTIVE, get_rule
+from .state import State, StateError
+
+class FixedPointError(RuntimeError):
+    """The root finder did not converge, or its root is not a realisable state."""
+
+
+_STENCIL = ((-2, 1.0 / 12), (-1, -8.0 / 12), (1, 8.0 / 12), (2, -1.0 / 12))
+
+
+def coordinates(K, M, rule, train_v=True):
+    """(names, flat indices) of the physical coordinates, e.g. 'Q[0,1]'; see the module docstring."""
+    rule = get_rule(rule) if isinstance(rule, str) else rule
+    lay = layout(K, M)
+    names, idx = [], []
+    for k in range(K):
+        for l in range(k, K):
+            names.append(f"Q[{k},{l}]")
+            idx.append(lay["Q"].start + k * K + l)
+    for k in range(K):
+        for m in range(M):
+            names.append(f"R[{k},{m}]")
+            idx.append(lay["R"].start + k * M + m)
+    if train_v:
+        names += [f"v[{k}]" for k in range(K)]
+        idx += list(range(lay["v"].start, lay["v"].stop))
+    if rule.feedback == FEEDBACK_ADAPTIVE:
+        names += [f"a[{k}]" for k in range(K)]
+        idx += list(range(lay["f"].start, lay["f"].stop))
+    return names, np.array(idx)
+
+
+def _embedding(K, M, idx, size):
+    """E (size x n_phys): physical -> flat, with Q_kl (k < l) written to Q_lk as well."""
+    E = np.zeros((size, len(idx)))
+    E[idx, np.arange(len(idx))] = 1.0
+    for j, i in enumerate(idx):
+        if i < K * K:
+            k, l = divmod(int(i), K)
+            E[l * K + k, j] = 1.0
+    return E
+
+
+class _Flow:
+    """The flat right-hand side of one (state constants, rule, parameters)."""
+
+    def __init__(self, state, rule, eta, eta_v, sigma, train_v):
+        self.rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
+        state.check_rule(self.rule)
+        self.K, self.M = state.K, state.M
+        T, vstar, p = constants(state)
+        par = params(state, self.rule, eta, eta_v, sigma, train_v)
+        self.args = (self.K, self.M, T, vstar, p, par, np.zeros(workspace_size(self.K, self.M)))
+        self.y0 = pack(state, self.rule)
+        self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v)
+        self.E = _embedding(self.K, self.M, self.idx, self.y0.size)
+
+    def f(self, y):
+        dy = np.zeros_like(y)
+        rhs_kernel(np.ascontiguousarray(y, dtype=float), dy, *self.args)
+        return dy
+
+    def flat(self, z, base):
+        """Flat vector with physical coordinates z and the rest from base."""
+        y = base.copy()
+        y[self.idx] = z
+        Q = y[: self.K * self.K].reshape(self.K, self.K)
+        iu = np.triu_indices(self.K, 1)
+        Q[iu[1], iu[0]] = Q[iu]
+        return y
+
+    def jacobian(self, y):
+        """5-point central differences of the flat right-hand side at y (module docstring)."""
+        J = np.zeros((y.size, y.size))
+        for j in range(y.size):
+            h = 1e-3 * max(1.0, abs(y[j]))
+            for s, w in _STENCIL:
+                yj = y.copy()
+                yj[j] += s * h
+                J[:, j] += w * self.f(yj) / h
+        return J
+
+
+def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=False):
+    """d(dy/dt)/dy at `state` for the flat state vector y of `odes.rhs` (physical=False) or in the
+    physical coordinates of `coordinates` (physical=True; see the module docstring)."""
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v)
+    J = flow.jacobian(flow.y0)
+    return J[flow.idx] @ flow.E if physical else J
+
+
+@dataclass
+class FixedPoint:
+    """A fixed point of the order-parameter ODEs and its linear stability.
+
+    state: the fixed point as an `odes.State`; eps_g there; residual: max |dy/dt| there;
+    jacobian: of the flat right-hand side (layout of `odes.rhs`); eigenvalues: of the physical
+    Jacobian (module docstring), sorted by real part, largest first, with eigenvectors as the
+    columns of `eigenvectors` (flat layout); unstable: the number with positive real part;
+    coordinates: names of the physical coordinates; success, message: the root finder's word.
+    """
+    state: State
+    eps_g: float
+    residual: float
+    jacobian: np.ndarray
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    unstable: int
+    coordinates: list
+    success: bool
+    message: str
+    params: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        lead = ", ".join(f"{x:.4g}" for x in self.eigenvalues[:3])
+        return (f"FixedPoint(eps_g={self.eps_g:.6g}, residual={self.residual:.2g}, "
+                f"unstable={self.unstable}, eigenvalues=[{lead}, ...], success={self.success})")
+
+
+def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, tol=1e-13):
+    """The fixed point of the ODEs of `rule` nearest `state` (scipy.optimize.root, 'hybr', on
+    the physical coordinates with the difference Jacobian), and its stability.  Raises
+    FixedPointError if the root finder fails or the root is not a realisable state."""
+    from scipy.optimize import root
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v)
+    base = flow.y0
+
+    def F(z):
+        return flow.f(flow.flat(z, base))[flow.idx]
+
+    def dF(z):
+        y = flow.flat(z, base)
+        return flow.jacobian(y)[flow.idx] @ flow.E
+
+    sol = root(F, base[flow.idx], jac=dF, method="hybr", options=dict(xtol=tol))
+    y = flow.flat(sol.x, base)
+    Q, R, v, f = unpack(y, flow.K, flow.M)
+    kw = state.to_dict()
+    kw.update(Q=Q, R=R, v=v)
+    if flow.rule.feedback == FEEDBACK_ADAPTIVE:
+        kw["a"] = f
+    try:
+        fp_state = State(**kw)
+    except StateError as err:
+        raise FixedPointError(f"the root found is not a realisable state ({err})") from None
+    if not sol.success:
+        raise FixedPointError(f"no fixed point found from this state: {sol.message}")
+    J = flow.jacobian(y)
+    Jp = J[flow.idx] @ flow.E
+    lam, vec = np.linalg.eig(Jp)
+    order = np.argsort(-lam.real, kind="stable")
+    lam, vec = lam[order], flow.E @ vec[:, order]
+    scale = max(1.0, np.abs(lam).max()) if lam.size else 1.0
+    unstable = int(np.sum(lam.real > 1e-9 * scale))
+    return FixedPoint(state=fp_state, eps_g=float(_eps_g(Q, R, state.T, v, state.v_star)),
+                      residual=float(np.abs(flow.f(y)).max()), jacobian=J, eigenvalues=lam,
+                      eigenvectors=vec, unstable=unstable, coordinates=flow.names,
+                      success=bool(sol.success), message=str(sol.message),
+                      params=dict(rule=flow.rule.name, eta=float(eta),
+                                  eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
+                                  train_v=bool(train_v)))
