@@ -134,6 +134,19 @@ def check_run_arguments(args):
             raise UsageError(f"--{name}: expected a file name ending in {suffix}, got {path.name}")
 
 
+def command_line_setup(prog):
+    """What a command line needs before it runs: the Agg backend for its plots (the library
+    itself never chooses one), and warnings as one line 'PROG: warning: ...' on stderr."""
+    import warnings
+
+    import matplotlib
+    matplotlib.use("Agg")
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+    warnings.showwarning = one_line
+
+
 def format_table(columns, rows):
     head = "  ".join(f"{c:>12}" for c in columns)
     lines = [head]
@@ -201,6 +214,7 @@ def main(argv=None):
     from .plot import plot_result
     from .state import State, StateError
 
+    command_line_setup("python -m odes")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -1,4 +1,9 @@
-"""Plots of ODE results: eps_g on log-log axes and the alignment angles against time."""
+"""Plots of ODE results: eps_g on log-log axes and the alignment angles against time.
+
+The library draws on `matplotlib.figure.Figure` objects that pyplot does not manage, so it never
+changes the user's backend: in a notebook a returned figure is shown, and `fig.savefig` works
+without a display.  Only the command lines choose a backend (Agg).
+"""
 import numpy as np
 
 #: one colour per rule, kept across all figures of the project
@@ -10,23 +15,56 @@ ANGLE_LABELS = {"v_vstar": r"$\theta(v, v^*)$", "v_deg": r"$\theta(v, v_{\rm deg
 ANGLE_STYLES = {"v_vstar": "-", "v_deg": "--", "a_v": ":", "b_v": ":", "net": "-."}
 
 
-def _matplotlib():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+def new_figure(**kw):
+    """A Figure outside pyplot (see the module docstring); keywords as for Figure."""
+    from matplotlib.figure import Figure
+    return Figure(**kw)
+
+
+#: why an angle can be undefined over a whole run (theory.md section 4)
+UNDEFINED_WHY = {"v_vstar": "needs K = M", "v_deg": "the units have not specialised",
+                 "net": "needs |F| > 0"}
+
+
+def mark_undefined(ax, names):
+    """Say in the panel which angles (by name) are not drawn and why, instead of leaving an empty
+    legend."""
+    if names:
+        text = "\n".join(f"{ANGLE_LABELS.get(k, k)} undefined: {UNDEFINED_WHY.get(k, 'no data')}"
+                          for k in names)
+        if ax.lines or ax.collections:
+            ax.set_title(text, fontsize=7, color="0.35", loc="left")
+        else:                                   # nothing drawn: say it in the middle
+            ax.text(0.5, 0.5, text, transform=ax.transAxes, fontsize=9, color="0.35", ha="center",
+                    va="center")
+
+
+def marker_subset(t, n=40):
+    """Indices of at most about n of the positive times t, evenly spaced in log t (for markers)."""
+    idx = np.flatnonzero(t > 0)
+    if len(idx) <= n:
+        return idx
+    grid = np.geomspace(t[idx[0]], t[idx[-1]], n)
+    return np.unique(idx[np.searchsorted(t[idx], grid).clip(0, len(idx) - 1)])
+
+
+SYMBOLS = {"K": "$K$", "M": "$M$", "D": "$D$", "eta": r"$\eta$", "eta_v": r"$\eta_v$",
+           "sigma": r"$\sigma$"}
 
 
 def title_of(params):
-    keys = ("rule", "K", "M", "eta", "eta_v", "sigma")
-    return ", ".join(f"{k}={params[k]}" for k in keys if k in params)
+    """'bp: K=2, M=2, eta=...' with the symbols of the physics."""
+    keys = ("K", "M", "D", "eta", "eta_v", "sigma")
+    parts = [f"{SYMBOLS[k]} = {params[k]:g}" for k in keys if params.get(k) is not None]
+    return f"{params.get('rule', '')}: " + ", ".join(parts)
 
 
 def plot_result(res, path=None, axes=None, label=None):
-    """eps_g (log-log) and the angles of an `odes.Result`; returns the figure."""
-    plt = _matplotlib()
+    """eps_g (log-log) and the angles of an `odes.Result`; saved to `path` if given; returns the
+    figure (a Figure outside pyplot, see the module docstring)."""
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+        fig = new_figure(figsize=(10, 4), layout="constrained")
+        axes = fig.subplots(1, 2)
     else:
         fig = axes[0].figure
     colour = RULE_COLOURS.get(res.rule.name)
@@ -35,16 +73,20 @@ def plot_result(res, path=None, axes=None, label=None):
     axes[0].loglog(t[pos], res.eps_g[pos], color=colour, label=label or res.rule.name)
     axes[0].set(xlabel=r"time $t$ = steps$/D$", ylabel=r"$\epsilon_g$")
     axes[0].legend(frameon=False)
+    undefined = []
     for name, theta in res.angles.items():
         if np.all(np.isnan(theta)):
+            undefined.append(name)
             continue
         axes[1].semilogx(t[pos], theta[pos], ANGLE_STYLES.get(name, "-"), color=colour,
                          label=ANGLE_LABELS.get(name, name))
-    axes[1].set(xlabel=r"time $t$", ylabel="angle (degrees)", ylim=(0, 180),
+    axes[1].set(xscale="log", xlabel=r"time $t$", ylabel="angle (degrees)", ylim=(0, 180),
                 yticks=[0, 45, 90, 135, 180])
-    axes[1].legend(frameon=False)
+    if axes[1].get_legend_handles_labels()[0]:
+        axes[1].legend(frameon=False)
+    mark_undefined(axes[1], undefined)
     fig.suptitle(title_of(res.params))
     if path is not None:
         fig.savefig(path, dpi=150)
-        plt.close(fig)
     return fig
+

@@ -114,6 +114,11 @@ class Result:
                 cols.append((f"{name}_{'_'.join(map(str, idx))}", X[(slice(None),) + idx]))
         return cols
 
+    def plot(self, path=None, **kw):
+        """eps_g and the angles over time; see `odes.plot.plot_result`."""
+        from .plot import plot_result
+        return plot_result(self, path, **kw)
+
     def to_csv(self, path):
         cols = self.columns()
         data = np.column_stack([c for _, c in cols])

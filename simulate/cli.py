@@ -6,13 +6,14 @@ random weights).  Simulates the seeds, integrates
 the ODE from each seed's initial order parameters and prints simulation mean +- s.e. next to the
 ODE.  --out writes .npz (t, eps_g and eps_g_ode of shape seeds x times, the order parameters per
 seed) with a .json sidecar, --csv a per-time table, --plot ODE lines over simulation markers.
-Bad input: a one-line message on stderr, exit status 2, nothing written.
+Bad input: a one-line message on stderr, exit status 2, nothing written.  A run whose every seed
+diverges: the table up to the divergence, a message, exit status 1, nothing written.
 """
 import argparse
 import sys
 
-from odes.cli import (UsageError, _Parser, add_run_arguments, check_run_arguments, positive_int,
-                      write_outputs)
+from odes.cli import (UsageError, _Parser, add_run_arguments, check_run_arguments,
+                      command_line_setup, positive_int, write_outputs)
 from odes.rules import RULES
 from odes.state import StateError
 
@@ -52,6 +53,7 @@ def parse(argv):
 def main(argv=None):
     from .comparison import compare
 
+    command_line_setup(PROG)
     try:
         args = parse(argv)
         cmp = compare(args.rule, args.K, args.M, args.D, args.eta, t_max=args.t_max,
@@ -76,5 +78,9 @@ def main(argv=None):
         for s, status, msg in zip(sim.seeds, cmp.ode_status, cmp.ode_messages):
             if status == "nonfinite":
                 print(f"# ODE from seed {s}: {msg}")
+    if sim.n_diverged == sim.n_seeds:
+        print(f"{PROG}: every seed diverged (the last at t = {max(sim.t_diverged):g}); "
+              f"try a smaller --eta or F scale; nothing written", file=sys.stderr)
+        return 1
     write_outputs(args, cmp, cmp.plot)
     return 0

@@ -124,28 +124,18 @@ class Comparison:
         """(S, n, ...) array of `name` from the simulation ('sim') or the ODE ('ode')."""
         return self.sim.get(name) if which == "sim" else self._ode(name)
 
-    def common(self, name="eps_g", which="sim"):
-        """`get`, with NaN wherever the simulation or the ODE of that seed is not finite, so that
-        simulation and ODE statistics are taken over the same seeds at each time."""
-        x = self.get(name, which)
-        try:
-            pair = (self.get(name, "sim"), self._ode(name))
-        except (KeyError, ValueError):                     # no ODE, or no such ODE quantity
-            return x
-        ok = np.ones(x.shape[:2], bool)
-        for other in pair:
-            ok &= np.isfinite(other).reshape(other.shape[:2] + (-1,)).all(axis=-1)
-        return np.where(ok.reshape(ok.shape + (1,) * (x.ndim - 2)), x, np.nan)
-
     def mean(self, name="eps_g", which="sim"):
-        """Seed mean over the seeds where both simulation and ODE are finite (see `common`)."""
-        return seed_stats(self.common(name, which))[0]
+        """Seed mean of the simulation ('sim') over the seeds whose simulation is finite at each
+        time, or of the ODE ('ode') over the seeds whose ODE is finite."""
+        return seed_stats(self.get(name, which))[0]
 
     def sem(self, name="eps_g", which="sim"):
-        return seed_stats(self.common(name, which))[1]
+        """Standard error of `mean`, over the same seeds."""
+        return seed_stats(self.get(name, which))[1]
 
     def deviation(self, name="eps_g"):
-        """Paired deviation sim - ode per seed: (mean, standard error, count) across seeds."""
+        """Paired deviation sim - ode per seed: (mean, standard error, count) across the seeds
+        where both are finite."""
         return seed_stats(self.get(name, "sim") - self.get(name, "ode"))
 
     def max_deviation(self, name="eps_g"):
@@ -156,14 +146,33 @@ class Comparison:
             z = np.abs(d[ok]) / se[ok]
         return float(np.max(np.abs(d[ok]), initial=0.0)), float(np.nanmax(z, initial=0.0))
 
+    def columns(self, name="eps_g"):
+        """Per-time statistics of `name` as (column name, (n,) array): the simulation's mean,
+        s.e. and seed count n_sim (seeds finite in the simulation), the ODE's mean and n_ode
+        (seeds finite in the ODE), and the paired deviation sim - ode with its s.e. and n_pair
+        (seeds where both are finite)."""
+        m, se, n = seed_stats(self.get(name))
+        cols = [(f"{name}_sim", m), (f"{name}_sim_se", se), (f"{name}_n_sim", n)]
+        try:
+            ode = self.get(name, "ode")
+        except (KeyError, ValueError):           # no ODE, or no ODE line for this quantity
+            ode = None
+        if ode is not None:
+            om, _, on = seed_stats(ode)
+            d, dse, dn = self.deviation(name)
+            cols += [(f"{name}_ode", om), (f"{name}_n_ode", on), (f"{name}_sim_minus_ode", d),
+                     (f"{name}_sim_minus_ode_se", dse), (f"{name}_n_pair", dn)]
+        return cols
+
     def table(self, name="eps_g", every=None, max_rows=25):
-        """Text table: t, simulation mean +- s.e., ODE mean, paired deviation, and the number of
-        seeds n used at that time (those where simulation and ODE are both finite)."""
+        """Text table: t, the simulation's mean +- s.e. over the n_sim seeds finite in it, the ODE's
+        mean over the n_ode seeds finite in it, and the paired deviation over the n_pair seeds
+        where both are finite."""
         n = len(self.t)
         idx = np.arange(n) if n <= max_rows else np.unique(np.linspace(0, n - 1, max_rows).round().astype(int))
         if every:
             idx = np.arange(0, n, every)
-        m, se, cnt = seed_stats(self.common(name))
+        cols = [c for _, c in self.columns(name)]
         lines = []
         if self.note:
             lines.append(f"# {self.note}")
@@ -171,17 +180,23 @@ class Comparison:
         lines.append(f"# {sim.rule.name}  K={sim.K} M={sim.M} D={sim.params['D']} "
                      f"eta={sim.params['eta']} eta_v={sim.params['eta_v']} sigma={sim.params['sigma']} "
                      f"seeds={sim.n_seeds} diverged={sim.n_diverged}")
-        head = f"{'t':>10} {name + ' sim':>14} {'s.e.(sim)':>10}"
-        if self.ode is not None:
-            head += f" {name + ' ode':>14} {'sim-ode':>11} {'s.e.(diff)':>10}"
-            om = self.mean(name, "ode")
-            d, dse, _ = self.deviation(name)
-        lines.append(head + f" {'n':>3}")
+        head = f"{'t':>10} {name + ' sim':>14} {'s.e.(sim)':>10} {'n_sim':>5}"
+        widths = [14, 10, 5]
+        if len(cols) > 3:
+            head += f" {name + ' ode':>14} {'n_ode':>5} {'sim-ode':>11} {'s.e.(diff)':>10} {'n_pair':>6}"
+            widths += [14, 5, 11, 10, 6]
+        lines.append(head)
         for i in idx:
-            row = f"{self.t[i]:10.4g} {m[i]:14.6g} {se[i]:10.3g}"
-            if self.ode is not None:
-                row += f" {om[i]:14.6g} {d[i]:11.3g} {dse[i]:10.3g}"
-            lines.append(row + f" {cnt[i]:3d}")
+            row = f"{self.t[i]:10.4g}"
+            for w, c in zip(widths, cols):
+                x = c[i]
+                if w in (5, 6):
+                    row += f" {int(x):{w}d}"
+                elif np.isfinite(x):
+                    row += f" {x:{w}.{6 if w == 14 else 3}g}"
+                else:
+                    row += f" {'-':>{w}}"
+            lines.append(row)
         return "\n".join(lines)
 
     # ---- persistence and plotting --------------------------------------------------------------
@@ -216,13 +231,11 @@ class Comparison:
                    meta.get("ode_status"), meta.get("ode_messages"))
 
     def to_csv(self, path):
-        """Per-time table: t, then mean and s.e. of eps_g and the angles (simulation and ODE)."""
+        """Per-time table: t, then for eps_g and each angle the columns of `columns` (simulation
+        mean, s.e., n_sim; ODE mean, n_ode; paired deviation, its s.e., n_pair)."""
         cols = [("t", self.t)]
-        names = ["eps_g"] + [f"theta_{k}" for k in self.sim.angles]
-        for name in names:
-            cols += [(f"{name}_sim", self.mean(name)), (f"{name}_sim_se", self.sem(name))]
-            if self.ode is not None and (name in self.ode):
-                cols.append((f"{name}_ode", self.mean(name, "ode")))
+        for name in ["eps_g"] + [f"theta_{k}" for k in self.sim.angles]:
+            cols += self.columns(name)
         np.savetxt(path, np.column_stack([c for _, c in cols]), delimiter=",",
                    header=",".join(n for n, _ in cols), comments="", fmt="%.10g")
         return path

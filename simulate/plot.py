@@ -1,30 +1,51 @@
-"""Figure of a `Comparison`: ODE lines over simulation markers with error bars.
+"""Figure of a `Comparison`: the theory drawn over the simulation, and whether they agree.
 
-Left, top: eps_g on log-log axes, simulation seed mean +- standard error (markers) and the mean of
-the ODE integrated from each seed's initial state (line), both over the seeds where simulation and
-ODE are finite at that time.  Left, bottom: the paired deviation sim - ODE (per seed, then mean
-+- s.e.), which is what tells whether theory and simulation agree: the seed-to-seed spread of
-the initial conditions cancels in it.  Right: the alignment angles (markers: simulation, lines:
-ODE), one colour per angle.
+Left, top: eps_g on log-log axes; the simulation as markers (seed mean) in a band of +- one
+standard error, each over the seeds whose simulation is finite at that time; the ODE, integrated
+from each seed's initial state, as a black line on top (mean over the seeds whose ODE is finite;
+dashed where that is fewer than all seeds).
+Left, bottom: the relative paired deviation (sim - ODE)/ODE per seed, as mean +- 2 s.e. over the
+seeds where both are finite, in the grey band of +- one standard deviation of a single seed (the
+O(D^-1/2) finite-D fluctuation): markers whose bars reach zero are consistent with the theory.
+Right: the alignment angles (markers and band: simulation mean +- s.e.; black-edged lines on top:
+ODE), one colour per angle; angles that are undefined in this run are named in the panel.
 """
 import numpy as np
 
-from odes.plot import ANGLE_LABELS, RULE_COLOURS, _matplotlib
+from odes.plot import ANGLE_LABELS, RULE_COLOURS, mark_undefined, marker_subset, new_figure, title_of
 
 from .result import seed_stats
 
 ANGLE_COLOURS = {"v_vstar": "#1f77b4", "v_deg": "#d62728", "a_v": "#2ca02c", "b_v": "#2ca02c",
                  "net": "#7f7f7f"}
+THEORY = dict(color="k", lw=1.6, zorder=5)
+
+
+def _plot_by_count(ax, t, y, n, total, **style):
+    """Line y(t), a mean over n(t) seeds, in pieces of constant n (no jump where a seed drops
+    out); pieces over fewer than all seeds are dashed.  Returns the first line drawn."""
+    first = None
+    edges = np.flatnonzero(np.diff(n)) + 1
+    for lo, hi in zip(np.r_[0, edges], np.r_[edges, len(t)]):
+        if n[lo] == 0:
+            continue
+        (line,) = ax.plot(t[lo:hi], y[lo:hi], "-" if n[lo] == total else "--", **style)
+        if first is None:
+            first = line
+        style.pop("label", None)
+    return first
+
+
+def _seeds_label(n, total):
+    return f"{total} seeds" if np.all(n == total) else f"{int(np.min(n))}–{total} of {total} seeds"
 
 
 def plot_comparison(cmp, path=None, axes=None):
-    """Draw `cmp` (a `Comparison`); save to `path` if given; returns the figure.
-
-    axes: optional (eps_g axis, angle axis[, deviation axis]) to draw into."""
-    plt = _matplotlib()
+    """Draw `cmp` (a `Comparison`); save to `path` if given; returns the figure (a Figure outside
+    pyplot, see `odes.plot`).  axes: optional (eps_g axis, angle axis[, deviation axis])."""
     if axes is None:
-        fig = plt.figure(figsize=(11, 5.2), constrained_layout=True)
-        grid = fig.add_gridspec(2, 2, height_ratios=(3, 1))
+        fig = new_figure(figsize=(11, 5.4), layout="constrained")
+        grid = fig.add_gridspec(2, 2, height_ratios=(3, 1.3))
         ax_eps = fig.add_subplot(grid[0, 0])
         ax_dev = fig.add_subplot(grid[1, 0], sharex=ax_eps) if cmp.ode is not None else None
         ax_ang = fig.add_subplot(grid[:, 1])
@@ -35,50 +56,63 @@ def plot_comparison(cmp, path=None, axes=None):
     sim = cmp.sim
     t = cmp.t
     pos = t > 0
-    colour = RULE_COLOURS.get(sim.rule.name, "k")
+    mk = marker_subset(t)                 # at most ~40 markers per series
+    colour = RULE_COLOURS.get(sim.rule.name, "C0")
 
-    m, se = cmp.mean("eps_g"), cmp.sem("eps_g")
-    n_used = int(np.min(seed_stats(cmp.common("eps_g"))[2][pos]))
-    seeds = (f"{sim.n_seeds} seeds" if n_used == sim.n_seeds
-             else f"{n_used} of {sim.n_seeds} seeds at the end")
-    ax_eps.errorbar(t[pos], m[pos], yerr=np.nan_to_num(se[pos]), fmt="o", ms=3.5, color=colour,
-                    capsize=2, label=f"simulation {sim.rule.name}, D={sim.params['D']}: "
-                                     f"mean ± s.e. over {seeds}")
+    m, se, n_sim = seed_stats(sim.get("eps_g"))
+    ax_eps.fill_between(t[pos], (m - se)[pos], (m + se)[pos], color=colour, alpha=0.25, lw=0,
+                        zorder=1)
+    ax_eps.plot(t[mk], m[mk], "o", ms=3.5, mfc="white", mec=colour, zorder=2,
+                label=f"simulation, $D$ = {sim.params['D']}: mean ± s.e. "
+                      f"({_seeds_label(n_sim[pos], sim.n_seeds)})")
     if cmp.ode is not None:
-        ax_eps.plot(t[pos], cmp.mean("eps_g", "ode")[pos], "-", color="k", lw=1.2,
-                    label=f"ODE {cmp.ode_rule} from each seed's initial state (mean)")
+        om, _, n_ode = seed_stats(cmp.get("eps_g", "ode"))
+        _plot_by_count(ax_eps, t[pos], om[pos], n_ode[pos], sim.n_seeds, **THEORY,
+                       label=f"ODE ({cmp.ode_rule}) from each seed's start "
+                             f"({_seeds_label(n_ode[pos], sim.n_seeds)}; dashed: fewer)")
     ax_eps.set(xscale="log", yscale="log", ylabel=r"$\epsilon_g$")
     ax_eps.legend(frameon=False, fontsize=8)
     if ax_dev is not None:
-        d, dse, _ = cmp.deviation("eps_g")
-        ax_dev.axhline(0, color="k", lw=0.8)
-        ax_dev.errorbar(t[pos], d[pos], yerr=np.nan_to_num(dse[pos]), fmt="o", ms=2.5,
-                        color=colour, capsize=1.5)
+        rel = (sim.get("eps_g") - cmp.get("eps_g", "ode")) / cmp.get("eps_g", "ode")
+        d, dse, n = seed_stats(rel)
+        sd = dse * np.sqrt(n)
+        ax_dev.fill_between(t[pos], -sd[pos], sd[pos], color="0.85", lw=0, zorder=0,
+                            label="± s.d. of one seed")
+        ax_dev.axhline(0, color="k", lw=0.8, zorder=1)
+        ax_dev.errorbar(t[mk], d[mk], yerr=np.nan_to_num(2 * dse[mk]), fmt="o", ms=2.5,
+                        color=colour, capsize=1.5, zorder=2, label="mean ± 2 s.e.")
         ax_dev.set(xscale="log", xlabel=r"time $t$ = steps$/D$",
-                   ylabel=r"sim $-$ ODE")
-        ax_dev.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+                   ylabel="(sim $-$ ODE) / ODE")
+        ax_dev.legend(frameon=False, fontsize=7, ncol=2, loc="upper left")
     else:
         ax_eps.set(xlabel=r"time $t$ = steps$/D$")
 
+    undefined = []
     for name in sim.angles:
-        mean = cmp.mean(name)
+        mean, sem, _ = seed_stats(sim.get(name))
         if not np.any(np.isfinite(mean[pos])):
+            undefined.append(name)
             continue
         c = ANGLE_COLOURS.get(name, None)
-        ax_ang.errorbar(t[pos], mean[pos], yerr=np.nan_to_num(cmp.sem(name)[pos]), fmt="o",
-                        ms=3, color=c, capsize=2, label=ANGLE_LABELS.get(name, name))
+        ax_ang.fill_between(t[pos], (mean - sem)[pos], (mean + sem)[pos], color=c, alpha=0.15,
+                            lw=0, zorder=1)
+        ax_ang.plot(t[mk], mean[mk], "o", ms=3, mfc="white", color=c, zorder=2,
+                    label=ANGLE_LABELS.get(name, name))
         if cmp.ode is not None and f"theta_{name}" in cmp.ode:
-            ax_ang.plot(t[pos], cmp.mean(name, "ode")[pos], "-", color=c, lw=1.0)
-    if cmp.ode is not None:
-        ax_ang.plot([], [], "o", color="0.5", ms=3, label="markers: simulation")
-        ax_ang.plot([], [], "-", color="0.5", label="lines: ODE")
+            line, _, n_line = seed_stats(cmp.get(name, "ode"))
+            for style in (dict(color="k", lw=2.6, zorder=4), dict(color=c, lw=1.4, zorder=5)):
+                _plot_by_count(ax_ang, t[pos], line[pos], n_line[pos], sim.n_seeds, **style)
+    if cmp.ode is not None and not len(undefined) == len(sim.angles):
+        ax_ang.plot([], [], "o", mfc="white", color="0.4", ms=3,
+                    label="markers, band: simulation mean ± s.e.")
+        ax_ang.plot([], [], "-", color="0.4", lw=1.4, label="lines: ODE")
     ax_ang.set(xscale="log", xlabel=r"time $t$", ylabel="angle (degrees)", ylim=(0, 180),
                yticks=[0, 45, 90, 135, 180])
-    ax_ang.legend(frameon=False, fontsize=8)
+    if ax_ang.get_legend_handles_labels()[0]:
+        ax_ang.legend(frameon=False, fontsize=8)
+    mark_undefined(ax_ang, undefined)
 
-    p = sim.params
-    title = (f"{sim.rule.name}: K={p['K']}, M={p['M']}, D={p['D']}, eta={p['eta']}, "
-             f"eta_v={p['eta_v']}, sigma={p['sigma']}")
+    title = f"{sim.rule.description}; " + title_of(sim.params).split(": ", 1)[1]
     if sim.n_diverged:
         title += f"  ({sim.n_diverged} of {sim.n_seeds} seeds diverged)"
     if cmp.note:
@@ -86,5 +120,4 @@ def plot_comparison(cmp, path=None, axes=None):
     fig.suptitle(title, fontsize=10)
     if path is not None:
         fig.savefig(path, dpi=150)
-        plt.close(fig)
     return fig

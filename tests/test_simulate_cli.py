@@ -63,3 +63,17 @@ def test_cli_bad_input(tmp_path, bad):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "error" in lines[0], p.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_seed_diverging_exits_1_with_one_line_warnings(tmp_path):
+    out = tmp_path / "run.npz"
+    p = run_cli("--rule", "pepita", "--eta", "0.05", "--sigma-F", "1", "--D", "500", "--t-max", "100",
+                "--seeds", "2", "--quiet", "--out", str(out))
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert lines[-1].startswith("python -m simulate: every seed diverged")
+    warn = [line for line in lines if "warning" in line]
+    assert warn and all(w.startswith("python -m simulate: warning: pepita: 2 of 2 seeds diverged")
+                        for w in warn)
+    assert not any(".py:" in line for line in lines)        # no file path, no source line
+    assert "diverged" in p.stdout and not out.exists()

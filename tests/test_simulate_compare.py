@@ -91,8 +91,42 @@ def test_save_load_and_plot(tmp_path):
     cmp.plot(tmp_path / "run.png")
     cmp.to_csv(tmp_path / "run.csv")
     assert (tmp_path / "run.png").stat().st_size > 10_000
-    header = (tmp_path / "run.csv").read_text().splitlines()[0]
-    assert header.startswith("t,eps_g_sim,eps_g_sim_se,eps_g_ode")
+    header = (tmp_path / "run.csv").read_text().splitlines()[0].split(",")
+    data = dict(zip(header, np.loadtxt(tmp_path / "run.csv", delimiter=",", skiprows=1).T))
+    # every column against a direct computation from the per-seed arrays (n = 3 seeds)
+    sim, ode = cmp.get("eps_g"), cmp.get("eps_g", "ode")
+    np.testing.assert_allclose(data["t"], cmp.t)
+    np.testing.assert_allclose(data["eps_g_sim"], sim.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(data["eps_g_sim_se"], sim.std(axis=0, ddof=1) / np.sqrt(3), rtol=1e-8)
+    np.testing.assert_allclose(data["eps_g_ode"], ode.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(data["eps_g_sim_minus_ode"], (sim - ode).mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(data["eps_g_sim_minus_ode_se"][1:],
+                               (sim - ode).std(axis=0, ddof=1)[1:] / np.sqrt(3), rtol=1e-7)
+    for col in ("eps_g_n_sim", "eps_g_n_ode", "eps_g_n_pair", "theta_b_v_n_pair"):
+        np.testing.assert_array_equal(data[col], 3)
+    np.testing.assert_allclose(data["theta_b_v_ode"], cmp.get("b_v", "ode").mean(axis=0), rtol=1e-9)
+    assert not np.allclose(data["eps_g_ode"][1:], data["eps_g_sim"][1:], rtol=1e-6)
+
+
+def test_statistics_of_diverging_seeds_use_what_is_finite_in_each():
+    """Simulation mean over the seeds finite in the simulation, ODE mean over those finite in the
+    ODE, deviation over both (issue: the ODE diverging first used to empty the table)."""
+    from simulate.comparison import Comparison
+    base = simulate.compare("bp", 2, 2, 100, 0.5, t_max=2, seeds=3, progress=False)
+    sim, ode = base.sim, dict(base.ode)
+    n = len(base.t)
+    for key in ode:
+        ode[key] = ode[key].copy()
+        ode[key][0, n // 2:] = np.nan                 # seed 0's ODE "diverged" half-way
+    cmp = Comparison(sim, ode, "bp", "", base.ode_params)
+    late = slice(n // 2, None)
+    np.testing.assert_allclose(cmp.mean("eps_g")[late], sim.eps_g[:, late].mean(axis=0))
+    np.testing.assert_allclose(cmp.mean("eps_g", "ode")[late], ode["eps_g"][1:, late].mean(axis=0))
+    d, _, cnt = cmp.deviation("eps_g")
+    np.testing.assert_allclose(d[late], (sim.eps_g - ode["eps_g"])[1:, late].mean(axis=0))
+    assert np.all(cnt[late] == 2) and np.all(cnt[: n // 2] == 3)
+    row = cmp.table().splitlines()[-1].split()
+    assert row[3] == "3" and row[5] == "2" and row[-1] == "2"          # n_sim, n_ode, n_pair
 
 
 def test_no_ode_and_bad_arguments(tmp_path):

@@ -1,0 +1,48 @@
+"""Plots: the library never changes the user's matplotlib backend, returns figures that pyplot
+does not hold, and says in the panel what it cannot draw."""
+import warnings
+
+import matplotlib
+import numpy as np
+
+import odes
+import simulate
+
+
+def test_plots_leave_the_backend_alone_and_pyplot_empty(tmp_path):
+    import matplotlib.pyplot as plt
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")                        # stands in for a notebook's inline backend
+    try:
+        res = odes.integrate(odes.State.random(2, 2, 100, seed=0), "afa", 0.5, t_max=5)
+        fig = res.plot(tmp_path / "res.png")
+        cmp = simulate.compare("fa", 2, 2, 100, 0.5, t_max=2, seeds=2, progress=False)
+        fig2 = cmp.plot(tmp_path / "cmp.png")
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == []
+        assert isinstance(fig, matplotlib.figure.Figure) and isinstance(fig2, matplotlib.figure.Figure)
+        assert (tmp_path / "res.png").stat().st_size > 10_000
+    finally:
+        matplotlib.use(before)
+
+
+def test_undefined_angles_are_named_not_warned(tmp_path):
+    """K = 1, M = 3: theta(v, v*) needs K = M and no unit specialises; no legend warning."""
+    cmp = simulate.compare("bp", 1, 3, 100, 0.5, t_max=2, seeds=2, progress=False)
+    res = odes.integrate(odes.State.random(1, 3, 100, seed=0), "bp", 0.5, t_max=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figs = [cmp.plot(), res.plot()]
+    for fig in figs:
+        ax_ang = fig.axes[-1]                  # the angle panel is drawn last
+        texts = [t.get_text() for t in ax_ang.texts] + [ax_ang.get_title(loc="left")]
+        assert any("needs K = M" in t for t in texts), texts
+
+
+def test_theory_is_drawn_over_the_simulation():
+    cmp = simulate.compare("fa", 2, 2, 100, 0.5, t_max=2, seeds=2, progress=False)
+    ax = cmp.plot().axes[0]
+    theory = [line for line in ax.lines if line.get_label().startswith("ODE")]
+    markers = [line for line in ax.lines if line.get_label().startswith("simulation")]
+    assert theory and markers and min(x.get_zorder() for x in theory) > max(x.get_zorder() for x in markers)
+    np.testing.assert_allclose(theory[0].get_ydata(), cmp.mean("eps_g", "ode")[cmp.t > 0])
