@@ -62,9 +62,14 @@ def add_run_arguments(p, rules):
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the random teacher, student and F (and data) (default 0)")
     p.add_argument("--D", type=positive_int, default=None, help="input dimension D (default 500)")
-    p.add_argument("--sigma-F", type=float, default=None,
-                   help="std of the entries of F for AFA/PEPITA (default 0.05*sqrt(2/D), the paper's "
-                        "scale, |F|^2 ~ 0.005)")
+    scale = p.add_mutually_exclusive_group()
+    scale.add_argument("--phi-F", type=float, default=None,
+                       help="scale of F for AFA/PEPITA as |F|^2 (the parameter that decides whether "
+                            "PEPITA behaves like AFA, theory.md 6.2): entries N(0, phi_F/D), so "
+                            "E|F|^2 = phi_F; exclusive with --sigma-F")
+    scale.add_argument("--sigma-F", type=float, default=None,
+                       help="std of the entries of F (default 0.05*sqrt(2/D), the paper's scale, "
+                            "|F|^2 ~ 0.005); exclusive with --phi-F")
     p.add_argument("--student-init", choices=STUDENT_INITS, default="large",
                    help="student initialisation (theory.md 1.3; default large)")
     p.add_argument("--v-star", choices=V_STAR_INITS, default="gaussian",
@@ -96,10 +101,11 @@ def check_run_arguments(args):
         args.D = 500 if args.D is None else args.D
         args.seed = 0 if args.seed is None else args.seed
     else:
-        for name in ("D", "seed"):
+        for name in ("D", "seed", "phi_F", "sigma_F"):
             if getattr(args, name) is not None:
-                raise UsageError(f"--{name} is for random weights; --init gives the state itself")
-    for name in ("eta", "eta_v", "sigma", "sigma_F"):
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} is for random weights; --init gives the state itself")
+    for name in ("eta", "eta_v", "sigma", "sigma_F", "phi_F"):
         x = getattr(args, name, None)
         if x is not None and (not np.isfinite(x) or x < 0):
             raise UsageError(f"--{name.replace('_', '-')} must be finite and >= 0, got {x}")
@@ -107,6 +113,8 @@ def check_run_arguments(args):
         x = getattr(args, name, None)
         if x is not None and (not np.isfinite(x) or x <= 0):
             raise UsageError(f"--{name.replace('_', '-')} must be finite and > 0, got {x}")
+    if args.phi_F is not None:
+        args.sigma_F = float(np.sqrt(args.phi_F / args.D))
     if args.t_max is None and args.times is None and not getattr(args, "fixed_point", False):
         raise UsageError("give --t-max or --times")
     if args.times is not None:
@@ -253,7 +261,8 @@ def main(argv=None):
         print(f"python -m odes: {err}", file=sys.stderr)
         return 1
     res.params.update(seed=None if args.init else args.seed, D=None if args.init else args.D,
-                      sigma_F=args.sigma_F, student_init=args.student_init, v_star_init=args.v_star,
+                      sigma_F=args.sigma_F, phi_F_scale=args.phi_F, student_init=args.student_init,
+                      v_star_init=args.v_star,
                       init_file=str(args.init) if args.init else None)
     print_table(res, args)
     write_outputs(args, res, lambda path: plot_result(res, path))

@@ -84,17 +84,26 @@ def test_soft_committee_reaches_plateau(K, value):
     assert dev_small < 0.01 * value
 
 
-@pytest.mark.parametrize("eta,train_v,expected", [(0.1, False, 1.920e-4), (0.05, False, 9.389e-5),
-                                                  (0.1, True, 1.886e-4), (0.05, True, 9.309e-5)])
-def test_noise_floor_fixed_points(eta, train_v, expected):
-    sigma = 0.1
-    s = odes.State(Q=np.eye(2), R=np.eye(2), T=np.eye(2), v=np.ones(2), v_star=np.ones(2))
-    res = odes.integrate(s, "bp", eta, sigma=sigma, train_v=train_v, times=[0, 3000, 6000], dt=0.05,
-                         method="rk4")
-    assert res.eps_g[-1] == pytest.approx(expected, rel=2e-3)
-    assert res.eps_g[-1] == pytest.approx(res.eps_g[-2], rel=1e-3)          # converged
-    small_eta = eta * sigma**2 * 2 / (2 * math.sqrt(3) * math.pi)          # eta sigma^2 K/(2 sqrt3 pi)
-    assert res.eps_g[-1] == pytest.approx(small_eta, rel=0.06)
+@pytest.mark.parametrize("train_v", [False, True])
+def test_noise_floor_is_the_O_eta_formula_plus_O_eta2(train_v):
+    """BP, K = M = 2, T = I, label noise sigma: the fixed point's eps_g minus the O(eta) formula
+    eta sigma^2 K / (2 sqrt(3) pi) of theory.md 6.1 shrinks 4x per halving of eta (it is O(eta^2)),
+    and the fixed points are those that the integrated ODE reaches."""
+    sigma, K = 0.1, 2
+    s = odes.State(Q=np.eye(K), R=np.eye(K), T=np.eye(K), v=np.ones(K), v_star=np.ones(K))
+    etas = (0.1, 0.05, 0.025)
+    dev = []
+    for eta in etas:
+        fp = odes.fixed_point(s, "bp", eta, sigma=sigma, train_v=train_v)
+        assert fp.unstable == 0 and fp.residual < 1e-15
+        formula = eta * sigma**2 * K / (2 * math.sqrt(3) * math.pi)
+        dev.append(fp.eps_g - formula)
+        if eta == 0.1:
+            end = odes.integrate(s, "bp", eta, sigma=sigma, train_v=train_v, times=[0, 3e4])
+            assert end.eps_g[-1] == pytest.approx(fp.eps_g, rel=1e-6)
+            assert fp.eps_g == pytest.approx(1.886e-4 if train_v else 1.920e-4, rel=2e-3)
+    for a, b in zip(dev, dev[1:]):
+        assert 3.6 < a / b < 4.4, dev
 
 
 def test_fa_with_b_equal_v_is_bp_when_v_frozen(rng):

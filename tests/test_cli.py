@@ -61,6 +61,7 @@ def write_ic(path, **change):
     ({}, ("--D", "100"), "--D is for random weights"),
     ({}, ("--seed", "3"), "--seed is for random weights"),
     ({}, ("--rtol", "0"), "--rtol must be finite and in (0, 1)"),
+    ({}, ("--phi-F", "0.1"), "--phi-F is for random weights"),
     ({}, ("--atol", "-1e-9"), "--atol must be finite and >= 0"),
     ({}, ("--method", "scipy-FOO"), "--method: unknown method 'scipy-FOO'"),
     ({}, ("--times", "0,1,5"), "--t-max 1 disagrees with the last of --times (5)"),
@@ -125,3 +126,17 @@ def test_tolerances_reach_the_solver(tmp_path):
         outs.append(res)
     assert outs[0].stats["n_steps"] < outs[1].stats["n_steps"]
     assert 1e-8 < np.abs(outs[0].eps_g - outs[1].eps_g).max() < 1e-2
+
+
+def test_phi_F_sets_the_scale_of_F(tmp_path):
+    out = tmp_path / "run.npz"
+    p = run("--rule", "afa", "--eta", 0.05, "--phi-F", 0.1, "--D", 400, "--seed", 2, "--t-max", 1,
+            "--out", out)
+    assert p.returncode == 0, p.stderr
+    meta = json.loads(out.with_suffix(".json").read_text())["params"]
+    assert meta["phi_F_scale"] == 0.1 and meta["sigma_F"] == pytest.approx((0.1 / 400) ** 0.5)
+    expected = odes.State.random(2, 2, 400, seed=2, sigma_F=(0.1 / 400) ** 0.5)
+    assert meta["initial_state"]["phi_F"] == pytest.approx(expected.phi_F, rel=1e-12)
+    assert abs(expected.phi_F - 0.1) < 5 * 0.1 * (2 / 400) ** 0.5       # E|F|^2 = phi_F
+    both = run("--rule", "afa", "--eta", 0.05, "--phi-F", 0.1, "--sigma-F", 0.01, "--t-max", 1)
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
