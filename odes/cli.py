@@ -55,7 +55,7 @@ def add_run_arguments(p, rules):
     p.add_argument("--rule", required=True, choices=rules, help="learning rule")
     p.add_argument("--K", type=positive_int, default=None, help="student hidden units (default 2)")
     p.add_argument("--M", type=positive_int, default=None, help="teacher hidden units (default 2)")
-    p.add_argument("--eta", type=float, required=True, help="first-layer learning rate")
+    p.add_argument("--eta", type=float, default=None, help="first-layer learning rate (required)")
     p.add_argument("--eta-v", type=float, default=None, help="second-layer learning rate (default eta)")
     p.add_argument("--sigma", type=float, default=0.0, help="label-noise standard deviation (default 0)")
     p.add_argument("--freeze-v", action="store_true", help="do not train the second layer")
@@ -115,7 +115,10 @@ def check_run_arguments(args):
             raise UsageError(f"--{name.replace('_', '-')} must be finite and > 0, got {x}")
     if args.phi_F is not None:
         args.sigma_F = float(np.sqrt(args.phi_F / args.D))
-    if args.t_max is None and args.times is None and not getattr(args, "fixed_point", False):
+    if args.eta is None and getattr(args, "latex", None) is None:
+        raise UsageError("the following arguments are required: --eta")
+    only_equations = getattr(args, "fixed_point", False) or getattr(args, "latex", None) is not None
+    if args.t_max is None and args.times is None and not only_equations:
         raise UsageError("give --t-max or --times")
     if args.times is not None:
         t = np.asarray(args.times)
@@ -132,8 +135,8 @@ def check_run_arguments(args):
         check_solver(args.method)
     except ValueError as err:
         raise UsageError(f"--method: {err}") from None
-    for name, suffix in (("out", ".npz"), ("csv", ".csv"), ("plot", ".png")):
-        path = getattr(args, name)
+    for name, suffix in (("out", ".npz"), ("csv", ".csv"), ("plot", ".png"), ("latex", ".tex")):
+        path = getattr(args, name, None)
         if path is None:
             continue
         if not path.parent.exists():
@@ -194,6 +197,9 @@ def build_parser():
                    help="JSON initial condition (keys Q, R, T, v, v_star and b, a, p, phi_F as the "
                         "rule needs); default: the order parameters of random weights (--seed, --D)")
     p.add_argument("--stop-eps", type=float, default=None, help="stop once eps_g falls below this")
+    p.add_argument("--latex", type=Path, default=None, metavar="FILE.tex",
+                   help="instead of integrating, write the ODEs of --rule for --K, --M (derived by "
+                        "sympy, with a preamble defining the integrals) to this .tex file")
     p.add_argument("--fixed-point", action="store_true",
                    help="instead of integrating, find the fixed point nearest the initial state and "
                         "print it, eps_g there and the eigenvalues of its Jacobian")
@@ -235,6 +241,12 @@ def main(argv=None):
         else:
             state = State.random(args.K, args.M, args.D, args.seed, init=args.student_init,
                                  v_star=args.v_star, sigma_F=args.sigma_F, train_v=not args.freeze_v)
+        if args.latex is not None:
+            from .symbolic import latex_document
+            text = latex_document(args.rule, state.K, state.M, train_v=not args.freeze_v)
+            args.latex.write_text(text)
+            print(f"wrote {args.latex}", file=sys.stderr)
+            return 0
         if args.fixed_point:
             for name in ("out", "csv", "plot", "t_max", "times", "stop_eps"):
                 if getattr(args, name) is not None:

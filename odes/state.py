@@ -27,15 +27,33 @@ class StateError(ValueError):
     """Invalid order parameters."""
 
 
-def _array(name, x, shape):
+def _has_text(x):
+    if isinstance(x, (str, bytes)):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "USO" and any(_has_text(e) for e in x.ravel().tolist())
+    if isinstance(x, (list, tuple)):
+        return any(_has_text(e) for e in x)
+    return False
+
+
+def _numbers(name, x):
+    """x as a float array; a StateError naming the field for text ("0.5" included) or other
+    non-numbers."""
+    if _has_text(x):
+        raise StateError(f"{name}: expected numbers, got text")
     try:
-        x = np.array(x, dtype=float)
+        return np.array(x, dtype=float)
     except (TypeError, ValueError):
         raise StateError(f"{name}: not an array of numbers") from None
+
+
+def _array(name, x, shape):
+    x = _numbers(name, x)
     if x.shape != shape:
         raise StateError(f"{name}: expected shape {shape}, got {x.shape}")
     if not np.all(np.isfinite(x)):
-        raise StateError(f"{name}: contains non-finite values")
+        raise StateError(f"{name}: contains non-finite values (or null)")
     return x
 
 
@@ -52,11 +70,11 @@ class State:
     phi_F: float = None
 
     def __post_init__(self):
-        Q = np.asarray(self.Q, dtype=float) if self.Q is not None else None
+        Q = _numbers("Q", self.Q) if self.Q is not None else None
         if Q is None or Q.ndim != 2 or Q.shape[0] != Q.shape[1] or Q.shape[0] < 1:
             raise StateError(f"Q: expected a non-empty square matrix, got shape "
                              f"{None if Q is None else Q.shape}")
-        T = np.asarray(self.T, dtype=float) if self.T is not None else None
+        T = _numbers("T", self.T) if self.T is not None else None
         if T is None or T.ndim != 2 or T.shape[0] != T.shape[1] or T.shape[0] < 1:
             raise StateError(f"T: expected a non-empty square matrix, got shape "
                              f"{None if T is None else T.shape}")

@@ -335,6 +335,39 @@ def latex(rule, K, M, train_v=True, noise=True):
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 
+#: the integrals named in `latex`, defined as in theory.md section 3.2 (for the file preamble)
+LATEX_PREAMBLE = r"""% Order-parameter ODEs of a two-layer teacher-student network, derived by tsode's sympy oracle
+% (odes.symbolic) from the learning rule: {rule}, K = {K} student and M = {M} teacher units,
+% {v_note}{noise_note}.  Use inside an equation environment (amsmath's aligned).
+%
+% Fields: u = (lambda_1..lambda_K, nu_1..nu_M) ~ N(0, C), C = [[Q, R], [R^T, T]]; g(x) = erf(x/sqrt 2);
+% error e = sum_k v_k g(lambda_k) - sum_m v*_m g(nu_m) (+ sigma xi).  Integrals (theory.md 3.2),
+% arguments are fields a, b, c, d (repeated fields allowed):
+%   I_2(a,b)      = E[g(u_a) g(u_b)]           = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))
+%   J_2(a,b)      = E[g'(u_a) g'(u_b)]         = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2)
+%   I_3(a,b,c)    = E[g'(u_a) u_b g(u_c)]      = (2/pi) [C_bc(1+C_aa) - C_ab C_ac] / ((1+C_aa) sqrt(L3)),
+%                   L3 = (1+C_aa)(1+C_cc) - C_ac^2
+%   I_4(a,b,c,d)  = E[g'(u_a) g'(u_b) g(u_c) g(u_d)] = (4/pi^2) arcsin(L0 / sqrt(L1 L2)) / sqrt(L4),
+%                   L4 = (1+C_aa)(1+C_bb) - C_ab^2,
+%                   L0 = L4 C_cd - C_bc C_bd (1+C_aa) - C_ac C_ad (1+C_bb) + C_ab C_ac C_bd + C_ab C_ad C_bc,
+%                   L1 = L4 (1+C_cc) - C_bc^2 (1+C_aa) - C_ac^2 (1+C_bb) + 2 C_ab C_ac C_bc, L2 likewise in d
+%   I^g_3(a;c,d)  = E[g'(u_a) g(u_c) g(u_d)]   = sqrt(2/pi) (1+C_aa)^(-1/2) (2/pi)
+%                   arcsin(C'_cd / sqrt((1+C'_cc)(1+C'_dd))),  C'_xy = C_xy - C_xa C_ay / (1+C_aa)
+%   E g'(a)       = E[g'(u_a)]                 = sqrt(2/pi) / sqrt(1+C_aa)
+% Parameters: eta (first layer), eta_v (second layer), sigma (label noise), phi_F = |F|^2;
+% v, v* second layers, b the FA feedback, a = W F / sqrt(D) the AF vector, p = W* F / sqrt(D).
+"""
+
+
+def latex_document(rule, K, M, train_v=True, noise=True):
+    """`latex` with a comment preamble that defines every integral and symbol (for a paper)."""
+    rule_rec = get_rule(rule, ode=True)
+    head = LATEX_PREAMBLE.format(rule=f"{rule_rec.name} ({rule_rec.description})", K=K, M=M,
+                                 v_note="second layer trained" if train_v else "second layer frozen",
+                                 noise_note=", with label noise" if noise else ", no label noise")
+    return head + latex(rule, K, M, train_v, noise) + "\n"
+
+
 # ---- numerical evaluation ----------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)

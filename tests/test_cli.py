@@ -62,6 +62,9 @@ def write_ic(path, **change):
     ({}, ("--seed", "3"), "--seed is for random weights"),
     ({}, ("--rtol", "0"), "--rtol must be finite and in (0, 1)"),
     ({}, ("--phi-F", "0.1"), "--phi-F is for random weights"),
+    (dict(v=["a", 1]), (), "v: expected numbers, got text"),
+    (dict(T="eye"), (), "T: expected numbers, got text"),
+    (dict(Q=[[1, "0"], [0, 1]]), (), "Q: expected numbers, got text"),
     ({}, ("--atol", "-1e-9"), "--atol must be finite and >= 0"),
     ({}, ("--method", "scipy-FOO"), "--method: unknown method 'scipy-FOO'"),
     ({}, ("--times", "0,1,5"), "--t-max 1 disagrees with the last of --times (5)"),
@@ -140,3 +143,17 @@ def test_phi_F_sets_the_scale_of_F(tmp_path):
     assert abs(expected.phi_F - 0.1) < 5 * 0.1 * (2 / 400) ** 0.5       # E|F|^2 = phi_F
     both = run("--rule", "afa", "--eta", 0.05, "--phi-F", 0.1, "--sigma-F", 0.01, "--t-max", 1)
     assert both.returncode == 2 and "not allowed with argument" in both.stderr
+
+
+def test_latex_writes_the_equations_with_their_definitions(tmp_path):
+    tex = tmp_path / "eqs.tex"
+    p = run("--rule", "afa", "--K", 2, "--M", 2, "--latex", tex)
+    assert p.returncode == 0, p.stderr
+    text = tex.read_text()
+    assert "I_4(a,b,c,d)  = E[g'(u_a) g'(u_b) g(u_c) g(u_d)]" in text and "afa" in text.splitlines()[1]
+    body = text[text.index("\\begin{aligned}"):]
+    assert body.count("\\frac{\\mathrm{d}") == 3 + 4 + 2 + 2          # Q (k <= l), R, v, a
+    assert all(line.startswith("%") for line in text[:text.index("\\begin")].splitlines())
+    bad = run("--rule", "afa", "--latex", tmp_path / "eqs.txt")
+    assert bad.returncode == 2 and "--latex: expected a file name ending in .tex" in bad.stderr
+    assert run("--rule", "bp", "--t-max", 1).returncode == 2              # --eta is still required
