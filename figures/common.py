@@ -40,8 +40,8 @@ def sigma_F_of(phi_F, D):
 def run_with_ode(rule, K, M, D, eta, times, seeds, jobs=2, weights=None, ode_rules=None,
                  ode_dt=0.01, **kw):
     """Simulate `rule` and integrate, from every seed's measured initial order parameters, each
-    ODE rule in `ode_rules` (default: the theory line of `simulate.compare`) with RK4 step
-    ode_dt; kw go to `simulate.run`.
+    ODE rule in `ode_rules` (default: the theory line of `simulate.compare`) with odes'
+    default adaptive method (ode_dt would be the step of rk4); kw go to `simulate.run`.
 
     Returns (Simulation, {ode_rule: dict of (S, n, ...) arrays}, seconds).  Custom `weights`
     (one `odes.Weights` per seed) are passed to `simulate.run`; several ODE rules from the same
