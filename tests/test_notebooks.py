@@ -48,3 +48,8 @@ def test_notebook_runs(path, monkeypatch):
     assert not errors
     # small runs never overwrite the committed full-size figures
     assert {f: f.stat().st_mtime_ns for f in figures} == before
+    # every cell that draws shows its figure (the library draws outside pyplot and never switches
+    # the backend, so a plot in a notebook cannot vanish); later pyplot figures still show too
+    for cell in nb.cells:
+        if cell.cell_type == "code" and (".plot()" in cell.source or "plt.subplots" in cell.source):
+            assert any("image/png" in out.get("data", {}) for out in cell.outputs), cell.source[-200:]
