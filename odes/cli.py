@@ -82,8 +82,8 @@ def add_run_arguments(p, rules):
                         f"or scipy-<METHOD> with METHOD one of {', '.join(SCIPY_METHODS)}")
     p.add_argument("--rtol", type=float, default=1e-8,
                    help="relative tolerance of dopri5 and scipy-* (default 1e-8)")
-    p.add_argument("--atol", type=float, default=1e-10,
-                   help="absolute tolerance of dopri5 and scipy-* (default 1e-10)")
+    p.add_argument("--atol", type=float, default=1e-14,
+                   help="absolute tolerance of dopri5 and scipy-* (default 1e-14)")
     p.add_argument("--dt", type=float, default=0.01,
                    help="step of rk4 and euler; the grid of the default output times (default 0.01)")
     p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")

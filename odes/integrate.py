@@ -111,7 +111,7 @@ def _name_of(index, K, M, feedback_name):
     return f"y[{index}]"
 
 
-def check_solver(method, dt=0.01, rtol=1e-8, atol=1e-10):
+def check_solver(method, dt=0.01, rtol=1e-8, atol=1e-14):
     """Raise ValueError unless `method` is 'dopri5', 'rk4', 'euler' or 'scipy-<METHOD>', dt is
     finite and > 0, rtol is in (0, 1) and atol >= 0 (both finite)."""
     known = ADAPTIVE + FIXED_STEP + tuple(f"scipy-{m}" for m in SCIPY_METHODS)
@@ -143,14 +143,15 @@ def _check_times(times, t_max, dt):
 
 
 def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0, train_v=True,
-              method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-10, stop_eps=None, progress=None):
+              method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, stop_eps=None, progress=None):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
     state: `odes.State`; rule: 'bp', 'fa', 'afa' or 'pepita-lin'; eta: first-layer learning rate;
     eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer.
     times: output times (default `default_times(t_max, dt)`; t_max, if also given, must equal the
     last one); method: 'dopri5' (adaptive, default), 'rk4', 'euler' or 'scipy-<METHOD>';
-    rtol, atol: error tolerances of the adaptive and scipy methods; dt: step of the fixed-step
+    rtol, atol: error tolerances of the adaptive and scipy methods (atol also bounds how far a
+    converging eps_g is resolved: to about atol/3); dt: step of the fixed-step
     methods.  stop_eps: stop once eps_g < stop_eps (checked at output times); progress: show a
     progress bar (default: only for runs that last more than about 2 s).  Returns a `Result`.
     """

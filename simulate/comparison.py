@@ -34,7 +34,7 @@ def ode_rule_for(rule):
     return ode_name, note
 
 
-def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-10,
+def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14,
                     progress=None):
     """The ODE of `ode_rule` from each seed's initial state, at the simulation's times.
 
@@ -248,7 +248,7 @@ class Comparison:
 
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True,
-            method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-10, seed=0, n_test=0, weights=None,
+            method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, seed=0, n_test=0, weights=None,
             progress=None):
     """Simulate `seeds` seeds and integrate the ODE from each seed's initial order parameters.
 

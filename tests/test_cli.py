@@ -62,6 +62,7 @@ def write_ic(path, **change):
     ({}, ("--seed", "3"), "--seed is for random weights"),
     ({}, ("--rtol", "0"), "--rtol must be finite and in (0, 1)"),
     ({}, ("--phi-F", "0.1"), "--phi-F is for random weights"),
+    ({}, ("--times", "-1,0.5,1"), "--times must be non-negative and strictly increasing"),
     (dict(v=["a", 1]), (), "v: expected numbers, got text"),
     (dict(T="eye"), (), "T: expected numbers, got text"),
     (dict(Q=[[1, "0"], [0, 1]]), (), "Q: expected numbers, got text"),
