@@ -12,6 +12,7 @@ import simulate
 def test_plots_leave_the_backend_alone_and_pyplot_empty(tmp_path):
     import matplotlib.pyplot as plt
     before = matplotlib.get_backend()
+    plt.close("all")
     matplotlib.use("svg")                        # stands in for a notebook's inline backend
     try:
         res = odes.integrate(odes.State.random(2, 2, 100, seed=0), "afa", 0.5, t_max=5)
@@ -19,7 +20,7 @@ def test_plots_leave_the_backend_alone_and_pyplot_empty(tmp_path):
         cmp = simulate.compare("fa", 2, 2, 100, 0.5, t_max=2, seeds=2, progress=False)
         fig2 = cmp.plot(tmp_path / "cmp.png")
         assert matplotlib.get_backend() == "svg"
-        assert plt.get_fignums() == []
+        assert plt.get_fignums() == []               # nothing left behind in pyplot
         assert isinstance(fig, matplotlib.figure.Figure) and isinstance(fig2, matplotlib.figure.Figure)
         assert (tmp_path / "res.png").stat().st_size > 10_000
     finally:

@@ -36,7 +36,9 @@ def test_from_weights_matches_definitions(rng):
     (dict(a=np.ones(2)), "p: needed"),
     (dict(a=np.ones(2) * 3, p=np.zeros(2), phi_F=1.0), "not positive semidefinite"),
     (dict(a=np.ones(2), p=np.zeros(2), phi_F=-1.0), "phi_F: must be >= 0"),
-    (dict(v="x"), "v: not an array"),
+    (dict(v="x"), "v: expected numbers, got text"),
+    (dict(v=["0.5", 1]), "v: expected numbers, got text"),
+    (dict(v=[[1, 2], [3]]), "v: not an array of numbers"),
 ])
 def test_invalid_states_are_named(kw, match):
     with pytest.raises(StateError, match=match):
