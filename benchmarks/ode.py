@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 import odes
-from odes.rhs import constants, pack, params, rhs_kernel, workspace_size
+from odes.rhs import kernel_args, rhs_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,10 +88,8 @@ def rhs_rates(K, rounds=5):
     ref = numpy_rhs_bp(st.Q, st.R, st.T, st.v, st.v_star, 0.5)
     got = odes.derivatives(st, "bp", 0.5)
     assert np.allclose(ref[0], got["Q"]) and np.allclose(ref[1], got["R"]), "baseline disagrees"
-    y = pack(st, "bp")
-    dy, ws = np.zeros_like(y), np.zeros(workspace_size(K, K))
-    T, vs, p = constants(st)
-    args = (K, K, T, vs, p, params(st, "bp", 0.5), ws)
+    y, args = kernel_args(st, odes.get_rule("bp"), 0.5)
+    dy = np.zeros_like(y)
     _repeat_rhs(10, y, dy, *args)
     n_c = max(1000, int(2e5 / K**4))
     n_np = max(20, int(2000 / K**2))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .observables import eps_g as _eps_g
-from .rhs import constants, layout, pack, params, rhs_kernel, unpack, workspace_size
+from .rhs import kernel_args, layout, rhs_kernel, unpack
 from .rules import FEEDBACK_ADAPTIVE, get_rule
 from .state import State, StateError
 
@@ -71,10 +71,7 @@ class _Flow:
         self.rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
         state.check_rule(self.rule)
         self.K, self.M = state.K, state.M
-        T, vstar, p = constants(state)
-        par = params(state, self.rule, eta, eta_v, sigma, train_v)
-        self.args = (self.K, self.M, T, vstar, p, par, np.zeros(workspace_size(self.K, self.M)))
-        self.y0 = pack(state, self.rule)
+        self.y0, self.args = kernel_args(state, self.rule, eta, eta_v, sigma, train_v)
         self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v)
         self.E = _embedding(self.K, self.M, self.idx, self.y0.size)
 

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from . import adaptive
 from .observables import eps_g as _eps_g
 from .result import Result
-from .rhs import constants, layout, pack, params, rhs_kernel, unpack, workspace_size
+from .rhs import kernel_args, layout, rhs_kernel, unpack
 from .rules import get_rule
 
 FIXED_STEP = ("rk4", "euler")
@@ -157,17 +157,15 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     """
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
     state.check_rule(rule)
-    par = params(state, rule, eta, eta_v, sigma, train_v)
+    y0, args = kernel_args(state, rule, eta, eta_v, sigma, train_v)
     check_solver(method, dt, rtol, atol)
     times = _check_times(times, t_max, dt)
     K, M = state.K, state.M
-    T, vstar, p = constants(state)
-    y0 = pack(state, rule)
+    T, vstar = args[2], args[3]
     run_params = dict(rule=rule.name, K=K, M=M, eta=float(eta),
                       eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
                       train_v=bool(train_v), method=method, dt=float(dt), rtol=float(rtol),
                       atol=float(atol), stop_eps=stop_eps, initial_state=state.to_dict())
-    args = (K, M, T, vstar, p, par, np.zeros(workspace_size(K, M)))
 
     def stop(y):
         if stop_eps is None:

@@ -194,6 +194,15 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
             dy[of + k] = 0.0
 
 
+def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
+    """(y, args) for `rhs_kernel(y, dy, *args)`: the packed state of `state` under `rule` (a Rule)
+    and the kernel's other arguments (K, M, the constants, the parameters, a workspace)."""
+    T, vstar, p = constants(state)
+    par = params(state, rule, eta, eta_v, sigma, train_v)
+    return pack(state, rule), (state.K, state.M, T, vstar, p, par,
+                               np.zeros(workspace_size(state.K, state.M)))
+
+
 def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
     """Time derivatives of the order parameters of `state` under `rule`.
 
@@ -202,11 +211,9 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
     """
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
     state.check_rule(rule)
-    y = pack(state, rule)
+    y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v)
     dy = np.zeros_like(y)
-    T, vstar, p = constants(state)
-    rhs_kernel(y, dy, state.K, state.M, T, vstar, p, params(state, rule, eta, eta_v, sigma, train_v),
-               np.zeros(workspace_size(state.K, state.M)))
+    rhs_kernel(y, dy, *args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)
     out = {"Q": dQ.copy(), "R": dR.copy(), "v": dv.copy()}
     if rule.feedback_name:

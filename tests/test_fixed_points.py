@@ -12,7 +12,7 @@ import pytest
 import odes
 from conftest import random_state
 from odes.fixed_points import coordinates
-from odes.rhs import constants, pack, params, rhs_kernel, unpack, workspace_size
+from odes.rhs import kernel_args, pack, rhs_kernel, unpack
 
 RULES = ["bp", "fa", "afa", "pepita-lin"]
 RUN = dict(eta_v=0.15, sigma=0.05)
@@ -20,13 +20,11 @@ RUN = dict(eta_v=0.15, sigma=0.05)
 
 def flat_rhs(state, rule, eta, **kw):
     """The flat right-hand side y -> dy/dt, straight from the kernel."""
-    T, vstar, p = constants(state)
-    par = params(state, rule, eta, **kw)
-    ws = np.zeros(workspace_size(state.K, state.M))
+    _, args = kernel_args(state, odes.get_rule(rule), eta, **kw)
 
     def f(y):
         dy = np.zeros_like(y)
-        rhs_kernel(np.ascontiguousarray(y), dy, state.K, state.M, T, vstar, p, par, ws)
+        rhs_kernel(np.ascontiguousarray(y), dy, *args)
         return dy
     return f
 
