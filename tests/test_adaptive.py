@@ -132,3 +132,16 @@ def test_bad_tolerances_and_times():
                       (dict(times=[0, 1, 2], t_max=3), "disagrees")):
         with pytest.raises(ValueError, match=match):
             odes.integrate(s, "bp", 0.1, **{"t_max": 1, **kw})
+
+
+def test_step_control_in_the_stability_limited_regime_as_scipy():
+    """Late in a long run the steps are bounded by the pair's stability and many are rejected;
+    the step control there (no growth right after a rejection) is scipy's: the work agrees to
+    0.2 % (round-off decides individual accept/reject calls near err = 1) and so do the outputs."""
+    s = odes.State.random(2, 2, 500, seed=1)
+    times = np.linspace(0, 5e5, 11)
+    ours = odes.integrate(s, "bp", 0.01, times=times, rtol=1e-6, atol=1e-8)
+    theirs = odes.integrate(s, "bp", 0.01, times=times, rtol=1e-6, atol=1e-8, method="scipy-RK45")
+    assert ours.stats["n_rejected"] > 100
+    assert abs(ours.stats["n_rhs"] - theirs.stats["n_rhs"]) <= 2e-3 * theirs.stats["n_rhs"]
+    np.testing.assert_allclose(flat(ours), flat(theirs), rtol=0, atol=1e-6)

@@ -102,6 +102,21 @@ def test_save_load_round_trip(tmp_path, rule, rng):
     data = np.loadtxt(csv, delimiter=",", skiprows=1)
     assert header[:2] == ["t", "eps_g"] and data.shape == (len(res.t), len(header))
     np.testing.assert_allclose(data[:, 1], res.eps_g, rtol=1e-9)
+    col = {name: data[:, i] for i, name in enumerate(header)}
+    for k, l in np.ndindex(2, 2):
+        np.testing.assert_allclose(col[f"Q_{k}_{l}"], res.Q[:, k, l], rtol=1e-9)
+    for k, m in np.ndindex(2, 3):
+        np.testing.assert_allclose(col[f"R_{k}_{m}"], res.R[:, k, m], rtol=1e-9)
+    np.testing.assert_allclose(col["v_1"], res.v[:, 1], rtol=1e-9)
+
+
+def test_status_and_work_survive_save_and_load(tmp_path, state):
+    full = odes.integrate(state, "bp", 0.5, t_max=200)
+    stop = odes.integrate(state, "bp", 0.5, t_max=200, stop_eps=0.5 * full.eps_g[0])
+    back = odes.Result.load(stop.save(tmp_path / "stop.npz"))
+    assert back.status == "stopped" and back.message == stop.message
+    assert json.loads((tmp_path / "stop.json").read_text())["status"] == "stopped"
+    assert back.stats == stop.stats and back.stats["n_steps"] < full.stats["n_steps"]
 
 
 def test_bad_arguments(state):

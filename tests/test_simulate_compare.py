@@ -155,3 +155,16 @@ def test_compare_from_explicit_weights_starts_the_ode_at_the_realised_state():
     np.testing.assert_allclose(cmp.ode["eps_g"][:, 0], odes.eps_g(state.Q, state.R, state.T,
                                                                    state.v, state.v_star))
     assert not np.array_equal(cmp.sim.Q[0, -1], cmp.sim.Q[1, -1])   # different data streams
+
+
+def test_compare_hands_the_solver_settings_to_every_seed():
+    """method, rtol and atol reach each seed's ODE (a loose rtol changes the theory line)."""
+    import odes
+    loose = simulate.compare("bp", 2, 2, 100, 0.5, t_max=20, seeds=2, rtol=1e-3, atol=1e-6,
+                             progress=False)
+    tight = simulate.compare("bp", 2, 2, 100, 0.5, t_max=20, seeds=2, progress=False)
+    assert loose.params["rtol"] == 1e-3 and loose.params["atol"] == 1e-6
+    for s in range(2):
+        direct = odes.integrate(loose.sim.state(s, 0), "bp", 0.5, times=loose.t, rtol=1e-3, atol=1e-6)
+        np.testing.assert_array_equal(loose.get("eps_g", "ode")[s], direct.eps_g)
+    assert np.abs(loose.get("eps_g", "ode") - tight.get("eps_g", "ode")).max() > 1e-7
