@@ -53,3 +53,7 @@ def test_notebook_runs(path, monkeypatch):
     for cell in nb.cells:
         if cell.cell_type == "code" and (".plot()" in cell.source or "plt.subplots" in cell.source):
             assert any("image/png" in out.get("data", {}) for out in cell.outputs), cell.source[-200:]
+    # progress bars render as widgets: no "IProgress not found" warning (ipywidgets is installed)
+    text = [out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+            if out.output_type == "stream"]
+    assert not any("IProgress not found" in t for t in text)
