@@ -242,9 +242,11 @@ def main(argv=None):
             state = State.random(args.K, args.M, args.D, args.seed, init=args.student_init,
                                  v_star=args.v_star, sigma_F=args.sigma_F, train_v=not args.freeze_v)
         if args.latex is not None:
+            from .io import atomic_write
             from .symbolic import latex_document
             text = latex_document(args.rule, state.K, state.M, train_v=not args.freeze_v)
-            args.latex.write_text(text)
+            with atomic_write(args.latex) as fh:
+                fh.write(text)
             print(f"wrote {args.latex}", file=sys.stderr)
             return 0
         if args.fixed_point:

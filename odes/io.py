@@ -1,9 +1,32 @@
 """Saving results: arrays in an .npz file, every parameter in a .json sidecar of the same name.
-Used by `odes.Result` and by the simulator's results, so that all outputs look alike."""
+Used by `odes.Result` and by the simulator's results, so that all outputs look alike.
+
+Every file is written atomically (`atomic_write`): to a temporary name in the same directory,
+then renamed over the target, so that an interrupted run leaves either the old file or the new
+one, never a truncated one.
+"""
 import json
+import os
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+
+@contextmanager
+def atomic_write(path, mode="w"):
+    """Open a temporary file beside `path` for writing; on success it replaces `path` (os.replace),
+    on an exception it is removed and `path` is left as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def npz_path(path):
@@ -28,10 +51,20 @@ def _jsonable(x):
 def save(path, arrays, meta):
     """Write `arrays` (dict of arrays) to path.npz and `meta` (dict) to path.json; return the .npz path."""
     path = npz_path(path)
-    np.savez(path, **arrays)
-    with open(sidecar_path(path), "w") as fh:
-        json.dump(meta, fh, indent=1, default=_jsonable)
+    text = json.dumps(meta, indent=1, default=_jsonable)      # fails before anything is written
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    with atomic_write(sidecar_path(path)) as fh:
+        fh.write(text)
     return path
+
+
+def save_table(path, columns):
+    """CSV of (name, (n,) array) columns: a header line, then one row per entry; atomic."""
+    with atomic_write(path) as fh:
+        np.savetxt(fh, np.column_stack([c for _, c in columns]), delimiter=",",
+                   header=",".join(n for n, _ in columns), comments="", fmt="%.10g")
+    return Path(path)
 
 
 def load(path):

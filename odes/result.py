@@ -3,7 +3,6 @@
 A `Result` saves to ``run.npz`` (arrays) with a ``run.json`` sidecar (every parameter, the initial
 state, status), loads back with `Result.load`, and exports CSV with `to_csv`.
 """
-from pathlib import Path
 
 import numpy as np
 
@@ -120,9 +119,6 @@ class Result:
         return plot_result(self, path, **kw)
 
     def to_csv(self, path):
-        cols = self.columns()
-        data = np.column_stack([c for _, c in cols])
-        np.savetxt(path, data, delimiter=",", header=",".join(n for n, _ in cols), comments="",
-                   fmt="%.10g")
-        return Path(path)
+        """A header line, then one row per time with the `columns` (written atomically)."""
+        return io.save_table(path, self.columns())
 

@@ -207,5 +207,6 @@ class State:
         return out
 
     def to_json(self, path):
-        with open(path, "w") as fh:
+        from .io import atomic_write
+        with atomic_write(path) as fh:
             json.dump(self.to_dict(), fh, indent=1)

@@ -236,9 +236,7 @@ class Comparison:
         cols = [("t", self.t)]
         for name in ["eps_g"] + [f"theta_{k}" for k in self.sim.angles]:
             cols += self.columns(name)
-        np.savetxt(path, np.column_stack([c for _, c in cols]), delimiter=",",
-                   header=",".join(n for n, _ in cols), comments="", fmt="%.10g")
-        return path
+        return io.save_table(path, cols)
 
     def plot(self, path=None, **kw):
         """ODE lines over simulation markers with error bars; see `simulate.plot.plot_comparison`."""

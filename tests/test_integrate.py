@@ -135,3 +135,26 @@ def test_bad_arguments(state):
     s = odes.State(Q=state.Q, R=state.R, T=state.T, v=state.v, v_star=state.v_star)
     with pytest.raises(odes.StateError, match="b: rule 'fa' needs"):
         odes.integrate(s, "fa", 0.1, t_max=1)
+
+
+def test_outputs_are_written_atomically(tmp_path, state):
+    """A write interrupted half-way leaves the old file, and no temporary file, behind."""
+    from odes.io import atomic_write
+    target = tmp_path / "run.csv"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as fh:
+            fh.write("half of a new fi")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old\n" and list(tmp_path.iterdir()) == [target]
+    res = odes.integrate(state, "bp", 0.5, t_max=2)
+    res.save(tmp_path / "run.npz")
+    res.to_csv(target)
+    state.to_json(tmp_path / "ic.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ic.json", "run.csv", "run.json", "run.npz"]
+    assert odes.State.from_json(tmp_path / "ic.json").to_dict() == state.to_dict()
+    res.params["bad"] = object()                      # not JSON: refused before anything is written
+    with pytest.raises(TypeError):
+        res.save(tmp_path / "run.npz")
+    assert odes.Result.load(tmp_path / "run.npz").params == {k: v for k, v in res.params.items()
+                                                            if k != "bad"}
