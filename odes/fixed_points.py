@@ -137,10 +137,12 @@ class FixedPoint:
                 f"unstable={self.unstable}, eigenvalues=[{lead}, ...], success={self.success})")
 
 
-def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, tol=1e-13):
+def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residual_tol=1e-12):
     """The fixed point of the ODEs of `rule` nearest `state` (scipy.optimize.root, 'hybr', on
-    the physical coordinates with the difference Jacobian), and its stability.  Raises
-    FixedPointError if the root finder fails or the root is not a realisable state."""
+    the physical coordinates with the difference Jacobian), and its stability.  The root is
+    accepted when max |dy/dt| <= residual_tol there (hybr may stop, saying it makes no more
+    progress, once it sits on the root to round-off).  Raises FixedPointError if it is not, or if
+    the root is not a realisable state."""
     from scipy.optimize import root
     flow = _Flow(state, rule, eta, eta_v, sigma, train_v)
     base = flow.y0
@@ -152,8 +154,13 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, tol=1e
         y = flow.flat(z, base)
         return flow.jacobian(y)[flow.idx] @ flow.E
 
-    sol = root(F, base[flow.idx], jac=dF, method="hybr", options=dict(xtol=tol))
+    sol = root(F, base[flow.idx], jac=dF, method="hybr", options=dict(xtol=1e-12))
     y = flow.flat(sol.x, base)
+    residual = float(np.abs(flow.f(y)).max())
+    if not residual <= residual_tol:
+        message = " ".join(str(sol.message).split())          # scipy's message has line breaks
+        raise FixedPointError(f"no fixed point found from this state (max |dy/dt| = "
+                              f"{residual:.2g} at the end): {message}")
     Q, R, v, f = unpack(y, flow.K, flow.M)
     kw = state.to_dict()
     kw.update(Q=Q, R=R, v=v)
@@ -163,8 +170,6 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, tol=1e
         fp_state = State(**kw)
     except StateError as err:
         raise FixedPointError(f"the root found is not a realisable state ({err})") from None
-    if not sol.success:
-        raise FixedPointError(f"no fixed point found from this state: {sol.message}")
     J = flow.jacobian(y)
     Jp = J[flow.idx] @ flow.E
     lam, vec = np.linalg.eig(Jp)
@@ -173,7 +178,7 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, tol=1e
     scale = max(1.0, np.abs(lam).max()) if lam.size else 1.0
     unstable = int(np.sum(lam.real > 1e-9 * scale))
     return FixedPoint(state=fp_state, eps_g=float(_eps_g(Q, R, state.T, v, state.v_star)),
-                      residual=float(np.abs(flow.f(y)).max()), jacobian=J, eigenvalues=lam,
+                      residual=residual, jacobian=J, eigenvalues=lam,
                       eigenvectors=vec, unstable=unstable, coordinates=flow.names,
                       success=bool(sol.success), message=str(sol.message),
                       params=dict(rule=flow.rule.name, eta=float(eta),

@@ -140,8 +140,20 @@ def test_a_root_finder_failure_is_an_error(monkeypatch):
     def fail(fun, x0, **kw):
         return scipy.optimize.OptimizeResult(x=x0, success=False, message="gave up")
     monkeypatch.setattr(scipy.optimize, "root", fail)
-    with pytest.raises(odes.FixedPointError, match="no fixed point found from this state: gave up"):
+    with pytest.raises(odes.FixedPointError, match=r"no fixed point found from this state \(max "
+                                                   r"\|dy/dt\| = [0-9.e-]+ at the end\): gave up"):
         odes.fixed_point(scm_plateau(), "bp", 0.1, train_v=False)
+
+
+def test_a_root_reached_to_round_off_is_accepted():
+    """The README's plateau (R = 6**-0.5, one ulp from 1/sqrt(6)): hybr stops 'not making good
+    progress' on the root itself; the residual decides."""
+    s = odes.State(Q=[[1 / 3, 1 / 3], [1 / 3, 1 / 3]], R=[[6**-0.5] * 2] * 2, T=np.eye(2),
+                   v=[1, 1], v_star=[1, 1])
+    fp = odes.fixed_point(s, "bp", 0.1, train_v=False)
+    ref = odes.fixed_point(scm_plateau(), "bp", 0.1, train_v=False)
+    assert fp.residual < 1e-15 and fp.unstable == ref.unstable == 3
+    np.testing.assert_allclose(fp.eigenvalues, ref.eigenvalues, rtol=1e-6)
 
 
 def run_cli(*args):
@@ -160,4 +172,7 @@ def test_cli_fixed_point(tmp_path):
     assert f"{fp.eigenvalues[0].real: .8e}" in p.stdout
     bad = run_cli("--rule", "bp", "--eta", 0.05, "--init", ic, "--fixed-point", "--t-max", 10)
     assert bad.returncode == 2 and "--t-max is for integrations" in bad.stderr
+    none = run_cli("--rule", "bp", "--eta", 0.1, "--fixed-point")      # random weights: no root
+    assert none.returncode == 1
+    assert len(none.stderr.strip().splitlines()) == 1 and "no fixed point found" in none.stderr
     assert json.loads(ic.read_text())["Q"][0][0] == pytest.approx(1 / 3)
