@@ -202,6 +202,11 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     return finish("finished", f"reached t = {times[len(ys) - 1]:g}")
 
 
+def _first_nonfinite(x):
+    """Index of the first non-finite entry of x."""
+    return int(np.flatnonzero(~np.isfinite(x))[0])
+
+
 def _stats(steps, rejected, rhs):
     return dict(n_steps=steps, n_rejected=rejected, n_rhs=rhs)
 
@@ -221,7 +226,7 @@ def _adaptive(y0, times, rtol, atol, args, progress, stop):
     rhs_kernel(y, scratch[0], *args)
     counts[adaptive.RHS_CALLS] = 2
     if not np.all(np.isfinite(scratch[0])):
-        return [], "nonfinite", (0.0, int(np.flatnonzero(~np.isfinite(scratch[0]))[0])), stats()
+        return [], "nonfinite", (0.0, _first_nonfinite(scratch[0])), stats()
     h0 = adaptive.initial_step(y, scratch[0], rtol, atol, scratch, *args)
     solver = adaptive.new_solver(h0)
     t_bound = float(times[-1])
@@ -267,13 +272,13 @@ def _fixed_step(y0, times, dt, rk4, args, progress, stop):
             bar.update(made)
             done += made
             if made < n:
-                return ys, "nonfinite", ((done + 1) * dt, int(np.flatnonzero(~np.isfinite(y))[0])), stats()
+                return ys, "nonfinite", ((done + 1) * dt, _first_nonfinite(y)), stats()
             out = y.copy()
             if r > 1e-12 * dt:
                 _step(y, r, rk4, *args, *scratch, out)
                 extra += 1
             if not np.all(np.isfinite(out)):
-                return ys, "nonfinite", (done * dt + r, int(np.flatnonzero(~np.isfinite(out))[0])), stats()
+                return ys, "nonfinite", (done * dt + r, _first_nonfinite(out)), stats()
             ys.append(out)
             if stop(out):
                 return ys, "stopped", "", stats()
@@ -295,7 +300,7 @@ def _scipy(y0, times, method, rtol, atol, args):
     bad = [i for i, y in enumerate(ys) if not np.all(np.isfinite(y))]
     if bad:
         k = bad[0]
-        return ys[:k], "nonfinite", (times[k], int(np.flatnonzero(~np.isfinite(ys[k]))[0])), stats
+        return ys[:k], "nonfinite", (times[k], _first_nonfinite(ys[k])), stats
     if not sol.success:
         return ys, "failed", sol.message, stats
     return ys, "finished", "", stats
