@@ -73,7 +73,7 @@ def _rms(e, y, y2, rtol, atol):
 
 
 @njit(cache=True, error_model="numpy")
-def initial_step(y, f0, rtol, atol, scratch, K, M, T, vstar, p, par, ws):
+def initial_step(y, f0, rtol, atol, scratch, K, M, T, vstar, p, par, ws, quad):
     """First step size (Hairer, Norsett & Wanner, II.4): h0 from the sizes of y and f, then
     corrected by an estimate of the second derivative from one Euler step.  Uses scratch[7:9]."""
     y1, f1 = scratch[7], scratch[8]
@@ -82,7 +82,7 @@ def initial_step(y, f0, rtol, atol, scratch, K, M, T, vstar, p, par, ws):
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     for i in range(y.size):
         y1[i] = y[i] + h0 * f0[i]
-    rhs_kernel(y1, f1, K, M, T, vstar, p, par, ws)
+    rhs_kernel(y1, f1, K, M, T, vstar, p, par, ws, quad)
     for i in range(y.size):
         f1[i] -= f0[i]
     d2 = _rms(f1, y, y, rtol, atol) / h0
@@ -116,7 +116,7 @@ def new_solver(h0):
 
 @njit(cache=True, error_model="numpy")
 def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratch,
-           K, M, T, vstar, p, par, ws):
+           K, M, T, vstar, p, par, ws, quad):
     """Advance (solver[T_], y) until every time in t_out has been reached, writing the solution
     at t_out[i] into out[i].  y then holds the state at the end of the last accepted step and
     solver (see T_ ... FSAL_PENDING) what the next call needs, so that the trajectory does not
@@ -157,7 +157,7 @@ def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratc
             if s == N_STAGES - 1:
                 for i in range(n):
                     ynew[i] = trial[i]
-            rhs_kernel(trial, k[s], K, M, T, vstar, p, par, ws)
+            rhs_kernel(trial, k[s], K, M, T, vstar, p, par, ws, quad)
         counts[RHS_CALLS] += N_STAGES - 1
         for i in range(n):
             acc = 0.0

@@ -63,34 +63,34 @@ def default_times(t_max, dt=0.01, n=100):
 
 
 @njit(cache=True, error_model="numpy")
-def _step(y, dt, rk4, K, M, T, vstar, p, par, ws, k1, k2, k3, k4, tmp, out):
+def _step(y, dt, rk4, K, M, T, vstar, p, par, ws, quad, k1, k2, k3, k4, tmp, out):
     """One Euler or RK4 step of length dt from y into out (out may be y)."""
     n = y.size
-    rhs_kernel(y, k1, K, M, T, vstar, p, par, ws)
+    rhs_kernel(y, k1, K, M, T, vstar, p, par, ws, quad)
     if not rk4:
         for i in range(n):
             out[i] = y[i] + dt * k1[i]
         return
     for i in range(n):
         tmp[i] = y[i] + 0.5 * dt * k1[i]
-    rhs_kernel(tmp, k2, K, M, T, vstar, p, par, ws)
+    rhs_kernel(tmp, k2, K, M, T, vstar, p, par, ws, quad)
     for i in range(n):
         tmp[i] = y[i] + 0.5 * dt * k2[i]
-    rhs_kernel(tmp, k3, K, M, T, vstar, p, par, ws)
+    rhs_kernel(tmp, k3, K, M, T, vstar, p, par, ws, quad)
     for i in range(n):
         tmp[i] = y[i] + dt * k3[i]
-    rhs_kernel(tmp, k4, K, M, T, vstar, p, par, ws)
+    rhs_kernel(tmp, k4, K, M, T, vstar, p, par, ws, quad)
     for i in range(n):
         out[i] = y[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
 
 
 @njit(cache=True, error_model="numpy")
-def _advance(y, n_steps, dt, rk4, K, M, T, vstar, p, par, ws, scratch):
+def _advance(y, n_steps, dt, rk4, K, M, T, vstar, p, par, ws, quad, scratch):
     """Advance y in place by n_steps fixed steps.  Returns the number of steps done; fewer than
     n_steps means y became non-finite (y then holds the first non-finite state)."""
     k1, k2, k3, k4, tmp = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
     for s in range(n_steps):
-        _step(y, dt, rk4, K, M, T, vstar, p, par, ws, k1, k2, k3, k4, tmp, y)
+        _step(y, dt, rk4, K, M, T, vstar, p, par, ws, quad, k1, k2, k3, k4, tmp, y)
         total = 0.0
         for i in range(y.size):
             total += y[i]

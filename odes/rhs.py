@@ -28,13 +28,11 @@ import math
 import numpy as np
 from numba import njit
 
+from . import quadrature_rhs as _quad
+from .expectations import default_nodes, hermite_rule
 from .integrals import eg1, i2, i3_norm, i3_numer, i3g, i4_from_parts, i4_lam0, i4_lam1, i4_lam4, j2
+from .parameters import ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F, QUADRATURE, SIGMA, TRAIN_V, params
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
-
-# positions in the float parameter vector `par`
-ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V = range(7)
-N_PAR = 7
-
 
 def layout(K, M):
     """Slices of the flat state vector: Q, R, v, f."""
@@ -43,9 +41,24 @@ def layout(K, M):
             "f": slice(o[3], o[4]), "size": int(o[4])}
 
 
+#: nodes of the label-noise dimension of the quadrature (plain Gauss-Hermite)
+XI_NODES = 8
+
+
 def workspace_size(K, M):
+    """Scratch floats for either kernel (closed form or quadrature)."""
     n = K + M
-    return n * n + n + K * n + K * K + 3 * K + 2 * n
+    return max(n * n + n + K * n + K * K + 3 * K + 2 * n, _quad.workspace_size(K, M))
+
+
+def quadrature_nodes(K, M, nodes=None, xi_nodes=None):
+    """The one-dimensional rules whose folded product over the K+M fields (plus xi when sigma > 0)
+    the quadrature kernel runs, stacked as rows (node, weight): `nodes` rows of the contracted
+    Gauss-Hermite rule for the fields (default `odes.expectations.default_nodes(K+M)`), then
+    `xi_nodes` (default 8) of the plain one for xi, which enters e linearly."""
+    m = default_nodes(K + M) if nodes is None else int(nodes)
+    m_xi = XI_NODES if xi_nodes is None else int(xi_nodes)
+    return np.vstack([np.column_stack(hermite_rule(m)), np.column_stack(hermite_rule(m_xi, beta=1.0))])
 
 
 def pack(state, rule):
@@ -71,22 +84,6 @@ def unpack(y, K, M):
             y[..., lay["v"]], y[..., lay["f"]])
 
 
-def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
-    """The float parameter vector of the kernel, validated."""
-    rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
-    eta_v = eta if eta_v is None else eta_v
-    for name, x in (("eta", eta), ("eta_v", eta_v), ("sigma", sigma)):
-        if not np.isfinite(x) or x < 0:
-            raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
-    par = np.zeros(N_PAR)
-    par[ETA], par[ETA_V], par[SIGMA] = eta, eta_v, sigma
-    par[PHI_F] = state.phi_F if state.phi_F is not None else 0.0
-    par[FEEDBACK] = rule.feedback
-    par[FE_TERMS] = float(rule.fe_terms)
-    par[TRAIN_V] = float(bool(train_v))
-    return par
-
-
 def constants(state):
     """Constant order parameters passed to the kernel: T, v*, p."""
     p = state.p if state.p is not None else np.zeros(state.M)
@@ -94,9 +91,13 @@ def constants(state):
 
 
 @njit(cache=True, error_model="numpy")
-def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
+def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
     """dy = d/dt y for the packed state y (see module docstring).  `ws` is scratch space of
-    `workspace_size(K, M)` floats."""
+    `workspace_size(K, M)` floats; `quad` holds the quadrature nodes for the rules evaluated by
+    quadrature (par[QUADRATURE] = 1: exact PEPITA, or any rule on request) and is unused otherwise."""
+    if par[QUADRATURE] != 0.0:
+        _quad.quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, quad)
+        return
     n = K + M
     eta, eta_v, sigma = par[ETA], par[ETA_V], par[SIGMA]
     fb = int(par[FEEDBACK])
@@ -194,24 +195,32 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws):
             dy[of + k] = 0.0
 
 
-def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
+def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None):
     """(y, args) for `rhs_kernel(y, dy, *args)`: the packed state of `state` under `rule` (a Rule)
-    and the kernel's other arguments (K, M, the constants, the parameters, a workspace)."""
+    and the kernel's other arguments (K, M, the constants, the parameters, a workspace, the
+    quadrature nodes).  quadrature=True evaluates a closed-form rule by quadrature too (exact
+    PEPITA always is); nodes: quadrature nodes per dimension (default: see `quadrature_nodes`)."""
     T, vstar, p = constants(state)
-    par = params(state, rule, eta, eta_v, sigma, train_v)
+    par = params(state, rule, eta, eta_v, sigma, train_v, quadrature)
+    if par[QUADRATURE] != 0.0:
+        quad = quadrature_nodes(state.K, state.M, nodes)
+        par[N_NODES] = default_nodes(state.K + state.M) if nodes is None else int(nodes)
+    else:
+        quad = np.zeros((0, 2))
     return pack(state, rule), (state.K, state.M, T, vstar, p, par,
-                               np.zeros(workspace_size(state.K, state.M)))
+                               np.zeros(workspace_size(state.K, state.M)), quad)
 
 
-def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
+def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None):
     """Time derivatives of the order parameters of `state` under `rule`.
 
     Returns a dict with 'Q', 'R', 'v' and, for adaptive feedback, 'a' (for FA, b is constant and
-    'b' is zeros).
+    'b' is zeros).  quadrature=True evaluates the expectations by quadrature instead of the closed
+    forms (exact PEPITA always does); nodes: quadrature nodes per dimension.
     """
-    rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
+    rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)
-    y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v)
+    y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes)
     dy = np.zeros_like(y)
     rhs_kernel(y, dy, *args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)

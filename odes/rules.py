@@ -10,8 +10,11 @@ rule           feedback f                  Fe terms (x' = x - F e, h~ in the las
 ``fa``         a fixed random vector b     no
 ``afa``        the AF vector a = W F/sqrt(D), recomputed every step    no
 ``pepita-lin`` the AF vector a             yes (theory.md section 2.6)
-``pepita``     exact PEPITA: two forward passes (simulator only, theory.md section 2.4)
+``pepita``     exact PEPITA: two forward passes, no Taylor step (theory.md sections 2.4, 3.6)
 =============  ==========================  ===============================================
+
+The ODEs of bp, fa, afa and pepita-lin are closed-form (`odes.rhs`); exact PEPITA's expectations
+have no closed form and are evaluated by quadrature (`odes.quadrature_rhs`, `odes.expectations`).
 
 A rule is a `Rule` record; the ODE kernel and the simulator read its fields and contain no
 per-rule copies of their loops.
@@ -26,7 +29,7 @@ class Rule:
     name: str
     feedback: int          # FEEDBACK_V, FEEDBACK_FIXED (b) or FEEDBACK_ADAPTIVE (a = WF/sqrt(D))
     fe_terms: bool         # keep x - Fe and h~ (pepita-lin)
-    exact_pepita: bool = False   # two forward passes, no Taylor step (simulator only)
+    exact_pepita: bool = False   # two forward passes, no Taylor step (ODE by quadrature)
     description: str = ""
 
     @property
@@ -46,15 +49,17 @@ RULES = {
     "pepita-lin": Rule("pepita-lin", FEEDBACK_ADAPTIVE, True,
                        description="PEPITA linearised: AFA plus the Fe terms"),
     "pepita": Rule("pepita", FEEDBACK_ADAPTIVE, True, exact_pepita=True,
-                   description="exact PEPITA, two forward passes (simulator only)"),
+                   description="exact PEPITA, two forward passes"),
 }
 
-#: rules with closed-form ODEs
-ODE_RULES = tuple(name for name, r in RULES.items() if not r.exact_pepita)
+#: rules with order-parameter ODEs (all of them; exact PEPITA's by quadrature)
+ODE_RULES = tuple(RULES)
+#: rules whose ODE right-hand side is in closed form
+CLOSED_FORM_RULES = tuple(name for name, r in RULES.items() if not r.exact_pepita)
 
 
 def get_rule(name, ode=False):
-    """Look up a rule by name; `ode=True` restricts to rules with closed-form ODEs."""
+    """Look up a rule by name (`ode` is kept for callers that ask for an ODE: every rule has one)."""
     allowed = ODE_RULES if ode else tuple(RULES)
     if name not in allowed:
         raise ValueError(f"unknown rule {name!r}; choose one of {', '.join(allowed)}")

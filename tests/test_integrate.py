@@ -124,8 +124,6 @@ def test_bad_arguments(state):
         odes.integrate(state, "bp", -0.1, t_max=1)
     with pytest.raises(ValueError, match="unknown rule"):
         odes.integrate(state, "sgd", 0.1, t_max=1)
-    with pytest.raises(ValueError, match="unknown rule"):
-        odes.integrate(state, "pepita", 0.1, t_max=1)            # no closed-form ODE
     with pytest.raises(ValueError, match="method"):
         odes.integrate(state, "bp", 0.1, t_max=1, method="rk5")
     with pytest.raises(ValueError, match="increasing"):

@@ -1,0 +1,179 @@
+"""Right-hand sides from their definitions, with the expectations evaluated by quadrature.
+
+Every rule updates the first layer as w_k <- w_k - (eta/sqrt(D)) phi_k(u) (x - s F e) (theory.md
+Appendix A), with s = 1 when the Fe terms are kept, and the second layer as
+v_k <- v_k - (eta_v/D) e h_k(u).  Per rule:
+
+    bp, fa, afa   phi_k = f_k g'(lambda_k) e                 s = 0   h_k = g(lambda_k)
+    pepita-lin    phi_k = a_k g'(lambda_k) e                 s = 1   h_k = g(lambda_k) - a_k g'(lambda_k) e
+    pepita        phi_k = Delta_k = g(lambda_k) - g(lambda~_k)  s = 1   h_k = g(lambda~_k),
+                  lambda~_k = lambda_k - a_k e
+
+and the order parameters move as (zeta = F.x, q = (a, p); E[phi_k zeta] = sum_j q_j E[d_j phi_k]
+by Stein's lemma, so zeta costs no dimension)
+
+    dR_kn/dt = -eta (E[phi_k nu_n] - s p_n E[phi_k e])
+    dQ_kl/dt = -eta (E[phi_l lambda_k] - s a_k E[phi_l e] + (k <-> l)) + eta^2 E[phi_k phi_l]
+    dv_k/dt  = -eta_v E[e h_k]
+    da_k/dt  = -eta E[phi_k zeta] + s eta phi_F E[phi_k e]        (adaptive feedback only)
+
+with sum_j q_j d_j phi_k = f_k (a_k g''_k e + g'_k S) for the Taylor rules and
+a_k (g'(lambda_k) - g'(lambda~_k)) + a_k g'(lambda~_k) S for exact PEPITA, S = sum_j q_j c_j g'(u_j).
+
+For exact PEPITA this is the only right-hand side (there is no closed form); for the other rules it
+is a second, independent path to the closed-form kernel of `odes.rhs` (`quadrature=True`), which
+the tests hold against each other.  One pass over the nodes of the folded product rule (`odes.expectations`) accumulates
+all the moments; label noise adds the node coordinate xi (e = sum_i c_i g(u_i) - sigma xi).
+"""
+import math
+
+from numba import njit
+
+from .expectations import factor
+from .parameters import ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, N_NODES, PHI_F, SIGMA, TRAIN_V
+from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+
+
+def workspace_size(K, M):
+    n = K + M
+    d = n + 1
+    return 2 * n * n + 4 * n + K * n + K * K + 6 * K + 3 * d
+
+
+@njit(cache=True, error_model="numpy")
+def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
+    """dy = d/dt y (layout of `odes.rhs`) by the folded product of one-dimensional rules over the
+    K+M fields and, when sigma > 0, the label noise xi.  `rule1d` has rows (node, weight): the
+    par[N_NODES] rows of the fields' rule, then xi's rule; nodes ascending and symmetric.
+
+    The nodes are visited in odometer order, the last dimension fastest.  With u = L z and L
+    lower triangular, field i depends on z_0..z_i only, so a change of z_j..z_{d-1} recomputes
+    fields j..n-1 only: most nodes cost one field plus the K second-pass fields.  Folding: z_0
+    runs over the non-negative nodes, a positive one counting twice (the integrands are even)."""
+    n = K + M
+    eta, eta_v, sigma = par[ETA], par[ETA_V], par[SIGMA]
+    fb = int(par[FEEDBACK])
+    s_fe = 1.0 if par[FE_TERMS] != 0.0 else 0.0
+    exact = par[EXACT] != 0.0
+    adaptive = fb == FEEDBACK_ADAPTIVE
+    noise = sigma > 0.0
+    d = n + 1 if noise else n
+    m1 = int(par[N_NODES])
+    m_xi = rule1d.shape[0] - m1
+    oQ, oR, ov, of = 0, K * K, K * K + K * M, K * K + K * M + K
+    C = ws[: n * n].reshape((n, n))
+    L = ws[n * n: 2 * n * n].reshape((n, n))
+    o = 2 * n * n
+    u, gv, gp, c = ws[o: o + n], ws[o + n: o + 2 * n], ws[o + 2 * n: o + 3 * n], ws[o + 3 * n: o + 4 * n]
+    o += 4 * n
+    P = ws[o: o + K * n].reshape((K, n))        # E[phi_k u_j]
+    o += K * n
+    PP = ws[o: o + K * K].reshape((K, K))       # E[phi_k phi_l]
+    o += K * K
+    Pe, Hl, Zs = ws[o: o + K], ws[o + K: o + 2 * K], ws[o + 2 * K: o + 3 * K]
+    f, q, phi = ws[o + 3 * K: o + 4 * K], ws[o + 4 * K: o + 5 * K], ws[o + 5 * K: o + 6 * K]
+    o += 6 * K
+    # odometer: node index per dimension (stored as floats), node coordinates, running weight products
+    idx, z, wprod = ws[o: o + d], ws[o + d: o + 2 * d], ws[o + 2 * d: o + 3 * d]
+
+    for k in range(K):
+        for l in range(K):
+            C[k, l] = y[oQ + k * K + l]
+        for m in range(M):
+            C[k, K + m] = y[oR + k * M + m]
+            C[K + m, k] = y[oR + k * M + m]
+        c[k] = y[ov + k]
+        f[k] = y[ov + k] if fb == FEEDBACK_V else y[of + k]
+        q[k] = y[of + k] if adaptive else 0.0
+    for m in range(M):
+        for m2 in range(M):
+            C[K + m, K + m2] = T[m, m2]
+        c[K + m] = -vstar[m]
+    factor(C, L)
+    for k in range(K):
+        Pe[k] = Hl[k] = Zs[k] = 0.0
+        for j in range(n):
+            P[k, j] = 0.0
+        for l in range(K):
+            PP[k, l] = 0.0
+
+    first0 = m1 // 2                             # the first non-negative node
+    idx[0] = first0
+    for j in range(1, d):
+        idx[j] = 0
+    changed = 0
+    while True:
+        for j in range(changed, d):
+            node = int(idx[j])
+            row = node if j < n else m1 + node
+            z[j] = rule1d[row, 0]
+            wj = rule1d[row, 1]
+            if j == 0:
+                wprod[0] = 2.0 * wj if z[0] > 0.0 else wj
+            else:
+                wprod[j] = wprod[j - 1] * wj
+        for i in range(changed, n):
+            s = 0.0
+            for j in range(i + 1):
+                s += L[i, j] * z[j]
+            u[i] = s
+            gv[i] = math.erf(s * _INV_SQRT2)
+            gp[i] = _SQRT_2_PI * math.exp(-0.5 * s * s)
+        w = wprod[d - 1]
+        e = 0.0
+        for i in range(n):
+            e += c[i] * gv[i]
+        if noise:
+            e -= sigma * z[n]
+        S = 0.0                                  # sum_j q_j c_j g'(u_j), q = (a, p)
+        if adaptive:
+            for k in range(K):
+                S += q[k] * c[k] * gp[k]
+            for m in range(M):
+                S += p[m] * c[K + m] * gp[K + m]
+        for k in range(K):
+            if exact:
+                lt = u[k] - q[k] * e
+                gt = math.erf(lt * _INV_SQRT2)
+                gpt = _SQRT_2_PI * math.exp(-0.5 * lt * lt)
+                phi[k] = gv[k] - gt
+                h = gt
+                zk = q[k] * (gp[k] - gpt + gpt * S)
+            else:
+                phi[k] = f[k] * gp[k] * e
+                h = gv[k] - s_fe * q[k] * gp[k] * e
+                zk = f[k] * (-q[k] * u[k] * gp[k] * e + gp[k] * S)
+            we = w * phi[k]
+            for j in range(n):
+                P[k, j] += we * u[j]
+            Pe[k] += we * e
+            for l in range(k + 1):
+                PP[k, l] += we * phi[l]
+            Hl[k] += w * e * h
+            Zs[k] += w * zk
+        # next node: advance the last dimension, carrying into earlier ones
+        j = d - 1
+        while j >= 0:
+            idx[j] += 1
+            if idx[j] < (m1 if j < n else m_xi):
+                break
+            idx[j] = first0 if j == 0 else 0
+            j -= 1
+        if j < 0:
+            break
+        changed = j
+
+    for k in range(K):
+        sa_k = s_fe * q[k]
+        for m in range(M):
+            dy[oR + k * M + m] = -eta * (P[k, K + m] - s_fe * p[m] * Pe[k])
+        for l in range(k + 1):
+            d_kl = (-eta * (P[l, k] - sa_k * Pe[l] + P[k, l] - s_fe * q[l] * Pe[k])
+                    + eta * eta * PP[k, l])
+            dy[oQ + k * K + l] = d_kl
+            dy[oQ + l * K + k] = d_kl
+        dy[ov + k] = -eta_v * Hl[k] if par[TRAIN_V] != 0.0 else 0.0
+        dy[of + k] = (-eta * Zs[k] + s_fe * eta * par[PHI_F] * Pe[k]) if adaptive else 0.0

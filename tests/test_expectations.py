@@ -1,0 +1,170 @@
+"""The expectation engine (odes.expectations) and the right-hand sides by quadrature
+(odes.quadrature_rhs) against independent computations: the closed-form integrals, Monte Carlo,
+and the closed-form kernel of every rule that has one."""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+import odes
+from conftest import random_gram, random_state
+from odes import expectations as ex
+from odes import integrals as it
+
+
+def g(u):
+    return erf(u / math.sqrt(2))
+
+
+def gp(u):
+    return math.sqrt(2 / math.pi) * np.exp(-u * u / 2)
+
+
+def covariances():
+    rng = np.random.default_rng(11)
+    out = [random_gram(4, rng) * s for s in (0.5, 1.0, 2.5)]
+    near = random_gram(4, rng)
+    near[3, :] = near[:, 3] = near[2, :]          # field 3 = field 2 up to 1e-10
+    near[3, 3] = near[2, 2] + 1e-10
+    out.append(near)
+    return out
+
+
+INTEGRALS = {   # name: (fields involved, closed form of C, integrand of those fields U[:, 0..])
+    "I2(0,1)": ((0, 1), lambda C: it.I2(C)[0, 1], lambda U: g(U[:, 0]) * g(U[:, 1])),
+    "J2(0,2)": ((0, 2), lambda C: it.J2(C)[0, 2], lambda U: gp(U[:, 0]) * gp(U[:, 1])),
+    "I3(0,1,2)": ((0, 1, 2), lambda C: it.I3(C)[0, 1, 2],
+                  lambda U: gp(U[:, 0]) * U[:, 1] * g(U[:, 2])),
+    "I3(1,1,3)": ((1, 3), lambda C: it.I3(C)[1, 1, 3], lambda U: gp(U[:, 0]) * U[:, 0] * g(U[:, 1])),
+    "I4(0,1,2,3)": ((0, 1, 2, 3), lambda C: it.I4(C)[0, 1, 2, 3],
+                    lambda U: gp(U[:, 0]) * gp(U[:, 1]) * g(U[:, 2]) * g(U[:, 3])),
+    "I4(0,0,0,3)": ((0, 3), lambda C: it.I4(C)[0, 0, 0, 3],
+                    lambda U: gp(U[:, 0]) ** 2 * g(U[:, 0]) * g(U[:, 1])),
+    "I3g(2;0,3)": ((2, 0, 3), lambda C: it.I3g(C)[2, 0, 3],
+                   lambda U: gp(U[:, 0]) * g(U[:, 1]) * g(U[:, 2])),
+}
+
+
+@pytest.mark.parametrize("name", list(INTEGRALS))
+def test_engine_matches_closed_forms(name):
+    """Over the fields each integral involves, near-singular C included, the engine converges to the
+    closed form: within 1e-9 relative at 40 nodes per dimension (32 in four dimensions), and the
+    error falls by more than 1e3 from 16 (the 4-dimensional default) to there.  Measured worst errors at 16 / 24 / 32 / 40 nodes:
+    3e-7 / 7e-11 / 3e-14 / 1e-13 for I2, 2e-6 / 5e-10 / 1e-13 for I3, 4e-7 / 8e-11 / 6e-14 for I4,
+    and 8e-4 / 1e-5 / 1e-7 / 1.6e-9 for I4(0,0,0,3), whose g'^2 factor converges slowest: 1e-8."""
+    fields, closed, integrand = INTEGRALS[name]
+    tol = 1e-8 if name == "I4(0,0,0,3)" else 1e-9
+    m = 40 if len(fields) < 4 else 32
+    for C in covariances():
+        want = closed(C)
+        sub = C[np.ix_(fields, fields)]
+        err16, err = (abs(ex.expect(integrand, sub, k) - want) / abs(want) for k in (16, m))
+        assert err <= tol, (name, err)
+        assert err <= 1e-3 * err16 or err < 1e-12, (name, err16, err)
+
+
+def test_singular_covariance_is_allowed():
+    """A field that is an exact combination of others (a zero pivot) gets a zero column."""
+    C = np.array([[1.0, 0.5, 1.0], [0.5, 2.0, 0.5], [1.0, 0.5, 1.0]])    # u_2 = u_0
+    L = np.zeros_like(C)
+    ex.factor(C, L)
+    np.testing.assert_allclose(L @ L.T, C, atol=1e-12)
+    assert np.all(L[:, 2] == 0.0)
+    want = it.I2(C)[0, 2]
+    assert abs(ex.expect(lambda U: g(U[:, 0]) * g(U[:, 2]), C) - want) < 1e-9
+
+
+def test_engine_against_monte_carlo_in_six_dimensions():
+    """A nested integrand of the exact-PEPITA kind, E[e g(u_0 - a e)] with e a sum of six erfs,
+    against 4e6 Monte-Carlo samples: within 4 standard errors (2.5e-4) plus the quadrature's error,
+    bounded by its last change from 8 to 10 nodes (3e-4; it converges ~10x per two nodes: 3e-5
+    from 10 to 12)."""
+    rng = np.random.default_rng(3)
+    C = random_gram(6, rng)
+    c = 0.5 * rng.standard_normal(6)
+
+    def f(U):
+        e = g(U) @ c
+        return e * g(U[:, 0] - 0.8 * e)
+
+    got = ex.expect(f, C, m=10)
+    allowance = abs(ex.expect(f, C, m=8) - got)
+    L = np.linalg.cholesky(C)
+    vals = np.concatenate([f(rng.standard_normal((500_000, 6)) @ L.T) for _ in range(8)])
+    se = vals.std() / math.sqrt(vals.size)
+    assert allowance < 0.01 * abs(got)
+    assert abs(got - vals.mean()) < 4 * se + allowance, (got, vals.mean(), se, allowance)
+
+
+def test_rules_are_checked():
+    with pytest.raises(ValueError, match="nodes"):
+        ex.hermite_rule(0)
+    with pytest.raises(ValueError, match="beta"):
+        ex.hermite_rule(4, beta=1.5)
+    # folding keeps half the nodes (and the centre) and the total weight
+    full, folded = ex.product_rule(3, 5, fold=False), ex.product_rule(3, 5)
+    assert len(folded) == (5**3 + 1) // 2
+    assert folded[:, -1].sum() == pytest.approx(full[:, -1].sum(), rel=1e-14)
+    # the plain rule is exact for polynomials of degree < 2m; the contracted one converges to them
+    x, w = ex.hermite_rule(5, beta=1.0)
+    assert w @ x**8 == pytest.approx(105.0, rel=1e-13)
+    assert abs(w @ np.ones(5) - 1) < 1e-14
+    assert [abs(ex.hermite_rule(m)[1].sum() - 1) < tol for m, tol in ((8, 1e-3), (16, 1e-6))] == [True, True]
+
+
+CASES = [  # seed, rule, K, M, eta_v, sigma, train_v
+    (1, "bp", 2, 1, 0.3, 0.2, True),
+    (2, "fa", 2, 1, 0.5, 0.0, False),
+    (3, "afa", 1, 2, 0.2, 0.3, True),
+    (4, "pepita-lin", 2, 2, 0.4, 0.1, True),
+    (5, "pepita-lin", 1, 3, 0.5, 0.0, False),
+]
+
+
+@pytest.mark.parametrize("seed,rule,K,M,eta_v,sigma,train_v", CASES)
+def test_quadrature_path_matches_closed_form_kernel(seed, rule, K, M, eta_v, sigma, train_v):
+    """The right-hand side from its definition (expectations of phi, e, g by quadrature) against
+    the closed-form kernel, for every closed-form rule with K != M, label noise, eta_v != eta and
+    a frozen second layer among the cases: 1e-8 relative to the largest entry at 40 nodes per
+    dimension (32 for four fields; measured <= 2.4e-9; at the default 16: 3e-7, and 3e-5 for the
+    FA case, whose eta^2 b_k^2 E[g'_k^2 e^2] term converges slowest)."""
+    state = random_state(K, M, np.random.default_rng(seed))
+    kw = dict(eta_v=eta_v, sigma=sigma, train_v=train_v)
+    want = odes.derivatives(state, rule, 0.4, **kw)
+    scale = max(np.abs(x).max() for x in want.values())
+    got = odes.derivatives(state, rule, 0.4, quadrature=True, nodes=40 if K + M < 4 else 32, **kw)
+    for k in want:
+        assert np.abs(got[k] - want[k]).max() <= 1e-8 * scale, (rule, k, got[k], want[k])
+
+
+def _pepita_state(scale):
+    base = random_state(2, 2, np.random.default_rng(21))
+    return odes.State(**{**base.to_dict(), "a": scale * base.a, "p": scale * base.p})
+
+
+def test_exact_pepita_tends_to_linearised_as_a_shrinks():
+    """exact - pepita-lin is the Taylor remainder, O(a^2): halving a (and p, which keeps the state
+    valid) divides the difference by 4 within a few per cent."""
+    diffs = []
+    for s in (0.4, 0.2, 0.1):
+        st = _pepita_state(s)
+        ex_, lin = (odes.derivatives(st, r, 0.3, sigma=0.1, nodes=20) for r in ("pepita", "pepita-lin"))
+        diffs.append(max(np.abs(ex_[k] - lin[k]).max() for k in lin))
+    assert 3.6 < diffs[0] / diffs[1] < 4.4 and 3.8 < diffs[1] / diffs[2] < 4.2, diffs
+
+
+def test_exact_pepita_tends_to_afa_as_F_vanishes():
+    """With a, p ~ s and phi_F ~ s^2 (F shrinking) exact PEPITA tends to AFA at the orders of the
+    terms AFA drops: the last layer's h~ (dv, O(s)), the Fe push (dQ, dR: O(s^2); da: O(s^3),
+    against AFA's own O(s) drift of a).  Halving s divides the gaps by ~2, ~4 and ~8."""
+    base = _pepita_state(1.0)
+    gaps = []
+    for s in (0.2, 0.1, 0.05):
+        st = odes.State(**{**base.to_dict(), "a": s * base.a, "p": s * base.p,
+                           "phi_F": s * s * base.phi_F})
+        ex_, afa = (odes.derivatives(st, r, 0.3, nodes=20) for r in ("pepita", "afa"))
+        gaps.append({k: np.abs(ex_[k] - afa[k]).max() for k in afa})
+    for k, order in (("v", 1), ("Q", 2), ("R", 2), ("a", 3)):
+        for g0, g1 in zip(gaps, gaps[1:]):
+            assert 0.85 * 2**order < g0[k] / g1[k] < 1.15 * 2**order, (k, [x[k] for x in gaps])
