@@ -7,7 +7,7 @@ import numpy as np
 
 import odes
 import simulate
-from simulate import integrate_seeds, ode_rule_for
+from simulate import integrate_seeds
 
 from .style import is_small
 
@@ -51,7 +51,7 @@ def run_with_ode(rule, K, M, D, eta, times, seeds, jobs=2, weights=None, ode_rul
     sim = simulate.run(rule, K, M, D, eta, times=times, seeds=seeds, jobs=jobs, weights=weights,
                        progress=False, **kw)
     if ode_rules is None:
-        ode_rules = (ode_rule_for(rule)[0],)
+        ode_rules = (rule,)
     odes_out = {}
     for name in ode_rules:
         arrays, status, _ = integrate_seeds(sim, name, dt=ode_dt, progress=False)

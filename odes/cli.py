@@ -84,6 +84,9 @@ def add_run_arguments(p, rules):
                    help="relative tolerance of dopri5 and scipy-* (default 1e-8)")
     p.add_argument("--atol", type=float, default=1e-14,
                    help="absolute tolerance of dopri5 and scipy-* (default 1e-14)")
+    p.add_argument("--nodes", type=positive_int, default=None,
+                   help="quadrature nodes per field dimension of the exact-PEPITA ODE (default 16 "
+                        "for K+M = 4; more is slower and more accurate, theory.md 3.6)")
     p.add_argument("--dt", type=float, default=0.01,
                    help="step of rk4 and euler; the grid of the default output times (default 0.01)")
     p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")
@@ -92,16 +95,19 @@ def add_run_arguments(p, rules):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def check_run_arguments(args):
+def check_run_arguments(args, realise_init=False):
     """Value checks that argparse cannot do; raise UsageError with a one-line message.
-    Fills the defaults K = M = 2, D = 500 and seed 0 of a run from random weights."""
+    Fills the defaults K = M = 2, D = 500 and seed 0 of a run from random weights.  With --init
+    the state is given: --D and --seed are refused unless `realise_init` (the simulator, which
+    realises the state in dimension D with a seed's random rotation)."""
     from .integrate import check_solver
-    if getattr(args, "init", None) is None:
-        args.K, args.M = args.K or 2, args.M or 2
+    if getattr(args, "init", None) is None or realise_init:
+        if getattr(args, "init", None) is None:
+            args.K, args.M = args.K or 2, args.M or 2
         args.D = 500 if args.D is None else args.D
         args.seed = 0 if args.seed is None else args.seed
-    else:
-        for name in ("D", "seed", "phi_F", "sigma_F"):
+    if getattr(args, "init", None) is not None:
+        for name in ("D", "seed", "phi_F", "sigma_F") if not realise_init else ("phi_F", "sigma_F"):
             if getattr(args, name) is not None:
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} is for random weights; --init gives the state itself")
@@ -115,6 +121,9 @@ def check_run_arguments(args):
             raise UsageError(f"--{name.replace('_', '-')} must be finite and > 0, got {x}")
     if args.phi_F is not None:
         args.sigma_F = float(np.sqrt(args.phi_F / args.D))
+    also = [x.strip() for x in (getattr(args, "also", "") or "").split(",")]
+    if args.nodes is not None and args.rule != "pepita" and "pepita" not in also:
+        raise UsageError("--nodes is for the exact-PEPITA ODE (--rule pepita)")
     if args.eta is None and getattr(args, "latex", None) is None:
         raise UsageError("the following arguments are required: --eta")
     only_equations = getattr(args, "fixed_point", False) or getattr(args, "latex", None) is not None
@@ -191,7 +200,7 @@ def build_parser():
     from .rules import ODE_RULES
     p = _Parser(prog="python -m odes",
                 description="Integrate the order-parameter ODEs of a two-layer teacher-student "
-                            "network (erf activation) for BP, FA, AFA or PEPITA-linearised.")
+                            "network (erf activation) for BP, FA, AFA, PEPITA-linearised or exact PEPITA.")
     add_run_arguments(p, ODE_RULES)
     p.add_argument("--init", type=Path, default=None,
                    help="JSON initial condition (keys Q, R, T, v, v_star and b, a, p, phi_F as the "
@@ -255,13 +264,13 @@ def main(argv=None):
                     raise UsageError(f"--{name.replace('_', '-')} is for integrations, not with "
                                      f"--fixed-point")
             fp = fixed_point(state, args.rule, args.eta, eta_v=args.eta_v, sigma=args.sigma,
-                             train_v=not args.freeze_v)
+                             train_v=not args.freeze_v, nodes=args.nodes)
             print_fixed_point(fp, args)
             return 0
         res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
                         eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                         method=args.method, dt=args.dt, rtol=args.rtol, atol=args.atol,
-                        stop_eps=args.stop_eps,
+                        stop_eps=args.stop_eps, nodes=args.nodes,
                         progress=None if not args.quiet else False)
     except (UsageError, StateError, ValueError) as err:
         print(f"python -m odes: error: {err}", file=sys.stderr)

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from . import adaptive
 from .observables import eps_g as _eps_g
 from .result import Result
+from .parameters import N_NODES
 from .rhs import kernel_args, layout, rhs_kernel, unpack
 from .rules import get_rule
 
@@ -143,10 +144,13 @@ def _check_times(times, t_max, dt):
 
 
 def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0, train_v=True,
-              method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, stop_eps=None, progress=None):
+              method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, stop_eps=None, progress=None,
+              nodes=None):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
-    state: `odes.State`; rule: 'bp', 'fa', 'afa' or 'pepita-lin'; eta: first-layer learning rate;
+    state: `odes.State`; rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact PEPITA, whose
+    expectations are evaluated by quadrature with `nodes` per field dimension, default
+    `odes.expectations.default_nodes(K+M)`); eta: first-layer learning rate;
     eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer.
     times: output times (default `default_times(t_max, dt)`; t_max, if also given, must equal the
     last one); method: 'dopri5' (adaptive, default), 'rk4', 'euler' or 'scipy-<METHOD>';
@@ -157,7 +161,7 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     """
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
     state.check_rule(rule)
-    y0, args = kernel_args(state, rule, eta, eta_v, sigma, train_v)
+    y0, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, nodes=nodes)
     check_solver(method, dt, rtol, atol)
     times = _check_times(times, t_max, dt)
     K, M = state.K, state.M
@@ -166,6 +170,8 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
                       eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
                       train_v=bool(train_v), method=method, dt=float(dt), rtol=float(rtol),
                       atol=float(atol), stop_eps=stop_eps, initial_state=state.to_dict())
+    if rule.exact_pepita:
+        run_params["nodes"] = int(args[5][N_NODES])
 
     def stop(y):
         if stop_eps is None:

@@ -245,7 +245,7 @@ def feedback(rule, sym):
 def per_step_changes(rule, K, M, noise=True):
     """D times the one-step changes of R, Q, v (trained second layer) and, for adaptive feedback,
     a, as random expressions (theory.md Appendix A)."""
-    rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
+    rule = get_rule(rule if isinstance(rule, str) else rule.name, closed_form=True)
     sym = symbols(K, M)
     e = error(sym, noise)
     s = 1 if rule.fe_terms else 0
@@ -282,7 +282,7 @@ def ode_exprs(rule, K, M, train_v=True, noise=True):
     Returns {'Q': K x K, 'R': K x M, 'v': K x 1 and, for afa/pepita-lin, 'a': K x 1} immutable
     matrices (see the module docstring for the symbols).  `train_v=False` freezes the second
     layer (dv/dt = 0); `noise=False` drops the label-noise terms (sigma = 0)."""
-    rule = get_rule(rule, ode=True) if isinstance(rule, str) else get_rule(rule.name, ode=True)
+    rule = get_rule(rule if isinstance(rule, str) else rule.name, closed_form=True)
     out = dict(_derive(rule.name, int(K), int(M), bool(noise)))
     if not train_v:
         out["v"] = sp.ImmutableMatrix.zeros(K, 1)
@@ -361,7 +361,7 @@ LATEX_PREAMBLE = r"""% Order-parameter ODEs of a two-layer teacher-student netwo
 
 def latex_document(rule, K, M, train_v=True, noise=True):
     """`latex` with a comment preamble that defines every integral and symbol (for a paper)."""
-    rule_rec = get_rule(rule, ode=True)
+    rule_rec = get_rule(rule, closed_form=True)
     head = LATEX_PREAMBLE.format(rule=f"{rule_rec.name} ({rule_rec.description})", K=K, M=M,
                                  v_note="second layer trained" if train_v else "second layer frozen",
                                  noise_note=", with label noise" if noise else ", no label noise")
@@ -391,7 +391,7 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True):
     """Time derivatives of the order parameters of `state` under `rule`, evaluated from the
     symbolic derivation; same return convention as `odes.rhs.derivatives` (dict with 'Q', 'R',
     'v', and 'a' for afa/pepita-lin, 'b' = zeros for fa)."""
-    rule = get_rule(rule if isinstance(rule, str) else rule.name, ode=True)
+    rule = get_rule(rule if isinstance(rule, str) else rule.name, closed_form=True)
     state.check_rule(rule)
     K, M = state.K, state.M
     eta_v = eta if eta_v is None else eta_v

@@ -14,10 +14,10 @@ plot, cli.  `simulate` imports `odes`, never the reverse; the networks are `odes
 from odes.rules import RULES, get_rule
 from odes.weights import Weights, draw_weights, realise
 
-from .comparison import Comparison, compare, integrate_seeds, ode_rule_for
+from .comparison import Comparison, check_also, compare, integrate_seeds
 from .result import Simulation
 from .run import DivergenceWarning, check_params, run
 
-__all__ = ["Comparison", "compare", "integrate_seeds", "ode_rule_for", "RULES", "get_rule",
+__all__ = ["Comparison", "check_also", "compare", "integrate_seeds", "RULES", "get_rule",
            "Weights", "draw_weights", "realise", "Simulation", "run", "check_params",
            "DivergenceWarning"]

@@ -1,16 +1,18 @@
 """Command line: ``python -m simulate --rule afa --K 2 --M 2 --eta 0.05 --t-max 1000 --D 500``.
 
 Takes the flags of ``python -m odes`` (shared through `odes.cli.add_run_arguments`) plus --seeds,
---jobs, --ode/--no-ode and --n-test (no --init file and no --stop-eps: the simulation starts from
-random weights).  Simulates the seeds, integrates
-the ODE from each seed's initial order parameters and prints simulation mean +- s.e. next to the
-ODE.  --out writes .npz (t, eps_g and eps_g_ode of shape seeds x times, the order parameters per
+--jobs, --ode/--no-ode, --also and --n-test (no --stop-eps).  The simulation starts from random
+weights, or with --init ic.json from weights in dimension --D that realise that state exactly
+(theory.md 3.7; each seed its own random rotation).  Simulates the seeds, integrates the rule's
+ODE (and the --also rules') from each seed's initial order parameters and prints simulation
+mean +- s.e. next to the ODE.  --out writes .npz (t, eps_g and eps_g_ode of shape seeds x times, the order parameters per
 seed) with a .json sidecar, --csv a per-time table, --plot ODE lines over simulation markers.
 Bad input: a one-line message on stderr, exit status 2, nothing written.  A run whose every seed
 diverges: the table up to the divergence, a message, exit status 1, nothing written.
 """
 import argparse
 import sys
+from pathlib import Path
 
 from odes.cli import (UsageError, _Parser, add_run_arguments, check_run_arguments,
                       command_line_setup, positive_int, write_outputs)
@@ -38,6 +40,12 @@ def build_parser():
     p.add_argument("--jobs", type=positive_int, default=2, help="worker threads (default 2)")
     p.add_argument("--ode", action=argparse.BooleanOptionalAction, default=True,
                    help="integrate the ODE from each seed's initial state (default on)")
+    p.add_argument("--also", default="",
+                   help="comma-separated further ODE rules drawn from the same starts, e.g. "
+                        "--also afa,pepita-lin for a pepita run")
+    p.add_argument("--init", type=Path, default=None,
+                   help="JSON state (as for python -m odes --init) that every seed's weights "
+                        "realise exactly in dimension --D")
     p.add_argument("--n-test", type=nonneg_int, default=0,
                    help="also record the Monte-Carlo test error on this many held-out inputs")
     return p
@@ -45,9 +53,30 @@ def build_parser():
 
 def parse(argv):
     args = build_parser().parse_args(argv)
-    check_run_arguments(args)
-    args.K, args.M = args.K or 2, args.M or 2
+    check_run_arguments(args, realise_init=True)
+    if args.also and not args.ode:
+        raise UsageError("--also draws further ODE lines; it cannot go with --no-ode")
     return args
+
+
+def initial_weights(args):
+    """None (random weights), or one `Weights` per seed realising the --init state in dimension D;
+    sets args.K, args.M from the state."""
+    from odes.state import State
+    from odes.weights import realise
+    from .run import seed_list
+    if args.init is None:
+        args.K, args.M = args.K or 2, args.M or 2
+        return None
+    state = State.from_json(args.init)
+    for name, given, found in (("K", args.K, state.K), ("M", args.M, state.M)):
+        if given is not None and given != found:
+            raise UsageError(f"--init has {name}={found}, but --{name} {given} was given")
+    args.K, args.M = state.K, state.M
+    state.check_rule(args.rule)
+    if args.rule in ("afa", "pepita-lin", "pepita") and state.phi_F is None:
+        raise UsageError(f"--init: phi_F is needed to build F for a {args.rule} simulation")
+    return [realise(state, args.D, seed=s, b=state.b) for s in seed_list(args.seeds, args.seed)]
 
 
 def main(argv=None):
@@ -56,16 +85,19 @@ def main(argv=None):
     command_line_setup(PROG)
     try:
         args = parse(argv)
+        weights = initial_weights(args)
         cmp = compare(args.rule, args.K, args.M, args.D, args.eta, t_max=args.t_max,
                       times=args.times, seeds=args.seeds, seed=args.seed, jobs=args.jobs,
                       eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                       sigma_F=args.sigma_F, init=args.student_init, v_star=args.v_star,
-                      ode=args.ode, method=args.method, dt=args.dt, rtol=args.rtol,
-                      atol=args.atol, n_test=args.n_test,
-                      progress=False if args.quiet else None)
+                      ode=args.ode, also=args.also, method=args.method, dt=args.dt,
+                      rtol=args.rtol, atol=args.atol, nodes=args.nodes, n_test=args.n_test,
+                      weights=weights, progress=False if args.quiet else None)
     except (UsageError, StateError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
+    if args.init is not None:
+        cmp.sim.params.update(init_file=str(args.init), initial_state=cmp.sim.state(0, 0).to_dict())
     print(cmp.table("eps_g"))
     if args.n_test:
         print("\n".join(line for line in cmp.table("eps_test").splitlines()
@@ -75,9 +107,12 @@ def main(argv=None):
         if status != "ok":
             print(f"# seed {s}: {status} at t = {t_div:g}")
     if cmp.ode is not None:
-        for s, status, msg in zip(sim.seeds, cmp.ode_status, cmp.ode_messages):
-            if status == "nonfinite":
-                print(f"# ODE from seed {s}: {msg}")
+        lines = [(cmp.ode_rule, cmp.ode_status, cmp.ode_messages)]
+        lines += [(r, cmp.also_status[r], cmp.also_messages[r]) for r in cmp.also]
+        for name, statuses, messages in lines:
+            for s, status, msg in zip(sim.seeds, statuses, messages):
+                if status == "nonfinite":
+                    print(f"# {name} ODE from seed {s}: {msg}")
     if sim.n_diverged == sim.n_seeds:
         print(f"{PROG}: every seed diverged (the last at t = {max(sim.t_diverged):g}); "
               f"try a smaller --eta or F scale; nothing written", file=sys.stderr)

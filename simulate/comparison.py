@@ -1,9 +1,11 @@
 """Simulation against theory in one call: `compare(...) -> Comparison`.
 
-The seeds are simulated with `simulate.run`; then, for each seed, the order-parameter ODE is
-integrated with `odes.integrate` from that seed's *measured* initial order parameters (the per-seed
-handoff of theory.md section 3.7) and evaluated at the simulation's record times.  Exact PEPITA
-has no closed-form ODE: its theory line is PEPITA-linearised (theory.md sections 2.6 and 3.5).
+The seeds are simulated with `simulate.run`; then, for each seed, the order-parameter ODE of the
+same rule is integrated with `odes.integrate` from that seed's *measured* initial order parameters
+(the per-seed handoff of theory.md section 3.7) and evaluated at the simulation's record times.
+Exact PEPITA's ODE is evaluated by quadrature (theory.md 3.6).  Further theory lines from the same
+starts (`also`, e.g. the AFA and PEPITA-linearised approximations of a PEPITA run) are kept beside
+the main one, each with its own paired deviation.
 
 Deviations are paired: d_s(t) = sim_s(t) - ode_s(t) for each seed s, whose mean and standard error
 across seeds measure how far the finite-D simulation is from the D -> infinity theory without the
@@ -21,21 +23,29 @@ from odes.rules import get_rule
 from .result import Simulation, seed_stats
 from .run import run
 
-#: theory line used for each simulated rule
-ODE_RULE = {"pepita": "pepita-lin"}
-
-
-def ode_rule_for(rule):
-    """(name of the ODE rule, note) for a simulated rule."""
-    name = get_rule(rule).name
-    ode_name = ODE_RULE.get(name, name)
-    note = (f"{name} has no closed-form ODE; the theory line is the {ode_name} ODE"
-            if ode_name != name else "")
-    return ode_name, note
+def check_also(rule, also):
+    """The extra theory rules `also` (names or a comma-separated string) for a simulation of
+    `rule`, validated: each must have what its ODE needs in the simulated state (a for the
+    adaptive rules, b for FA) and differ from `rule`.  Returns a tuple of names."""
+    rule = get_rule(rule) if isinstance(rule, str) else rule
+    names = [x.strip() for x in also.split(",") if x.strip()] if isinstance(also, str) else list(also)
+    out = []
+    for name in names:
+        other = get_rule(name, ode=True)
+        if other.uses_F and not rule.uses_F:
+            raise ValueError(f"also: the {other.name} ODE needs the AF vector a; a {rule.name} "
+                             f"simulation has none (simulate afa, pepita-lin or pepita)")
+        if other.feedback_name == "b" and rule.feedback_name != "b":
+            raise ValueError(f"also: the fa ODE needs b; a {rule.name} simulation has none")
+        if other.name == rule.name:
+            raise ValueError(f"also: {other.name} is already the main theory line")
+        if other.name not in out:
+            out.append(other.name)
+    return tuple(out)
 
 
 def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14,
-                    progress=None):
+                    nodes=None, progress=None):
     """The ODE of `ode_rule` from each seed's initial state, at the simulation's times.
 
     Returns (arrays, status, messages): arrays maps 'eps_g', 'Q', 'R', 'v', 'f' and 'theta_<name>'
@@ -58,7 +68,7 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8,
         try:
             res = odes.integrate(state, rule, p["eta"], times=sim.t, eta_v=p["eta_v"],
                                  sigma=p["sigma"], train_v=p["train_v"], method=method, dt=dt,
-                                 rtol=rtol, atol=atol,
+                                 rtol=rtol, atol=atol, nodes=nodes if rule.exact_pepita else None,
                                  progress=False)
         except odes.IntegrationError as err:
             res = err.result
@@ -86,15 +96,20 @@ class Comparison:
 
     sim: the Simulation; ode: dict of (S, n, ...) ODE arrays ('eps_g', 'Q', 'R', 'v', 'f',
     'theta_<angle>'), or None without ODE; ode_rule, note; ode_status, ode_messages per seed.
+    also: {rule: arrays of the same form} for extra theory lines from the same starts, with
+    also_status and also_messages {rule: per-seed list}.
     """
 
     def __init__(self, sim, ode=None, ode_rule=None, note="", ode_params=None, ode_status=None,
-                 ode_messages=None):
+                 ode_messages=None, also=None, also_status=None, also_messages=None):
         self.sim, self.ode = sim, ode
         self.ode_rule, self.note = ode_rule, note
         self.ode_params = dict(ode_params or {})
         self.ode_status = list(ode_status or [])
         self.ode_messages = list(ode_messages or [])
+        self.also = dict(also or {})
+        self.also_status = dict(also_status or {})
+        self.also_messages = dict(also_messages or {})
 
     @property
     def t(self):
@@ -102,45 +117,58 @@ class Comparison:
 
     @property
     def params(self):
-        return dict(self.sim.params, ode_rule=self.ode_rule, **self.ode_params)
+        return dict(self.sim.params, ode_rule=self.ode_rule, also=list(self.also), **self.ode_params)
+
+    @property
+    def theories(self):
+        """Names of the theory lines: 'ode' (the rule's own ODE) first, then the `also` rules."""
+        return (["ode"] if self.ode is not None else []) + list(self.also)
 
     def __repr__(self):
-        return f"Comparison({self.sim!r}, ode_rule={self.ode_rule!r})"
+        extra = f", also={list(self.also)!r}" if self.also else ""
+        return f"Comparison({self.sim!r}, ode_rule={self.ode_rule!r}{extra})"
 
     # ---- arrays and statistics -----------------------------------------------------------------
-    def _ode(self, name):
-        if self.ode is None:
-            raise ValueError("this comparison has no ODE (ode=False)")
+    def _ode(self, name, which="ode"):
+        if which == "ode":
+            if self.ode is None:
+                raise ValueError("this comparison has no ODE (ode=False)")
+            arrays = self.ode
+        elif which in self.also:
+            arrays = self.also[which]
+        else:
+            raise KeyError(f"no theory line {which!r}; have {', '.join(self.theories) or 'none'}")
         key = "eps_g" if name == "eps_test" else name     # the theory of the test error is eps_g
-        if key not in self.ode and f"theta_{key}" in self.ode:
+        if key not in arrays and f"theta_{key}" in arrays:
             key = f"theta_{key}"
         if key in ("a", "b"):
             key = "f"
-        if key not in self.ode:
+        if key not in arrays:
             raise KeyError(f"no ODE quantity {name!r}")
-        return self.ode[key]
+        return arrays[key]
 
     def get(self, name="eps_g", which="sim"):
-        """(S, n, ...) array of `name` from the simulation ('sim') or the ODE ('ode')."""
-        return self.sim.get(name) if which == "sim" else self._ode(name)
+        """(S, n, ...) array of `name` from the simulation ('sim'), the rule's ODE ('ode') or an
+        extra theory line (its rule name, one of `also`)."""
+        return self.sim.get(name) if which == "sim" else self._ode(name, which)
 
     def mean(self, name="eps_g", which="sim"):
         """Seed mean of the simulation ('sim') over the seeds whose simulation is finite at each
-        time, or of the ODE ('ode') over the seeds whose ODE is finite."""
+        time, or of a theory line ('ode' or an `also` rule) over the seeds where it is finite."""
         return seed_stats(self.get(name, which))[0]
 
     def sem(self, name="eps_g", which="sim"):
         """Standard error of `mean`, over the same seeds."""
         return seed_stats(self.get(name, which))[1]
 
-    def deviation(self, name="eps_g"):
-        """Paired deviation sim - ode per seed: (mean, standard error, count) across the seeds
-        where both are finite."""
-        return seed_stats(self.get(name, "sim") - self.get(name, "ode"))
+    def deviation(self, name="eps_g", which="ode"):
+        """Paired deviation sim - theory per seed ('ode' or an `also` rule): (mean, standard
+        error, count) across the seeds where both are finite."""
+        return seed_stats(self.get(name, "sim") - self.get(name, which))
 
-    def max_deviation(self, name="eps_g"):
+    def max_deviation(self, name="eps_g", which="ode"):
         """max over times of |mean deviation| and of |mean deviation| / s.e."""
-        d, se, _ = self.deviation(name)
+        d, se, _ = self.deviation(name, which)
         ok = np.isfinite(d)
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.abs(d[ok]) / se[ok]
@@ -162,12 +190,20 @@ class Comparison:
             d, dse, dn = self.deviation(name)
             cols += [(f"{name}_ode", om), (f"{name}_n_ode", on), (f"{name}_sim_minus_ode", d),
                      (f"{name}_sim_minus_ode_se", dse), (f"{name}_n_pair", dn)]
+        for rule in self.also:
+            try:
+                om = seed_stats(self.get(name, rule))[0]
+            except KeyError:
+                continue
+            d, dse, _ = self.deviation(name, rule)
+            cols += [(f"{name}_ode_{rule}", om), (f"{name}_sim_minus_ode_{rule}", d),
+                     (f"{name}_sim_minus_ode_{rule}_se", dse)]
         return cols
 
     def table(self, name="eps_g", every=None, max_rows=25):
         """Text table: t, the simulation's mean +- s.e. over the n_sim seeds finite in it, the ODE's
         mean over the n_ode seeds finite in it, and the paired deviation over the n_pair seeds
-        where both are finite."""
+        where both are finite; then, for each `also` rule, its mean and paired deviation."""
         n = len(self.t)
         idx = np.arange(n) if n <= max_rows else np.unique(np.linspace(0, n - 1, max_rows).round().astype(int))
         if every:
@@ -185,6 +221,10 @@ class Comparison:
         if len(cols) > 3:
             head += f" {name + ' ode':>14} {'n_ode':>5} {'sim-ode':>11} {'s.e.(diff)':>10} {'n_pair':>6}"
             widths += [14, 5, 11, 10, 6]
+        for rule in self.also:
+            if len(cols) > len(widths):
+                head += f" {rule:>14} {'sim-' + rule:>15} {'s.e.(diff)':>10}"
+                widths += [14, 15, 10]
         lines.append(head)
         for i in idx:
             row = f"{self.t[i]:10.4g}"
@@ -201,11 +241,14 @@ class Comparison:
 
     # ---- persistence and plotting --------------------------------------------------------------
     def arrays(self):
+        """The simulation's arrays, the ODE's with suffix _ode and each `also` rule's with suffix
+        _also_<rule>."""
         out = self.sim.arrays()
-        if self.ode is not None:
-            for k, x in self.ode.items():
-                key = self.sim.feedback_name if k == "f" else k
-                out[f"{key}_ode"] = x
+        for which in self.theories:
+            arrays = self.ode if which == "ode" else self.also[which]
+            suffix = "_ode" if which == "ode" else f"_also_{which}"
+            for k, x in arrays.items():
+                out[(self.sim.feedback_name if k == "f" else k) + suffix] = x
         return out
 
     def save(self, path):
@@ -213,26 +256,33 @@ class Comparison:
         meta = self.sim.metadata()
         meta.update(ode=self.ode is not None, ode_rule=self.ode_rule, note=self.note,
                     ode_params=self.ode_params, ode_status=self.ode_status,
-                    ode_messages=self.ode_messages)
+                    ode_messages=self.ode_messages, also=list(self.also),
+                    also_status=self.also_status, also_messages=self.also_messages)
         return io.save(path, self.arrays(), meta)
 
     @classmethod
     def load(cls, path):
         arr, meta = io.load(path)
         sim = Simulation.from_arrays(arr, meta)
-        ode = None
-        if meta.get("ode"):
-            ode = {}
-            for k, x in arr.items():
-                if k.endswith("_ode"):
-                    key = k[: -len("_ode")]
-                    ode["f" if key == sim.feedback_name else key] = x
+        ode = {} if meta.get("ode") else None
+        also = {rule: {} for rule in meta.get("also", [])}
+        for k, x in arr.items():
+            if ode is not None and k.endswith("_ode"):
+                key, target = k[: -len("_ode")], ode
+            elif "_also_" in k:
+                key, rule = k.split("_also_", 1)
+                target = also[rule]
+            else:
+                continue
+            target["f" if key == sim.feedback_name else key] = x
         return cls(sim, ode, meta.get("ode_rule"), meta.get("note", ""), meta.get("ode_params"),
-                   meta.get("ode_status"), meta.get("ode_messages"))
+                   meta.get("ode_status"), meta.get("ode_messages"), also,
+                   meta.get("also_status"), meta.get("also_messages"))
 
     def to_csv(self, path):
         """Per-time table: t, then for eps_g and each angle the columns of `columns` (simulation
-        mean, s.e., n_sim; ODE mean, n_ode; paired deviation, its s.e., n_pair)."""
+        mean, s.e., n_sim; ODE mean, n_ode; paired deviation, its s.e., n_pair; the same for each
+        `also` rule)."""
         cols = [("t", self.t)]
         for name in ["eps_g"] + [f"theta_{k}" for k in self.sim.angles]:
             cols += self.columns(name)
@@ -245,25 +295,35 @@ class Comparison:
 
 
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
-            train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True,
-            method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, seed=0, n_test=0, weights=None,
-            progress=None):
-    """Simulate `seeds` seeds and integrate the ODE from each seed's initial order parameters.
+            train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
+            method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, nodes=None, seed=0, n_test=0,
+            weights=None, progress=None):
+    """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
+    parameters.
 
     Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
-    `weights`, one `odes.Weights` per seed) plus the ODE's
-    method, dt, rtol and atol (`odes.integrate`); ode=False skips the theory.  Returns a
-    `Comparison`.
+    `weights`, one `odes.Weights` per seed) plus the ODE's method, dt, rtol, atol and nodes
+    (`odes.integrate`); ode=False skips the theory; also: further ODE rules integrated from the
+    same starts (e.g. ('afa', 'pepita-lin') for a pepita run).  Returns a `Comparison`.
     """
+    rule = get_rule(rule)
     if ode:
         check_solver(method, dt, rtol, atol)         # fail before simulating
+        also = check_also(rule, also)
+    elif also:
+        raise ValueError("also: extra theory lines need ode=True")
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, progress=progress)
-    ode_name, note = ode_rule_for(rule)
     ode_params = dict(method=method, dt=float(dt), rtol=float(rtol), atol=float(atol))
     if not ode:
         return Comparison(sim, None, None, "", ode_params)
-    arrays, status, messages = integrate_seeds(sim, ode_name, method=method, dt=dt, rtol=rtol,
-                                               atol=atol, progress=progress)
-    return Comparison(sim, arrays, ode_name, note, ode_params, status, messages)
+    if rule.exact_pepita or any(get_rule(r).exact_pepita for r in also):
+        ode_params["nodes"] = nodes
+    kw = dict(method=method, dt=dt, rtol=rtol, atol=atol, nodes=nodes, progress=progress)
+    arrays, status, messages = integrate_seeds(sim, rule.name, **kw)
+    extra, extra_status, extra_messages = {}, {}, {}
+    for other in also:
+        extra[other], extra_status[other], extra_messages[other] = integrate_seeds(sim, other, **kw)
+    return Comparison(sim, arrays, rule.name, "", ode_params, status, messages, extra,
+                      extra_status, extra_messages)

@@ -4,9 +4,12 @@ Left, top: eps_g on log-log axes; the simulation as markers (seed mean) in a ban
 standard error, each over the seeds whose simulation is finite at that time; the ODE, integrated
 from each seed's initial state, as a black line on top (mean over the seeds whose ODE is finite;
 dashed where that is fewer than all seeds).
+Further theory lines (`also`, e.g. AFA and PEPITA-linearised for a PEPITA run) are drawn in their
+rule's colour, under the black one.
 Left, bottom: the relative paired deviation (sim - ODE)/ODE per seed, as mean +- 2 s.e. over the
 seeds where both are finite, in the grey band of +- one standard deviation of a single seed (the
 O(D^-1/2) finite-D fluctuation): markers whose bars reach zero are consistent with the theory.
+One series per theory line (black markers: the rule's own ODE).
 Right: the alignment angles (markers and band: simulation mean +- s.e.; black-edged lines on top:
 ODE), one colour per angle; angles that are undefined in this run are named in the panel.
 """
@@ -70,17 +73,26 @@ def plot_comparison(cmp, path=None, axes=None):
         _plot_by_count(ax_eps, t[pos], om[pos], n_ode[pos], sim.n_seeds, **THEORY,
                        label=f"ODE ({cmp.ode_rule}) from each seed's start "
                              f"({_seeds_label(n_ode[pos], sim.n_seeds)}; dashed: fewer)")
+    for rule in cmp.also:
+        om, _, n_ode = seed_stats(cmp.get("eps_g", rule))
+        _plot_by_count(ax_eps, t[pos], om[pos], n_ode[pos], sim.n_seeds, lw=1.3, zorder=4,
+                       color=RULE_COLOURS.get(rule, "0.5"), label=f"ODE ({rule}), same starts")
     ax_eps.set(xscale="log", yscale="log", ylabel=r"$\epsilon_g$")
     ax_eps.legend(frameon=False, fontsize=8)
     if ax_dev is not None:
-        rel = (sim.get("eps_g") - cmp.get("eps_g", "ode")) / cmp.get("eps_g", "ode")
-        d, dse, n = seed_stats(rel)
-        sd = dse * np.sqrt(n)
-        ax_dev.fill_between(t[pos], -sd[pos], sd[pos], color="0.85", lw=0, zorder=0,
-                            label="± s.d. of one seed")
-        ax_dev.axhline(0, color="k", lw=0.8, zorder=1)
-        ax_dev.errorbar(t[mk], d[mk], yerr=np.nan_to_num(2 * dse[mk]), fmt="o", ms=2.5,
-                        color=colour, capsize=1.5, zorder=2, label="mean ± 2 s.e.")
+        for i, which in enumerate(cmp.theories):
+            rel = (sim.get("eps_g") - cmp.get("eps_g", which)) / cmp.get("eps_g", which)
+            d, dse, n = seed_stats(rel)
+            if i == 0:
+                sd = dse * np.sqrt(n)
+                ax_dev.fill_between(t[pos], -sd[pos], sd[pos], color="0.85", lw=0, zorder=0,
+                                    label="± s.d. of one seed")
+                ax_dev.axhline(0, color="k", lw=0.8, zorder=1)
+            c = "k" if which == "ode" else RULE_COLOURS.get(which, "0.5")
+            name = cmp.ode_rule if which == "ode" else which
+            ax_dev.errorbar(t[mk], d[mk], yerr=np.nan_to_num(2 * dse[mk]), fmt="o", ms=2.5,
+                            color=c, capsize=1.5, zorder=3 if which == "ode" else 2,
+                            label=f"vs {name}: mean ± 2 s.e." if cmp.also else "mean ± 2 s.e.")
         ax_dev.set(xscale="log", xlabel=r"time $t$ = steps$/D$",
                    ylabel="(sim $-$ ODE) / ODE")
         ax_dev.legend(frameon=False, fontsize=7, ncol=2, loc="upper left")

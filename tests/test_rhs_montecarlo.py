@@ -34,10 +34,14 @@ def one_step_changes(w, rule, X, xi):
     e = g(lam) @ w.v - (g(nu) @ w.v_star + SIGMA * xi)
     a = w.W @ w.F / sqD
     f = {"bp": w.v, "fa": w.b}.get(rule, a)
-    phi = f * gp(lam) * e[:, None]                                   # (B, K)
     x_pre = X - np.outer(e, w.F) if r.fe_terms else X                # presynaptic factor
+    if r.exact_pepita:             # two forward passes: h - h~ with h~ = g(W x~ / sqrt(D))
+        h_mod = g(x_pre @ w.W.T / sqD)
+        phi, h_last = g(lam) - h_mod, h_mod
+    else:
+        phi = f * gp(lam) * e[:, None]                               # (B, K)
+        h_last = g(lam) - a * gp(lam) * e[:, None] if r.fe_terms else g(lam)
     W_new = w.W[None] - (ETA / sqD) * phi[:, :, None] * x_pre[:, None, :]
-    h_last = g(lam) - a * gp(lam) * e[:, None] if r.fe_terms else g(lam)
     v_new = w.v - (ETA_V / D) * e[:, None] * h_last
     Q0, R0 = w.W @ w.W.T / D, w.W @ w.W_star.T / D
     dQ = np.einsum("bkd,bld->bkl", W_new, W_new) / D - Q0
@@ -59,12 +63,8 @@ def state_with_F_along_teacher(K, M, rng):
                       v_star=rng.standard_normal(M), a=G[M + 1:, M], p=G[:M, M], phi_F=G[M, M])
 
 
-@pytest.mark.parametrize("rule,K,M", [("bp", 2, 2), ("fa", 3, 2), ("afa", 2, 3), ("pepita-lin", 2, 2)])
-def test_rhs_is_mean_one_step_change(rule, K, M):
-    rng = np.random.default_rng({"bp": 1, "fa": 2, "afa": 3, "pepita-lin": 4}[rule])
-    state = random_state(K, M, rng) if rule != "pepita-lin" else state_with_F_along_teacher(K, M, rng)
-    w = odes.realise(state, D, seed=5, b=state.b)
-    ode = odes.derivatives(state, rule, ETA, eta_v=ETA_V, sigma=SIGMA)
+def monte_carlo_drift(w, rule, rng):
+    """Mean and standard error of D x the one-step changes over N_BATCHES x BATCH inputs."""
     sums = {}
     for _ in range(N_BATCHES):
         X = rng.standard_normal((BATCH, D))
@@ -73,15 +73,52 @@ def test_rhs_is_mean_one_step_change(rule, K, M):
             s1, s2 = sums.get(k, (0.0, 0.0))
             sums[k] = (s1 + x.sum(0), s2 + (x * x).sum(0))
     n = N_BATCHES * BATCH
+    mean = {k: s1 / n for k, (s1, s2) in sums.items()}
+    se = {k: np.sqrt(np.maximum(s2 / n - mean[k] ** 2, 0) / n) for k, (s1, s2) in sums.items()}
+    return mean, se
+
+
+def tolerance(ode, se, k):
+    """4.5 standard errors plus a relative O(1/D) allowance for the corrections the ODE neglects
+    (measured |z| <= 2 for every entry with these seeds)."""
+    return 4.5 * se[k] + np.abs(ode[k]) / D
+
+
+@pytest.mark.parametrize("rule,K,M", [("bp", 2, 2), ("fa", 3, 2), ("afa", 2, 3), ("pepita-lin", 2, 2),
+                                      ("pepita", 2, 2)])
+def test_rhs_is_mean_one_step_change(rule, K, M):
+    rng = np.random.default_rng({"bp": 1, "fa": 2, "afa": 3, "pepita-lin": 4, "pepita": 6}[rule])
+    state = state_with_F_along_teacher(K, M, rng) if odes.get_rule(rule).fe_terms else random_state(K, M, rng)
+    w = odes.realise(state, D, seed=5, b=state.b)
+    ode = odes.derivatives(state, rule, ETA, eta_v=ETA_V, sigma=SIGMA)
+    mean, se = monte_carlo_drift(w, rule, rng)
     keys = ["Q", "R", "v"] + (["a"] if "a" in ode else [])
     for k in keys:
-        mean = sums[k][0] / n
-        se = np.sqrt(np.maximum(sums[k][1] / n - mean**2, 0) / n)
-        # 4.5 standard errors plus a relative O(1/D) allowance for the corrections the ODE neglects
-        # (measured |z| <= 2 for every entry with these seeds)
-        tol = 4.5 * se + np.abs(ode[k]) / D
-        assert np.all(np.abs(mean - ode[k]) < tol), (
-            f"{rule} d{k}/dt: ODE {ode[k]}, Monte Carlo {mean} +- {se}")
+        tol = tolerance(ode, se, k)
+        assert np.all(np.abs(mean[k] - ode[k]) < tol), (
+            f"{rule} d{k}/dt: ODE {ode[k]}, Monte Carlo {mean[k]} +- {se[k]}")
         # the test resolves the first-layer right-hand sides: they are not swamped by the tolerance
         if k in ("Q", "R"):
             assert np.max(np.abs(ode[k])) > 3 * np.max(tol)
+
+
+def test_exact_pepita_rhs_where_the_linearisation_fails():
+    """At |a| = O(1) and phi_F = O(1) exact PEPITA's drift (Monte Carlo from realised weights)
+    matches the quadrature ODE within the tolerance of the test above, while the pepita-lin
+    right-hand side misses the same numbers by many times it."""
+    rng = np.random.default_rng(7)
+    state = state_with_F_along_teacher(2, 2, rng)
+    s = 2.5              # F -> s F: a and p scale by s, phi_F by s^2 (the state stays valid)
+    state = odes.State(**{**state.to_dict(), "a": s * state.a, "phi_F": s * s * state.phi_F,
+                          "p": s * state.p, "v": 1.5 * state.v})
+    assert np.abs(state.a).max() > 0.5 and state.phi_F > 1.0
+    w = odes.realise(state, D, seed=5)
+    mean, se = monte_carlo_drift(w, "pepita", rng)
+    exact = odes.derivatives(state, "pepita", ETA, eta_v=ETA_V, sigma=SIGMA)
+    lin = odes.derivatives(state, "pepita-lin", ETA, eta_v=ETA_V, sigma=SIGMA)
+    worst_lin = 0.0
+    for k in ("Q", "R", "v", "a"):
+        tol = tolerance(exact, se, k)
+        assert np.all(np.abs(mean[k] - exact[k]) < tol), (k, exact[k], mean[k], se[k])
+        worst_lin = max(worst_lin, np.max(np.abs(mean[k] - lin[k]) / tol))
+    assert worst_lin > 10, worst_lin

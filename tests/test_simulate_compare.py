@@ -29,7 +29,7 @@ def comparison(rule, D):
 def test_simulation_agrees_with_ode(rule, D):
     cmp = comparison(rule, D)
     assert cmp.sim.n_diverged == 0 and set(cmp.ode_status) == {"finished"}
-    assert cmp.ode_rule == ("pepita-lin" if rule == "pepita" else rule)
+    assert cmp.ode_rule == rule
     for name in ("eps_g", "R", "v"):
         d, se, n = cmp.deviation(name)
         assert np.all(n == SEEDS)
