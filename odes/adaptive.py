@@ -114,7 +114,7 @@ def new_solver(h0):
     return solver
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratch,
            K, M, T, vstar, p, par, ws, quad):
     """Advance (solver[T_], y) until every time in t_out has been reached, writing the solution

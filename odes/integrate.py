@@ -85,7 +85,7 @@ def _step(y, dt, rk4, K, M, T, vstar, p, par, ws, quad, k1, k2, k3, k4, tmp, out
         out[i] = y[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _advance(y, n_steps, dt, rk4, K, M, T, vstar, p, par, ws, quad, scratch):
     """Advance y in place by n_steps fixed steps.  Returns the number of steps done; fewer than
     n_steps means y became non-finite (y then holds the first non-finite state)."""

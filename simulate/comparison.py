@@ -44,46 +44,70 @@ def check_also(rule, also):
     return tuple(out)
 
 
+def _same_state(x, y, atol=1e-12):
+    """Whether two states have the same order parameters to `atol`."""
+    a, b = x.to_dict(), y.to_dict()
+    return a.keys() == b.keys() and all(
+        np.allclose(a[k], b[k], rtol=0, atol=atol) for k in a)
+
+
 def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14,
-                    nodes=None, progress=None):
-    """The ODE of `ode_rule` from each seed's initial state, at the simulation's times.
+                    nodes=None, jobs=2, progress=None):
+    """The ODE of `ode_rule` from each seed's initial state, at the simulation's times, on `jobs`
+    threads (the compiled integrators release the GIL).  Seeds whose initial states agree to
+    1e-12 (weights that realise one given state) share one integration.
 
     Returns (arrays, status, messages): arrays maps 'eps_g', 'Q', 'R', 'v', 'f' and 'theta_<name>'
     to (S, n, ...) arrays, NaN after an ODE solution that became non-finite.
     """
+    from concurrent.futures import ThreadPoolExecutor
     p = sim.params
     S, n = sim.n_seeds, len(sim.t)
     rule = get_rule(ode_rule, ode=True)
-    shapes = dict(eps_g=(), Q=(sim.K, sim.K), R=(sim.K, sim.M), v=(sim.K,), f=(sim.K,))
-    out = {k: np.full((S, n) + shp, np.nan) for k, shp in shapes.items()}
-    angles, status, messages = {}, [], []
-    bar = tqdm(range(S), disable=progress is False, delay=0.0 if progress else 2.0,
-               desc=f"ODE {ode_rule}", leave=False)      # by default, shown after 2 s
-    for s in bar:
-        state = sim.state(s, 0)
+    states = [sim.state(s, 0) for s in range(S)]
+    for state in states:
         if rule.uses_F and state.a is None:
             raise ValueError(f"the {ode_rule} ODE needs the AF vector; simulate an adaptive rule")
         if rule.feedback_name == "b" and state.b is None:
             raise ValueError(f"the {ode_rule} ODE needs b; simulate 'fa'")
+
+    def one(state):
         try:
             res = odes.integrate(state, rule, p["eta"], times=sim.t, eta_v=p["eta_v"],
                                  sigma=p["sigma"], train_v=p["train_v"], method=method, dt=dt,
                                  rtol=rtol, atol=atol, nodes=nodes if rule.exact_pepita else None,
                                  progress=False)
         except odes.IntegrationError as err:
-            res = err.result
-            status.append("nonfinite")
-            messages.append(str(err))
-        else:
-            status.append(res.status)
-            messages.append(res.message)
-        m = len(res.t)
-        out["eps_g"][s, :m] = res.eps_g
-        out["Q"][s, :m], out["R"][s, :m], out["v"][s, :m] = res.Q, res.R, res.v
-        if rule.feedback_name:
-            out["f"][s, :m] = res.f
-        for k, x in res.angles.items():
-            angles.setdefault(k, np.full((S, n), np.nan))[s, :m] = x
+            return err.result, "nonfinite", str(err)
+        return res, res.status, res.message
+
+    shapes = dict(eps_g=(), Q=(sim.K, sim.K), R=(sim.K, sim.M), v=(sim.K,), f=(sim.K,))
+    out = {k: np.full((S, n) + shp, np.nan) for k, shp in shapes.items()}
+    angles, status, messages = {}, [], []
+    firsts, which = [], []             # the distinct initial states, and each seed's
+    for state in states:
+        same = [j for j, i in enumerate(firsts) if _same_state(states[i], state)]
+        if not same:
+            firsts.append(len(which))
+        which.append(same[0] if same else len(firsts) - 1)
+    with tqdm(total=len(firsts), disable=progress is False, delay=0.0 if progress else 2.0,
+              desc=f"ODE {ode_rule}", leave=False) as bar, \
+            ThreadPoolExecutor(max_workers=max(1, min(int(jobs), S))) as pool:   # bar after 2 s
+        futures = [pool.submit(one, states[i]) for i in firsts]
+        for f in futures:
+            f.add_done_callback(lambda _: bar.update(1))
+        results = [f.result() for f in futures]
+        for s in range(S):
+            res, st, msg = results[which[s]]
+            status.append(st)
+            messages.append(msg)
+            m = len(res.t)
+            out["eps_g"][s, :m] = res.eps_g
+            out["Q"][s, :m], out["R"][s, :m], out["v"][s, :m] = res.Q, res.R, res.v
+            if rule.feedback_name:
+                out["f"][s, :m] = res.f
+            for k, x in res.angles.items():
+                angles.setdefault(k, np.full((S, n), np.nan))[s, :m] = x
     for k, x in angles.items():
         out[f"theta_{k}"] = x
     if not rule.feedback_name:
@@ -320,7 +344,7 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
         return Comparison(sim, None, None, "", ode_params)
     if rule.exact_pepita or any(get_rule(r).exact_pepita for r in also):
         ode_params["nodes"] = nodes
-    kw = dict(method=method, dt=dt, rtol=rtol, atol=atol, nodes=nodes, progress=progress)
+    kw = dict(method=method, dt=dt, rtol=rtol, atol=atol, nodes=nodes, jobs=jobs, progress=progress)
     arrays, status, messages = integrate_seeds(sim, rule.name, **kw)
     extra, extra_status, extra_messages = {}, {}, {}
     for other in also:
