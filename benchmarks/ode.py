@@ -13,6 +13,10 @@
    1/10 (K = 2) or 1/100 (K = 10) of the run, best of 3, and scaled; its error is that of the full run
    for K = 2 only with --full.
 3. The README example run twice in fresh processes (the second loads the on-disk numba cache).
+4. Exact PEPITA's right-hand side by quadrature (theory.md 3.6): time per evaluation and relative
+   error (max over entries, relative to the largest) against a converged rule (32 nodes per
+   dimension at K = M = 2, 12 at K = M = 3), at several node counts, for a state with O(1) AF
+   vector and one further into the runaway; beside the closed-form pepita-lin kernel's time.
 """
 import argparse
 import os
@@ -66,9 +70,9 @@ def numpy_rhs_bp(Q, R, T, v, v_star, eta):
 
 
 @njit(cache=True)
-def _repeat_rhs(n, y, dy, K, M, T, vstar, p, par, ws):
+def _repeat_rhs(n, y, dy, K, M, T, vstar, p, par, ws, quad):
     for _ in range(n):
-        rhs_kernel(y, dy, K, M, T, vstar, p, par, ws)
+        rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
         y[0] += 1e-15 * dy[0]       # keep the calls from being hoisted
     return dy[0]
 
@@ -140,11 +144,78 @@ def long_run(K, eta, t_max, seed, rk4_fraction, rounds, full_rk4=False):
     return rows
 
 
+#: K = M = 2 with an O(1) AF vector: the start of the runaway test (tests/test_simulate_compare.py)
+PEPITA_START = dict(Q=[[1.0, 0.1], [0.1, 0.9]], R=[[0.2, 0.0], [0.0, 0.1]], T=np.eye(2),
+                    v=[0.5, -0.4], v_star=[1.0, 1.0], a=[0.8, -0.5], p=[0.3, -0.2], phi_F=1.5)
+
+
+def pepita_states():
+    """The runaway test's start and where its exact-PEPITA ODE is at t = 6 (eps_g turning up)."""
+    start = odes.State(**PEPITA_START)
+    res = odes.integrate(start, "pepita", 0.3, eta_v=0.4, times=[0, 6.0], progress=False)
+    later = odes.State(Q=res.Q[-1], R=res.R[-1], T=start.T, v=res.v[-1], v_star=start.v_star,
+                       a=res.a[-1], p=start.p, phi_F=start.phi_F)
+    return {"a=O(1), t=0": start, "runaway, t=6": later}
+
+
+def pepita_state_3():
+    rng = np.random.default_rng(3)
+    V = rng.standard_normal((7, 12)) / np.sqrt(12)
+    V[4:] += 0.6 * V[3]                    # students correlated with F: O(1) a
+    G = V @ V.T * 1.5
+    return odes.State(Q=G[4:, 4:], R=G[4:, :3], T=G[:3, :3], v=rng.standard_normal(3),
+                      v_star=np.ones(3), a=G[4:, 3], p=G[:3, 3], phi_F=G[3, 3])
+
+
+def pepita_rows(state, node_counts, ref_nodes, eta=0.3):
+    """(nodes, seconds per RHS, relative error vs ref_nodes) rows for exact PEPITA at `state`."""
+    rule = odes.get_rule("pepita")
+
+    def flat(nodes):
+        d = odes.derivatives(state, rule, eta, nodes=nodes)
+        return np.concatenate([x.ravel() for x in d.values()])
+    ref = flat(ref_nodes)
+    rows = []
+    for m in node_counts:
+        y, args = kernel_args(state, rule, eta, nodes=m)
+        dy = np.zeros_like(y)
+        _repeat_rhs(1, y, dy, *args)
+        n = max(3, int(0.3 / (1e-7 * len(args[-1]) * m ** (state.K + state.M - 1))))
+        sec = best_of(lambda: _repeat_rhs(n, y, dy, *args), 3) / n
+        rows.append((m, sec, float(np.abs(flat(m) - ref).max() / np.abs(ref).max())))
+    return rows
+
+
+def pepita_section():
+    from odes.expectations import default_nodes
+    lin = odes.State(**PEPITA_START)
+    y, args = kernel_args(lin, odes.get_rule("pepita-lin"), 0.3)
+    dy = np.zeros_like(y)
+    _repeat_rhs(10, y, dy, *args)
+    t_lin = best_of(lambda: _repeat_rhs(20000, y, dy, *args), 3) / 20000
+    print(f"\nExact PEPITA right-hand side by quadrature, eta = 0.3 (closed-form pepita-lin: "
+          f"{1e6 * t_lin:.2f} us)")
+    cases = [(f"K=M=2, {name}", st, (12, 14, 16, 20), 32) for name, st in pepita_states().items()]
+    cases.append(("K=M=3, O(1) a", pepita_state_3(), (6, 8), 12))
+    for label, st, counts, ref in cases:
+        default = default_nodes(st.K + st.M)
+        for m, sec, err in pepita_rows(st, counts, ref):
+            mark = "  <- default" if m == default else ""
+            print(f"  {label:22s} {m:3d} nodes/dim  {1e3 * sec:9.3f} ms/RHS  rel. error {err:8.1e}  "
+                  f"{sec / t_lin:9.0f}x pepita-lin{mark}")
+    print("[targets: K=M=2 <= 2 ms (stretch 0.5 ms) at <= 2e-6; K=M=3 <= 40 ms]")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="also the error of the full K=2 RK4 run (~1 min)")
+    ap.add_argument("--pepita", action="store_true", help="only the exact-PEPITA section")
     args = ap.parse_args()
     load = os.getloadavg()[0]
+    if args.pepita:
+        print(f"# tsode {odes.__version__}; load average {load:.2f}, {os.cpu_count()} cores")
+        pepita_section()
+        return
     print(f"# tsode {odes.__version__}, ODE benchmark (one core); load average {load:.2f}, "
           f"{os.cpu_count()} cores")
     for K in (2, 4, 10):
@@ -170,6 +241,7 @@ def main():
         walls.append(time.perf_counter() - t0)
     print(f"\nREADME example `python -m odes ... --t-max 1000`: first run {walls[0]:.2f} s, "
           f"second run {walls[1]:.2f} s   [target second < 2 s]")
+    pepita_section()
 
 
 if __name__ == "__main__":

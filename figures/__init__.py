@@ -23,6 +23,8 @@ Figures:
   bp_plateau         the Saad-Solla plateau of BP (soft committee machine), K=M=2 and 3
   fa_align_memorise  feedback alignment's two phases, eps_g and theta(v, b)
   pepita_f_scale     where PEPITA ~ AFA holds: eps_g at fixed t against |F|^2
+  pepita_regimes     maps over (|F|^2, eta) from the exact-PEPITA ODE: where AFA and pepita-lin
+                     hold, where PEPITA diverges
 """
 import importlib
 
@@ -32,6 +34,8 @@ FIGURES = {
     "bp_plateau": "Saad-Solla plateau of BP (soft committee machine) for K=M=2 and 3",
     "fa_align_memorise": "feedback alignment's two phases: eps_g and theta(v, b)",
     "pepita_f_scale": "where PEPITA ~ AFA holds: eps_g at a fixed time against |F|^2",
+    "pepita_regimes": "maps over (|F|^2, eta) from the exact-PEPITA ODE: where AFA and "
+                      "PEPITA-linearised hold, where PEPITA diverges",
 }
 
 

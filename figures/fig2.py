@@ -9,11 +9,12 @@ Choices the caption leaves open (PARAMS; theory.md sections 5 and 6.2):
   learns within t = 10^4.
 * eta_v = eta; teacher v* = (1, 1) (so the zero-error second layers are (+-1, +-1)); student
   "large" initialisation (W, v entries N(0, 1)); F and the teacher drawn per seed.
-* 8 seeds (mean +- s.e.); record times log-spaced up to t = 10^4; the ODEs (AFA, theory.md 3.4,
-  and PEPITA-linearised, 3.5) start from each seed's measured initial order parameters.
+* 8 seeds (mean +- s.e.); record times log-spaced up to t = 10^4; the ODEs (exact PEPITA by
+  quadrature, theory.md 3.6; AFA, 3.4; PEPITA-linearised, 3.5) start from each seed's measured
+  initial order parameters.
 
 Panels: (b) eps_g against t, simulations as markers and ODE means as lines; (c) the alignment
-angles of one seed (`show_seed`), PEPITA simulation against the two ODEs; (d) the plane of
+angles of one seed (`show_seed`), PEPITA simulation against the exact-PEPITA and AFA ODEs; (d) the plane of
 second-layer vectors of that seed at the time shots marked in (c).
 """
 import numpy as np
@@ -31,7 +32,9 @@ PARAMS = dict(K=2, M=2, D=500, eta=0.05, eta_v=None, phi_F=0.1, v_star="ones", i
 SMALL = dict(D=100, t_max=300.0, n_times=14, seeds=3, show_seed=0, shots=(1.0, 30.0, 100.0, 300.0))
 
 RULES = ("pepita", "afa")            # simulated
-ODE_RULES = ("pepita-lin", "afa")    # theory lines, from the same initial states
+ODE_RULES = ("pepita", "pepita-lin", "afa")    # theory lines, from the same initial states
+ODE_STYLE = {"pepita": dict(ls="-", lw=1.8), "pepita-lin": dict(ls=(0, (4, 2)), lw=1.3),
+             "afa": dict(ls="-", lw=1.5)}
 ANGLES = ("v_vstar", "v_deg", "a_v")
 
 
@@ -69,8 +72,8 @@ def compute(small=None, **overrides):
     idx = [at_time(t, x) for x in p["shots"]]
     v_deg = odes.degenerate_solution(sim.Q[s, idx], sim.R[s, idx], sim.T[s], sim.v_star[s])
     data["plane"] = dict(t=t[idx], idx=idx, v=sim.v[s, idx], a=sim.f[s, idx], v_deg=v_deg,
-                         v_star=sim.v_star[s], a_ode=ode["pepita-lin"]["f"][s, idx],
-                         v_ode=ode["pepita-lin"]["v"][s, idx])
+                         v_star=sim.v_star[s], a_ode=ode["pepita"]["f"][s, idx],
+                         v_ode=ode["pepita"]["v"][s, idx])
     data["a_norm"] = {r: np.linalg.norm(sims[r].f, axis=-1) for r in RULES}
     # seeds in which the hidden units specialise at some record time (theta(v, v_deg) defined)
     data["n_specialised"] = {r: int(np.sum(np.any(np.isfinite(sims[r].angles["v_deg"][:, 1:]),
@@ -129,8 +132,8 @@ def _panel_b(ax, data, pos):
                           filled=rule == "pepita", ms=4.2, zorder=z)
     for rule in ODE_RULES:
         m = data["eps_ode"][rule][0]
-        ax.plot(tp, m[pos], "-", color=style.colour(rule), lw=1.5, zorder=6, alpha=0.9,
-                label=f"{style.label(rule)} ODE")
+        ax.plot(tp, m[pos], color=style.colour(rule), zorder=6, alpha=0.9,
+                label=f"{style.label(rule)} ODE", **ODE_STYLE[rule])
     ref = float(np.sum(data["sims"]["pepita"].v_star[0] ** 2)) / 6
     ax.axhline(ref, color="0.55", lw=0.8, ls=":", zorder=1)
     ax.text(tp[0] * 1.2, ref / 1.08, r"$|v^*|^2/6$: first layer not learning", fontsize=6.8,
@@ -154,7 +157,7 @@ def _panel_c(ax, data, pos):
         ok = pos & np.isfinite(y)
         ax.plot(t[ok], y[ok], style.ANGLE_MARKERS[k], color=c, ms=3.6, mfc="white", mew=1.0,
                 zorder=3)
-        ax.plot(t[pos], data["angles_ode"]["pepita-lin"][k][pos], "-", color=c, lw=1.5, zorder=2)
+        ax.plot(t[pos], data["angles_ode"]["pepita"][k][pos], "-", color=c, lw=1.5, zorder=2)
         ax.plot(t[pos], data["angles_ode"]["afa"][k][pos], "--", color=c, lw=1.0, alpha=0.8,
                 zorder=2)
     for x in data["plane"]["t"]:
@@ -169,7 +172,7 @@ def _panel_c(ax, data, pos):
                     else "")) for k in ANGLES]
     h2 = [Line2D([], [], color="0.3", marker="o", mfc="white", ls="none", ms=3.6,
                  label="PEPITA simulation"),
-          Line2D([], [], color="0.3", ls="-", label="PEPITA-lin ODE"),
+          Line2D([], [], color="0.3", ls="-", label="PEPITA ODE"),
           Line2D([], [], color="0.3", ls="--", lw=1.0, label="AFA ODE")]
     # one legend below the axes: angles in the first row, line styles in the second
     ax.legend(handles=[h for pair in zip(h1, h2) for h in pair], loc="upper center",

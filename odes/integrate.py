@@ -144,8 +144,8 @@ def _check_times(times, t_max, dt):
 
 
 def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0, train_v=True,
-              method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, stop_eps=None, progress=None,
-              nodes=None):
+              method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, stop_eps=None, stop_above=None,
+              progress=None, nodes=None):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
     state: `odes.State`; rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact PEPITA, whose
@@ -156,7 +156,8 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     last one); method: 'dopri5' (adaptive, default), 'rk4', 'euler' or 'scipy-<METHOD>';
     rtol, atol: error tolerances of the adaptive and scipy methods (atol also bounds how far a
     converging eps_g is resolved: to about atol/3); dt: step of the fixed-step
-    methods.  stop_eps: stop once eps_g < stop_eps (checked at output times); progress: show a
+    methods.  stop_eps: stop once eps_g < stop_eps, stop_above: once eps_g > stop_above (a run
+    that is blowing up; both checked at output times, status 'stopped'); progress: show a
     progress bar (default: only for runs that last more than about 2 s).  Returns a `Result`.
     """
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
@@ -169,15 +170,19 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     run_params = dict(rule=rule.name, K=K, M=M, eta=float(eta),
                       eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
                       train_v=bool(train_v), method=method, dt=float(dt), rtol=float(rtol),
-                      atol=float(atol), stop_eps=stop_eps, initial_state=state.to_dict())
+                      atol=float(atol), stop_eps=stop_eps, stop_above=stop_above,
+                      initial_state=state.to_dict())
     if rule.exact_pepita:
         run_params["nodes"] = int(args[5][N_NODES])
 
     def stop(y):
-        if stop_eps is None:
+        if stop_eps is None and stop_above is None:
             return False
         Q, R, v, _ = unpack(y, K, M)
-        return bool(_eps_g(Q, R, T, v, vstar) < stop_eps)
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = _eps_g(Q, R, T, v, vstar)
+        return bool((stop_eps is not None and e < stop_eps)
+                    or (stop_above is not None and not e <= stop_above))
 
     if method in ADAPTIVE:
         ys, status, detail, stats = _adaptive(y0, times, rtol, atol, args, progress, stop)
@@ -195,7 +200,11 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
         return Result.from_flat(times[:n], Y, state, rule, run_params, status, message, stats)
 
     if status == "stopped":
-        return finish(status, f"eps_g < {stop_eps} at t = {times[len(ys) - 1]:g}")
+        Q, R, v, _ = unpack(ys[-1], K, M)
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = _eps_g(Q, R, T, v, vstar)
+        which = f"eps_g < {stop_eps}" if stop_eps is not None and e < stop_eps else f"eps_g > {stop_above}"
+        return finish(status, f"{which} at t = {times[len(ys) - 1]:g}")
     if status == "nonfinite":
         when, bad = detail
         what = _name_of(bad, K, M, rule.feedback_name or "f") if bad >= 0 else "the state"

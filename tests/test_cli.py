@@ -69,6 +69,8 @@ def write_ic(path, **change):
     ({}, ("--atol", "-1e-9"), "--atol must be finite and >= 0"),
     ({}, ("--method", "scipy-FOO"), "--method: unknown method 'scipy-FOO'"),
     ({}, ("--times", "0,1,5"), "--t-max 1 disagrees with the last of --times (5)"),
+    ({}, ("--nodes", "12"), "--nodes is for the exact-PEPITA ODE"),
+    ({}, ("--rule", "pepita"), "a: rule 'pepita' needs a"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, change, args, match):
     ic = write_ic(tmp_path / "ic.json", **change)
@@ -94,7 +96,7 @@ def test_help_documents_every_flag():
     p = run("--help")
     for flag in ("--rule", "--K", "--M", "--eta", "--eta-v", "--sigma", "--freeze-v", "--init",
                  "--seed", "--D", "--t-max", "--dt", "--method", "--times", "--out", "--csv", "--plot",
-                 "--rtol", "--atol", "--fixed-point"):
+                 "--rtol", "--atol", "--fixed-point", "--nodes"):
         assert flag in p.stdout
 
 
@@ -158,3 +160,19 @@ def test_latex_writes_the_equations_with_their_definitions(tmp_path):
     bad = run("--rule", "afa", "--latex", tmp_path / "eqs.txt")
     assert bad.returncode == 2 and "--latex: expected a file name ending in .tex" in bad.stderr
     assert run("--rule", "bp", "--t-max", 1).returncode == 2              # --eta is still required
+
+
+def test_exact_pepita_from_the_command_line(tmp_path):
+    """--rule pepita integrates the quadrature ODE (the same numbers as the API, with --nodes
+    recorded); its equations have no closed form, so --latex refuses it, writing nothing."""
+    out = tmp_path / "pep.npz"
+    p = run("--rule", "pepita", "--eta", 0.3, "--seed", 2, "--D", 200, "--phi-F", 1.0,
+            "--times", "0,1,3", "--nodes", 10, "--out", out)
+    assert p.returncode == 0, p.stderr
+    api = odes.integrate(odes.State.random(2, 2, 200, seed=2, sigma_F=np.sqrt(1.0 / 200)), "pepita",
+                         0.3, times=[0, 1, 3], nodes=10)
+    np.testing.assert_allclose(odes.Result.load(out).eps_g, api.eps_g, rtol=1e-12)
+    assert json.loads(out.with_suffix(".json").read_text())["params"]["nodes"] == 10
+    tex = tmp_path / "eqs.tex"
+    p = run("--rule", "pepita", "--latex", tex)
+    assert p.returncode == 2 and "no closed-form ODE" in p.stderr and not tex.exists()
