@@ -30,8 +30,9 @@ import math
 from numba import njit
 
 from .expectations import factor
+from .fields import fill_fields
 from .parameters import ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, N_NODES, PHI_F, SIGMA, TRAIN_V
-from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V
+from .rules import FEEDBACK_ADAPTIVE
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
@@ -79,19 +80,9 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     # odometer: node index per dimension (stored as floats), node coordinates, running weight products
     idx, z, wprod = ws[o: o + d], ws[o + d: o + 2 * d], ws[o + 2 * d: o + 3 * d]
 
+    fill_fields(y, K, M, T, vstar, fb, C, c, f)
     for k in range(K):
-        for l in range(K):
-            C[k, l] = y[oQ + k * K + l]
-        for m in range(M):
-            C[k, K + m] = y[oR + k * M + m]
-            C[K + m, k] = y[oR + k * M + m]
-        c[k] = y[ov + k]
-        f[k] = y[ov + k] if fb == FEEDBACK_V else y[of + k]
         q[k] = y[of + k] if adaptive else 0.0
-    for m in range(M):
-        for m2 in range(M):
-            C[K + m, K + m2] = T[m, m2]
-        c[K + m] = -vstar[m]
     factor(C, L)
     for k in range(K):
         Pe[k] = Hl[k] = Zs[k] = 0.0

@@ -30,6 +30,7 @@ from numba import njit
 
 from . import quadrature_rhs as _quad
 from .expectations import default_nodes, hermite_rule
+from .fields import fill_fields
 from .integrals import eg1, i2, i3_norm, i3_numer, i3g, i4_from_parts, i4_lam0, i4_lam1, i4_lam4, j2
 from .parameters import ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F, QUADRATURE, SIGMA, TRAIN_V, params
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
@@ -119,18 +120,7 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
     wi = ws[o + 3 * K: o + 3 * K + n]
     rsq1 = ws[o + 3 * K + n: o + 3 * K + 2 * n]
 
-    for k in range(K):
-        for l in range(K):
-            C[k, l] = y[oQ + k * K + l]
-        for m in range(M):
-            C[k, K + m] = y[oR + k * M + m]
-            C[K + m, k] = y[oR + k * M + m]
-        c[k] = y[ov + k]
-        f[k] = y[ov + k] if fb == FEEDBACK_V else y[of + k]
-    for m in range(M):
-        for m2 in range(M):
-            C[K + m, K + m2] = T[m, m2]
-        c[K + m] = -vstar[m]
+    fill_fields(y, K, M, T, vstar, fb, C, c, f)
 
     for k in range(K):
         H[k] = 0.0
