@@ -207,7 +207,7 @@ def test_pepita_regimes_data(small_data):
             for j, phi in enumerate(d["phis"]):
                 st = pepita_regimes.start_state(p, phi, family)
                 if family == "aligned":     # an O(1) AF vector: |a_k| = c sqrt(Q_kk |F|^2)
-                    np.testing.assert_allclose(np.abs(st.a), p["align"] * np.sqrt(np.diag(st.Q) * phi),
+                    np.testing.assert_allclose(np.abs(st.a), p["align"] * np.sqrt(np.diag(st.Q) * st.phi_F),
                                                rtol=1e-12)
                 if not np.isfinite(m["pepita"][i, j]):
                     assert np.isfinite(m["t_div"][i, j]) and m["t_div"][i, j] <= p["t_star"]
