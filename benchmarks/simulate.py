@@ -29,12 +29,14 @@ from simulate.kernel import padded_rows  # noqa: E402
 from simulate.rng import fill_normal, seed_state  # noqa: E402
 
 RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
+DECAY_RULES = ("bp", "pepita")
 
 
-def sgd_timer(rule, D, steps, K=2, M=2):
+def sgd_timer(rule, D, steps, K=2, M=2, weight_decay=0.0):
     """A function that runs `steps` SGD steps of one seed and returns the seconds it took."""
     # a small F keeps the adaptive rules finite over the run; the cost does not depend on values
-    kw = dict(times=[0, steps / D], seeds=[0], jobs=1, sigma_F=0.1 / math.sqrt(D), progress=False)
+    kw = dict(times=[0, steps / D], seeds=[0], jobs=1, sigma_F=0.1 / math.sqrt(D), progress=False,
+              weight_decay=weight_decay)
     simulate.run(rule, K, M, D, 0.05, **dict(kw, times=[0, 10 / D]))         # compile / load
 
     def go():
@@ -128,12 +130,14 @@ def main(argv=None):
               "numba": lambda: _seconds(draw_numba_random, D, nr_steps),
               "numpy": lambda: numpy_bp_seconds(D, np_steps)}
     timers.update({rule: sgd_timer(rule, D, n) for rule in RULES})
+    timers.update({rule + " +wd": sgd_timer(rule, D, n, weight_decay=0.1) for rule in DECAY_RULES})
     best = {name: math.inf for name in timers}
     for _ in range(rep):
         for name, timer in timers.items():
             best[name] = min(best[name], timer())
     draw_rate, numba_rate, np_rate = n / best["draw"], nr_steps / best["numba"], np_steps / best["numpy"]
     rates = {rule: n / best[rule] for rule in RULES}
+    decay = {rule: n / best[rule + " +wd"] for rule in DECAY_RULES}
 
     print(f"D = {D}, K = M = 2, one core, best of {rep} interleaved rounds; {n} steps per timing")
     print(f"drawing limit (ziggurat on xoshiro256++, D inputs/step): {draw_rate:12.4g} steps/s "
@@ -145,6 +149,10 @@ def main(argv=None):
     for rule in RULES:
         print(f"{rule:>11} {rates[rule]:12.4g} {rates[rule] / draw_rate:10.2f} "
               f"{rates[rule] / np_rate:9.1f}")
+    for rule in DECAY_RULES:
+        print(f"{rule + ' +wd':>11} {decay[rule]:12.4g} {decay[rule] / draw_rate:10.2f} "
+              f"{decay[rule] / np_rate:9.1f}   (weight decay 0.1: {decay[rule] / rates[rule]:.2f}x "
+              f"the rate without)")
     one, two, par = parallel_ratio(D, n, rep)
     print(f"bp, {n} steps: 1 seed on 1 worker {one:.3f} s; 2 seeds on 2 workers {two:.3f} s "
           f"(ratio {two / one:.2f}; CPU time / wall time {par:.2f})")
@@ -155,7 +163,9 @@ def main(argv=None):
               ("exact PEPITA >= 1.2e5 steps/s", rates["pepita"] >= 1.2e5),
               ("every rule >= 60 % of the drawing limit", min(rates.values()) >= 0.6 * draw_rate),
               ("BP >= 20x NumPy", rates["bp"] >= 20 * np_rate),
-              ("2 seeds on 2 workers <= 1.2x one seed", two <= 1.2 * one)]
+              ("2 seeds on 2 workers <= 1.2x one seed", two <= 1.2 * one),
+              ("weight decay within 10 % of the rate without",
+               all(decay[r] >= 0.9 * rates[r] for r in DECAY_RULES))]
     for what, ok in checks:
         print(f"  [{'ok' if ok else 'MISSED'}] {what}")
     return 0 if all(ok for _, ok in checks) else 1

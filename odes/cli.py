@@ -59,6 +59,9 @@ def add_run_arguments(p, rules):
     p.add_argument("--eta-v", type=float, default=None, help="second-layer learning rate (default eta)")
     p.add_argument("--sigma", type=float, default=0.0, help="label-noise standard deviation (default 0)")
     p.add_argument("--freeze-v", action="store_true", help="do not train the second layer")
+    p.add_argument("--weight-decay", type=float, default=0.0, metavar="KAPPA",
+                   help="weight decay kappa >= 0: per step w <- w - (kappa/D) w and v likewise "
+                        "(theory.md 8.1; default 0)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the random teacher, student and F (and data) (default 0)")
     p.add_argument("--D", type=positive_int, default=None, help="input dimension D (default 500)")
@@ -111,7 +114,7 @@ def check_run_arguments(args, realise_init=False):
             if getattr(args, name) is not None:
                 flag = "--" + name.replace("_", "-")
                 raise UsageError(f"{flag} is for random weights; --init gives the state itself")
-    for name in ("eta", "eta_v", "sigma", "sigma_F", "phi_F"):
+    for name in ("eta", "eta_v", "sigma", "sigma_F", "phi_F", "weight_decay"):
         x = getattr(args, name, None)
         if x is not None and (not np.isfinite(x) or x < 0):
             raise UsageError(f"--{name.replace('_', '-')} must be finite and >= 0, got {x}")
@@ -264,13 +267,14 @@ def main(argv=None):
                     raise UsageError(f"--{name.replace('_', '-')} is for integrations, not with "
                                      f"--fixed-point")
             fp = fixed_point(state, args.rule, args.eta, eta_v=args.eta_v, sigma=args.sigma,
-                             train_v=not args.freeze_v, nodes=args.nodes)
+                             train_v=not args.freeze_v, nodes=args.nodes,
+                             weight_decay=args.weight_decay)
             print_fixed_point(fp, args)
             return 0
         res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
                         eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                         method=args.method, dt=args.dt, rtol=args.rtol, atol=args.atol,
-                        stop_eps=args.stop_eps, nodes=args.nodes,
+                        stop_eps=args.stop_eps, nodes=args.nodes, weight_decay=args.weight_decay,
                         progress=None if not args.quiet else False)
     except (UsageError, StateError, ValueError) as err:
         print(f"python -m odes: error: {err}", file=sys.stderr)

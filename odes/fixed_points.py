@@ -67,11 +67,12 @@ def _embedding(K, M, idx, size):
 class _Flow:
     """The flat right-hand side of one (state constants, rule, parameters)."""
 
-    def __init__(self, state, rule, eta, eta_v, sigma, train_v, nodes=None):
+    def __init__(self, state, rule, eta, eta_v, sigma, train_v, nodes=None, weight_decay=0.0):
         self.rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
         state.check_rule(self.rule)
         self.K, self.M = state.K, state.M
-        self.y0, self.args = kernel_args(state, self.rule, eta, eta_v, sigma, train_v, nodes=nodes)
+        self.y0, self.args = kernel_args(state, self.rule, eta, eta_v, sigma, train_v, nodes=nodes,
+                                         weight_decay=weight_decay)
         self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v)
         self.E = _embedding(self.K, self.M, self.idx, self.y0.size)
 
@@ -101,11 +102,12 @@ class _Flow:
         return J
 
 
-def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=False, nodes=None):
+def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=False, nodes=None,
+             weight_decay=0.0):
     """d(dy/dt)/dy at `state` for the flat state vector y of `odes.rhs` (physical=False) or in the
     physical coordinates of `coordinates` (physical=True; see the module docstring).  nodes: the
     quadrature of exact PEPITA (see `odes.integrate`)."""
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes)
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay)
     J = flow.jacobian(flow.y0)
     return J[flow.idx] @ flow.E if physical else J
 
@@ -139,14 +141,14 @@ class FixedPoint:
 
 
 def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residual_tol=1e-12,
-                nodes=None):
+                nodes=None, weight_decay=0.0):
     """The fixed point of the ODEs of `rule` nearest `state` (scipy.optimize.root, 'hybr', on
     the physical coordinates with the difference Jacobian), and its stability.  The root is
     accepted when max |dy/dt| <= residual_tol there (hybr may stop, saying it makes no more
     progress, once it sits on the root to round-off).  Raises FixedPointError if it is not, or if
     the root is not a realisable state."""
     from scipy.optimize import root
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes)
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay)
     base = flow.y0
 
     def F(z):
@@ -185,4 +187,4 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
                       success=bool(sol.success), message=str(sol.message),
                       params=dict(rule=flow.rule.name, eta=float(eta),
                                   eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
-                                  train_v=bool(train_v)))
+                                  train_v=bool(train_v), weight_decay=float(weight_decay)))

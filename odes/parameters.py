@@ -6,16 +6,18 @@ from .rules import get_rule
 
 # positions in `par`: learning rates, label noise, |F|^2, the rule's fields (feedback kind, Fe
 # terms, exact PEPITA), a trained second layer, 1.0 to evaluate the expectations by quadrature,
-# and the quadrature's nodes per field dimension
-ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES = range(10)
-N_PAR = 10
+# the quadrature's nodes per field dimension, and the weight decay kappa (theory.md 8.1)
+ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES, DECAY = range(11)
+N_PAR = 11
 
 
-def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False):
+def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False,
+           weight_decay=0.0):
     """The float parameter vector of the kernels, validated.  Exact PEPITA always uses quadrature."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
     eta_v = eta if eta_v is None else eta_v
-    for name, x in (("eta", eta), ("eta_v", eta_v), ("sigma", sigma)):
+    for name, x in (("eta", eta), ("eta_v", eta_v), ("sigma", sigma),
+                    ("weight_decay", weight_decay)):
         if not np.isfinite(x) or x < 0:
             raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
     par = np.zeros(N_PAR)
@@ -26,4 +28,5 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     par[TRAIN_V] = float(bool(train_v))
     par[EXACT] = float(rule.exact_pepita)
     par[QUADRATURE] = float(bool(quadrature) or rule.exact_pepita)
+    par[DECAY] = weight_decay
     return par

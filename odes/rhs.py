@@ -32,7 +32,8 @@ from . import quadrature_rhs as _quad
 from .expectations import default_nodes, hermite_rule
 from .fields import fill_fields
 from .integrals import eg1, i2, i3_norm, i3_numer, i3g, i4_from_parts, i4_lam0, i4_lam1, i4_lam4, j2
-from .parameters import ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F, QUADRATURE, SIGMA, TRAIN_V, params
+from .parameters import (DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F, QUADRATURE, SIGMA,
+                         TRAIN_V, params)
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
 
 def layout(K, M):
@@ -100,7 +101,34 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
     quadrature (par[QUADRATURE] = 1: exact PEPITA, or any rule on request) and is unused otherwise."""
     if par[QUADRATURE] != 0.0:
         _quad.quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, quad)
-        return
+    else:
+        _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws)
+    if par[DECAY] != 0.0:
+        add_weight_decay(y, dy, K, M, par)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def add_weight_decay(y, dy, K, M, par):
+    """The weight-decay terms of theory.md 8.1, w <- w - (kappa/D) w and v <- v - (kappa/D) v per
+    step: dR -= kappa R, dQ -= 2 kappa Q, dv -= kappa v (a trained second layer), da -= kappa a
+    (adaptive feedback; b and the teacher are fixed)."""
+    kappa = par[DECAY]
+    oR, ov, of = K * K, K * K + K * M, K * K + K * M + K
+    for i in range(oR):
+        dy[i] -= 2.0 * kappa * y[i]
+    for i in range(oR, ov):
+        dy[i] -= kappa * y[i]
+    if par[TRAIN_V] != 0.0:
+        for i in range(ov, of):
+            dy[i] -= kappa * y[i]
+    if int(par[FEEDBACK]) == FEEDBACK_ADAPTIVE:
+        for i in range(of, of + K):
+            dy[i] -= kappa * y[i]
+
+
+@njit(cache=True, error_model="numpy")
+def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
+    """The closed-form right-hand side (module docstring) of bp, fa, afa and pepita-lin."""
     n = K + M
     eta, eta_v, sigma = par[ETA], par[ETA_V], par[SIGMA]
     fb = int(par[FEEDBACK])
@@ -187,13 +215,14 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
             dy[of + k] = 0.0
 
 
-def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None):
+def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
+                weight_decay=0.0):
     """(y, args) for `rhs_kernel(y, dy, *args)`: the packed state of `state` under `rule` (a Rule)
     and the kernel's other arguments (K, M, the constants, the parameters, a workspace, the
     quadrature nodes).  quadrature=True evaluates a closed-form rule by quadrature too (exact
     PEPITA always is); nodes: quadrature nodes per dimension (default: see `quadrature_nodes`)."""
     T, vstar, p = constants(state)
-    par = params(state, rule, eta, eta_v, sigma, train_v, quadrature)
+    par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay)
     if par[QUADRATURE] != 0.0:
         quad = quadrature_nodes(state.K, state.M, nodes)
         par[N_NODES] = default_nodes(state.K + state.M) if nodes is None else int(nodes)
@@ -203,16 +232,18 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
                                np.zeros(workspace_size(state.K, state.M)), quad)
 
 
-def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None):
+def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
+                weight_decay=0.0):
     """Time derivatives of the order parameters of `state` under `rule`.
 
     Returns a dict with 'Q', 'R', 'v' and, for adaptive feedback, 'a' (for FA, b is constant and
     'b' is zeros).  quadrature=True evaluates the expectations by quadrature instead of the closed
-    forms (exact PEPITA always does); nodes: quadrature nodes per dimension.
+    forms (exact PEPITA always does); nodes: quadrature nodes per dimension; weight_decay: kappa
+    of theory.md 8.1.
     """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)
-    y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes)
+    y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes, weight_decay)
     dy = np.zeros_like(y)
     rhs_kernel(y, dy, *args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)

@@ -92,7 +92,8 @@ def main(argv=None):
                       sigma_F=args.sigma_F, init=args.student_init, v_star=args.v_star,
                       ode=args.ode, also=args.also, method=args.method, dt=args.dt,
                       rtol=args.rtol, atol=args.atol, nodes=args.nodes, n_test=args.n_test,
-                      weights=weights, progress=False if args.quiet else None)
+                      weights=weights, weight_decay=args.weight_decay,
+                      progress=False if args.quiet else None)
     except (UsageError, StateError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2

@@ -6,6 +6,9 @@ Per step (inputs x ~ N(0, I_D) drawn inside the compiled loop, nothing allocated
     e = v.h - y,
     w_k <- w_k - (eta/sqrt(D)) phi_k x',     v_k <- v_k - (eta_v/D) e h'_k,
 
+and, with weight decay kappa > 0 (theory.md 8.1), w_k and a trained v_k are first multiplied by
+1 - kappa/D (in the same pass over the rows; kappa = 0 runs the code without the factor),
+
 with the rule read from its data (`odes.rules.Rule`), not from its name:
 
 * feedback f = v (BP), b (FA) or the AF vector a = W F/sqrt(D) of the current weights (adaptive);
@@ -49,7 +52,7 @@ OK, DIVERGED = 0, 1
 
 # integer rule flags and float parameters of the kernel
 I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V = range(4)
-P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP = range(4)
+P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP, P_DECAY = range(5)
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)
@@ -137,6 +140,23 @@ def subtract_outer(W, c, x):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
+def scale_subtract_outer(W, s, c, x):
+    """W[k, :x.size] <- s W[k, :x.size] - c[k] x for every row k, two rows per pass over x (the
+    weight decay in the same pass as the update)."""
+    K = W.shape[0]
+    D = x.size
+    for k in range(0, K - 1, 2):
+        c0, c1 = c[k], c[k + 1]
+        for i in range(D):
+            W[k, i] = s * W[k, i] - c0 * x[i]
+            W[k + 1, i] = s * W[k + 1, i] - c1 * x[i]
+    if K % 2:
+        c0 = c[K - 1]
+        for i in range(D):
+            W[K - 1, i] = s * W[K - 1, i] - c0 * x[i]
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def fold(W, F, alpha, UF):
     """W[k] <- W[k] + alpha[k] F, alpha <- 0, and UF[k] = W[k] . F afresh (see `sgd_steps`);
     only the first F.size columns of W are used.  With alpha = 0 it just sets UF."""
@@ -196,6 +216,8 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     M = W_star.shape[0]
     fb, fe, exact, train_v = flags[I_FEEDBACK], flags[I_FE_TERMS] != 0, flags[I_EXACT] != 0, flags[I_TRAIN_V] != 0
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
+    decaying = par[P_DECAY] != 0.0
+    keep = 1.0 - par[P_DECAY] / D        # the weight-decay factor per step
     uses_F = fe or exact or fb == FEEDBACK_ADAPTIVE
     isd = 1.0 / math.sqrt(D)
     c = eta * isd
@@ -250,13 +272,22 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
                 if fe:
                     hv[k] -= a[k] * gp_e
 
+        if decaying:                     # w_k = u_k + alpha_k F and v shrink by `keep`
+            for k in range(K):
+                alpha[k] *= keep
+                UF[k] *= keep
+                if train_v:
+                    v[k] *= keep
         for k in range(K):               # w_k <- w_k - c phi_k x', x' = x - F e if modified
             phi[k] *= c
             if uses_F:
                 UF[k] -= phi[k] * xF
                 if fe or exact:
                     alpha[k] += phi[k] * e
-        subtract_outer(U, phi, x)
+        if decaying:
+            scale_subtract_outer(U, keep, phi, x)
+        else:
+            subtract_outer(U, phi, x)
         if train_v:
             cv = eta_v / D * e
             for k in range(K):

@@ -174,7 +174,7 @@ def _chunk(K, M, D):
 
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
-        dt=0.01, blowup=BLOWUP, weights=None, progress=None):
+        dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, progress=None):
     """Online SGD of the teacher-student network for several seeds.
 
     rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact, two forward passes); K, M: student and
@@ -186,6 +186,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     number of seeds (seed, seed+1, ...) or a list of seeds; jobs: worker threads. n_test > 0 also
     records the Monte-Carlo error on a held-out set of n_test inputs. weights: optional `Weights`
     (or one per seed) used instead of the draw (the data stream still comes from the seed).
+    weight_decay: kappa >= 0, per step w <- w - (kappa/D) w and v likewise (theory.md 8.1).
     progress: tqdm bar (default: runs > ~2 s).
     Returns a `Simulation`.
     """
@@ -195,6 +196,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     seeds = seed_list(seeds, seed)
     steps, t = record_steps(D, times, t_max, dt)
     _finite_nonneg("blowup", blowup)
+    weight_decay = _finite_nonneg("weight_decay", weight_decay)
     if weights is None:
         wlist = [draw_weights(K, M, D, s, init=init, v_star=v_star, sigma_F=sigma_F,
                               train_v=train_v) for s in seeds]
@@ -207,7 +209,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                 raise ValueError(f"weights have shapes W {w.W.shape}, W_star {w.W_star.shape}; "
                                  f"expected {(K, D)} and {(M, D)}")
     flags = rule_flags(rule, train_v)
-    par = np.array([eta, eta_v, sigma, blowup], dtype=float)
+    par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
     runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test)) for s, w in zip(seeds, wlist)]
 
     total = int(steps[-1]) * len(runs)
@@ -236,7 +238,8 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                 list(pool.map(work, runs))
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
-                  train_v=bool(train_v), sigma_F=sigma_F if sigma_F is not None else default_sigma_F(D),
+                  train_v=bool(train_v), weight_decay=weight_decay,
+                  sigma_F=sigma_F if sigma_F is not None else default_sigma_F(D),
                   init=init, v_star=v_star, n_test=int(n_test), blowup=float(blowup),
                   times_requested=None if times is None else np.asarray(times, float).tolist(),
                   t_max=None if t_max is None else float(t_max), dt=float(dt),

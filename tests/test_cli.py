@@ -70,6 +70,7 @@ def write_ic(path, **change):
     ({}, ("--method", "scipy-FOO"), "--method: unknown method 'scipy-FOO'"),
     ({}, ("--times", "0,1,5"), "--t-max 1 disagrees with the last of --times (5)"),
     ({}, ("--nodes", "12"), "--nodes is for the exact-PEPITA ODE"),
+    ({}, ("--weight-decay", "-0.1"), "--weight-decay must be finite and >= 0"),
     ({}, ("--rule", "pepita"), "a: rule 'pepita' needs a"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, change, args, match):
@@ -96,7 +97,7 @@ def test_help_documents_every_flag():
     p = run("--help")
     for flag in ("--rule", "--K", "--M", "--eta", "--eta-v", "--sigma", "--freeze-v", "--init",
                  "--seed", "--D", "--t-max", "--dt", "--method", "--times", "--out", "--csv", "--plot",
-                 "--rtol", "--atol", "--fixed-point", "--nodes"):
+                 "--rtol", "--atol", "--fixed-point", "--nodes", "--weight-decay"):
         assert flag in p.stdout
 
 

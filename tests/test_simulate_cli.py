@@ -33,7 +33,7 @@ def test_cli_writes_table_npz_json_csv_plot(tmp_path):
     meta = json.loads((tmp_path / "run.json").read_text())
     assert meta["params"]["sigma_F"] == 0.03 and meta["seeds"] == [0, 1, 2]
     assert meta["ode_rule"] == "pepita" and meta["also"] == ["pepita-lin"]
-    assert meta["ode_params"]["nodes"] == 10
+    assert meta["ode_params"]["nodes"] == 10 and meta["params"]["weight_decay"] == 0.0
     assert (tmp_path / "run.png").exists() and (tmp_path / "run.csv").exists()
 
 
@@ -77,7 +77,8 @@ def test_cli_init_realises_the_state_for_every_seed(tmp_path):
     ["--M", "0"], ["--eta", "abc"], ["--D", "ten"], ["--seeds", "0"], ["--jobs", "x"],
     ["--sigma", "nan"], ["--times", "1,0"], ["--method", "rk5"], ["--also", "afa"],
     ["--also", "sgd"], ["--nodes", "12"], ["--nodes", "0"], ["--also", "bp", "--no-ode", ""],
-    ["--init", "missing.json"], ["--rule", "pepita", "--also", "pepita"], ["--also", "fa"]])
+    ["--init", "missing.json"], ["--rule", "pepita", "--also", "pepita"], ["--also", "fa"],
+    ["--weight-decay", "-1"], ["--weight-decay", "inf"]])
 def test_cli_bad_input(tmp_path, bad):
     args = {"--rule": "bp", "--eta": "0.5", "--t-max": "1", "--D": "50"}
     for flag, value in zip(bad[::2], bad[1::2]):

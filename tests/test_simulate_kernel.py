@@ -24,9 +24,10 @@ def gp(z):
     return math.sqrt(2 / math.pi) * np.exp(-z * z / 2)
 
 
-def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n):
+def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0):
     """n SGD steps of theory.md Appendix B written out with NumPy, drawing the same numbers as the
-    kernel (D inputs, then the label noise from the single-draw stream when sigma > 0)."""
+    kernel (D inputs, then the label noise from the single-draw stream when sigma > 0); with
+    weight decay (theory.md 8.1) the update is added to (1 - kappa/D) times the old weights."""
     r = odes.get_rule(rule)
     W, v = w.W.copy(), w.v.copy()
     D = W.shape[1]
@@ -48,9 +49,9 @@ def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n):
             xin = x - w.F * e if r.fe_terms else x
             dW = np.outer(f * gp(lam) * e, xin)
             hv = h - a * gp(lam) * e if r.fe_terms else h
-        W -= eta / sq * dW
+        W = (1 - kappa / D) * W - eta / sq * dW
         if train_v:
-            v -= eta_v / D * e * hv
+            v = (1 - kappa / D) * v - eta_v / D * e * hv
     return W, v
 
 
@@ -69,13 +70,51 @@ def test_kernel_is_appendix_b_for_other_shapes(rule, K, M, D):
     check_against_numpy(rule, K, M, D, 150, 0.0, True)
 
 
-def check_against_numpy(rule, K, M, D, n, sigma, train_v):
+@pytest.mark.parametrize("rule", ALL_RULES)
+@pytest.mark.parametrize("train_v", [True, False])
+def test_kernel_with_weight_decay_is_appendix_b(rule, train_v):
+    """Weight decay (theory.md 8.1) step by step against the NumPy transcription, over 300 steps
+    (several folds of the F part), a frozen second layer included (it does not decay)."""
+    check_against_numpy(rule, 3, 2, 200, 300, 0.2, train_v, kappa=5.0)
+
+
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_weight_decay_one_step_is_the_ode_term(rule):
+    """The one-step drift with weight decay minus the one without, on common random numbers: the
+    ODE's terms -kappa R, -2 kappa Q, -kappa v, -kappa a (and nothing for b).  The difference
+    is nearly free of sampling noise, so the tolerance is 4.5 s.e. of the paired difference
+    plus the O(kappa eta / sqrt(D)) cross terms the ODE drops, 0.02 relative."""
+    D, n, kappa, eta = 500, 20_000, 0.8, 0.5
+    state = random_state(2, 2, np.random.default_rng(3))
+    w = odes.realise(state, D, seed=3, b=state.b)
+    with_decay, se = mean_step(w, rule, eta, eta, 0.1, n, seed=4, kappa=kappa)
+    without, _ = mean_step(w, rule, eta, eta, 0.1, n, seed=4)
+    ode = {k: odes.derivatives(state, rule, eta, sigma=0.1, weight_decay=kappa)[k]
+           - odes.derivatives(state, rule, eta, sigma=0.1)[k]
+           for k in ("Q", "R", "v") + (("a",) if odes.get_rule(rule).uses_F else ())}
+    for k, want in ode.items():
+        got = with_decay[k] - without[k]
+        assert np.abs(want).max() > 0.1
+        assert np.allclose(got, want.ravel(), rtol=0.02, atol=1e-3), (rule, k, got, want)
+
+
+def test_zero_weight_decay_is_the_plain_kernel():
+    """kappa = 0 runs the same code as before weight decay existed: identical numbers."""
+    w = simulate.draw_weights(2, 2, 100, seed=2, sigma_F=0.05)
+    a = simulate.run("pepita-lin", 2, 2, 100, 0.5, t_max=3, seeds=[2], weights=w)
+    b = simulate.run("pepita-lin", 2, 2, 100, 0.5, t_max=3, seeds=[2], weights=w, weight_decay=0.0)
+    c = simulate.run("pepita-lin", 2, 2, 100, 0.5, t_max=3, seeds=[2], weights=w, weight_decay=1e-9)
+    assert np.array_equal(a.Q, b.Q) and np.array_equal(a.a, b.a)
+    assert not np.array_equal(a.Q, c.Q)            # and a tiny kappa does take the other path
+
+
+def check_against_numpy(rule, K, M, D, n, sigma, train_v, kappa=0.0):
     w = simulate.draw_weights(K, M, D, seed=11, sigma_F=0.3 / math.sqrt(D))
     eta, eta_v = 0.7, 0.4
     s_ref = rng.seed_state(data_seed_sequences(11)[0])
-    W_ref, v_ref = numpy_steps(w, rule, eta, eta_v, sigma, train_v, s_ref, n)
+    W_ref, v_ref = numpy_steps(w, rule, eta, eta_v, sigma, train_v, s_ref, n, kappa)
     sim = simulate.run(rule, K, M, D, eta, eta_v=eta_v, sigma=sigma, train_v=train_v,
-                       times=[0, n / D], seeds=[11], weights=w)
+                       times=[0, n / D], seeds=[11], weights=w, weight_decay=kappa)
     st = odes.State.from_weights(W_ref, w.W_star, v_ref, w.v_star, F=w.F)
     np.testing.assert_allclose(sim.Q[0, -1], st.Q, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(sim.R[0, -1], st.R, rtol=1e-11, atol=1e-12)
@@ -86,13 +125,14 @@ def check_against_numpy(rule, K, M, D, n, sigma, train_v):
     assert np.max(np.abs(sim.Q[0, -1] - sim.Q[0, 0])) > 1e-4
 
 
-def mean_step(w, rule, eta, eta_v, sigma, n, seed):
+def mean_step(w, rule, eta, eta_v, sigma, n, seed, kappa=0.0):
     r = odes.get_rule(rule)
     K, M = w.W.shape[0], w.W_star.shape[0]
     size = K * K + K * M + 2 * K
     mean, sq = np.zeros(size), np.zeros(size)
     kernel.one_step_changes(w.W, w.W_star, w.v, w.v_star, w.F, w.b, rule_flags(r, True),
-                            np.array([eta, eta_v, sigma, 1e8]), rng.seed_state(seed), n, mean, sq)
+                            np.array([eta, eta_v, sigma, 1e8, kappa]), rng.seed_state(seed), n, mean,
+                            sq)
     se = np.sqrt(np.maximum(sq - mean**2, 0) / n)
     cut = np.cumsum([0, K * K, K * M, K, K])
     return ({k: mean[cut[i]:cut[i + 1]] for i, k in enumerate("QRva")},
