@@ -6,9 +6,10 @@ from .rules import get_rule
 
 # positions in `par`: learning rates, label noise, |F|^2, the rule's fields (feedback kind, Fe
 # terms, exact PEPITA), a trained second layer, 1.0 to evaluate the expectations by quadrature,
-# the quadrature's nodes per field dimension, and the weight decay kappa (theory.md 8.1)
-ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES, DECAY = range(11)
-N_PAR = 11
+# the quadrature's nodes per field dimension, the weight decay kappa (theory.md 8.1), and 1.0 for
+# PEPITA's Hebbian form (theory.md 8.3)
+ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES, DECAY, HEBBIAN = range(12)
+N_PAR = 12
 
 
 def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False,
@@ -29,4 +30,5 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     par[EXACT] = float(rule.exact_pepita)
     par[QUADRATURE] = float(bool(quadrature) or rule.exact_pepita)
     par[DECAY] = weight_decay
+    par[HEBBIAN] = float(rule.hebbian)
     return par

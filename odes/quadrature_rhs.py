@@ -1,21 +1,22 @@
 """Right-hand sides from their definitions, with the expectations evaluated by quadrature.
 
-Every rule updates the first layer as w_k <- w_k - (eta/sqrt(D)) phi_k(u) (x - s F e) (theory.md
-Appendix A), with s = 1 when the Fe terms are kept, and the second layer as
-v_k <- v_k - (eta_v/D) e h_k(u).  Per rule:
+Every rule updates the first layer as w_k <- w_k - (eta/sqrt(D)) (phi_k(u) x + psi_k(u) F)
+(theory.md Appendix A; psi_k = -s phi_k e for the presynaptic factor x - s F e, with s = 1 when
+the Fe terms are kept) and the second layer as v_k <- v_k - (eta_v/D) r_k(u).  Per rule:
 
-    bp, fa, afa   phi_k = f_k g'(lambda_k) e                 s = 0   h_k = g(lambda_k)
-    pepita-lin    phi_k = a_k g'(lambda_k) e                 s = 1   h_k = g(lambda_k) - a_k g'(lambda_k) e
-    pepita        phi_k = Delta_k = g(lambda_k) - g(lambda~_k)  s = 1   h_k = g(lambda~_k),
-                  lambda~_k = lambda_k - a_k e
+    bp, fa, afa     phi_k = f_k g'(lambda_k) e     psi_k = 0           r_k = e g(lambda_k)
+    pepita-lin      phi_k = a_k g'(lambda_k) e     psi_k = -phi_k e    r_k = e (g(lambda_k) - a_k g'(lambda_k) e)
+    pepita          phi_k = Delta_k                psi_k = -phi_k e    r_k = e g(lambda~_k)
+    pepita-hebbian  phi_k = Delta_k                psi_k = g(lambda~_k) e   r_k = yhat g(lambda_k) - y g(lambda~_k)
 
-and the order parameters move as (zeta = F.x, q = (a, p); E[phi_k zeta] = sum_j q_j E[d_j phi_k]
+with Delta_k = g(lambda_k) - g(lambda~_k), lambda~_k = lambda_k - a_k e (theory.md 2.4, 8.3), and
+the order parameters move as (zeta = F.x, q = (a, p); E[phi_k zeta] = sum_j q_j E[d_j phi_k]
 by Stein's lemma, so zeta costs no dimension)
 
-    dR_kn/dt = -eta (E[phi_k nu_n] - s p_n E[phi_k e])
-    dQ_kl/dt = -eta (E[phi_l lambda_k] - s a_k E[phi_l e] + (k <-> l)) + eta^2 E[phi_k phi_l]
-    dv_k/dt  = -eta_v E[e h_k]
-    da_k/dt  = -eta E[phi_k zeta] + s eta phi_F E[phi_k e]        (adaptive feedback only)
+    dR_kn/dt = -eta (E[phi_k nu_n] + p_n E[psi_k])
+    dQ_kl/dt = -eta (E[phi_l lambda_k] + a_k E[psi_l] + (k <-> l)) + eta^2 E[phi_k phi_l]
+    dv_k/dt  = -eta_v E[r_k]
+    da_k/dt  = -eta (E[phi_k zeta] + phi_F E[psi_k])               (adaptive feedback only)
 
 with sum_j q_j d_j phi_k = f_k (a_k g''_k e + g'_k S) for the Taylor rules and
 a_k (g'(lambda_k) - g'(lambda~_k)) + a_k g'(lambda~_k) S for exact PEPITA, S = sum_j q_j c_j g'(u_j).
@@ -31,7 +32,7 @@ from numba import njit
 
 from .expectations import factor
 from .fields import fill_fields
-from .parameters import ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, N_NODES, PHI_F, SIGMA, TRAIN_V
+from .parameters import ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F, SIGMA, TRAIN_V
 from .rules import FEEDBACK_ADAPTIVE
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -59,6 +60,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     fb = int(par[FEEDBACK])
     s_fe = 1.0 if par[FE_TERMS] != 0.0 else 0.0
     exact = par[EXACT] != 0.0
+    hebbian = par[HEBBIAN] != 0.0
     adaptive = fb == FEEDBACK_ADAPTIVE
     noise = sigma > 0.0
     d = n + 1 if noise else n
@@ -74,7 +76,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     o += K * n
     PP = ws[o: o + K * K].reshape((K, K))       # E[phi_k phi_l]
     o += K * K
-    Pe, Hl, Zs = ws[o: o + K], ws[o + K: o + 2 * K], ws[o + 2 * K: o + 3 * K]
+    Ps, Hl, Zs = ws[o: o + K], ws[o + K: o + 2 * K], ws[o + 2 * K: o + 3 * K]   # E[psi], E[r], E[phi zeta]
     f, q, phi = ws[o + 3 * K: o + 4 * K], ws[o + 4 * K: o + 5 * K], ws[o + 5 * K: o + 6 * K]
     o += 6 * K
     # odometer: node index per dimension (stored as floats), node coordinates, running weight products
@@ -85,7 +87,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
         q[k] = y[of + k] if adaptive else 0.0
     factor(C, L)
     for k in range(K):
-        Pe[k] = Hl[k] = Zs[k] = 0.0
+        Ps[k] = Hl[k] = Zs[k] = 0.0
         for j in range(n):
             P[k, j] = 0.0
         for l in range(K):
@@ -115,8 +117,11 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
             gp[i] = _SQRT_2_PI * math.exp(-0.5 * s * s)
         w = wprod[d - 1]
         e = 0.0
+        yhat = 0.0
         for i in range(n):
             e += c[i] * gv[i]
+        for k in range(K):
+            yhat += c[k] * gv[k]
         if noise:
             e -= sigma * z[n]
         S = 0.0                                  # sum_j q_j c_j g'(u_j), q = (a, p)
@@ -131,19 +136,25 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
                 gt = math.erf(lt * _INV_SQRT2)
                 gpt = _SQRT_2_PI * math.exp(-0.5 * lt * lt)
                 phi[k] = gv[k] - gt
-                h = gt
                 zk = q[k] * (gp[k] - gpt + gpt * S)
+                if hebbian:              # y = yhat - e: the label, noise included
+                    psi = gt * e
+                    r_k = yhat * gv[k] - (yhat - e) * gt
+                else:
+                    psi = -phi[k] * e
+                    r_k = e * gt
             else:
                 phi[k] = f[k] * gp[k] * e
-                h = gv[k] - s_fe * q[k] * gp[k] * e
+                psi = -s_fe * phi[k] * e
+                r_k = e * (gv[k] - s_fe * q[k] * gp[k] * e)
                 zk = f[k] * (-q[k] * u[k] * gp[k] * e + gp[k] * S)
             we = w * phi[k]
             for j in range(n):
                 P[k, j] += we * u[j]
-            Pe[k] += we * e
+            Ps[k] += w * psi
             for l in range(k + 1):
                 PP[k, l] += we * phi[l]
-            Hl[k] += w * e * h
+            Hl[k] += w * r_k
             Zs[k] += w * zk
         # next node: advance the last dimension, carrying into earlier ones
         j = d - 1
@@ -158,13 +169,12 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
         changed = j
 
     for k in range(K):
-        sa_k = s_fe * q[k]
         for m in range(M):
-            dy[oR + k * M + m] = -eta * (P[k, K + m] - s_fe * p[m] * Pe[k])
+            dy[oR + k * M + m] = -eta * (P[k, K + m] + p[m] * Ps[k])
         for l in range(k + 1):
-            d_kl = (-eta * (P[l, k] - sa_k * Pe[l] + P[k, l] - s_fe * q[l] * Pe[k])
+            d_kl = (-eta * (P[l, k] + q[k] * Ps[l] + P[k, l] + q[l] * Ps[k])
                     + eta * eta * PP[k, l])
             dy[oQ + k * K + l] = d_kl
             dy[oQ + l * K + k] = d_kl
         dy[ov + k] = -eta_v * Hl[k] if par[TRAIN_V] != 0.0 else 0.0
-        dy[of + k] = (-eta * Zs[k] + s_fe * eta * par[PHI_F] * Pe[k]) if adaptive else 0.0
+        dy[of + k] = -eta * (Zs[k] + par[PHI_F] * Ps[k]) if adaptive else 0.0

@@ -11,6 +11,8 @@ rule           feedback f                  Fe terms (x' = x - F e, h~ in the las
 ``afa``        the AF vector a = W F/sqrt(D), recomputed every step    no
 ``pepita-lin`` the AF vector a             yes (theory.md section 2.6)
 ``pepita``     exact PEPITA: two forward passes, no Taylor step (theory.md sections 2.4, 3.6)
+``pepita-hebbian``  PEPITA in Hebbian/anti-Hebbian form, the paper's code's "mixed" mode (theory.md
+               8.3): first layer h x^T - h~ x~^T, last layer yhat h - y h~
 =============  ==========================  ===============================================
 
 The ODEs of bp, fa, afa and pepita-lin are closed-form (`odes.rhs`); exact PEPITA's expectations
@@ -31,6 +33,7 @@ class Rule:
     fe_terms: bool         # keep x - Fe and h~ (pepita-lin)
     exact_pepita: bool = False   # two forward passes, no Taylor step (ODE by quadrature)
     description: str = ""
+    hebbian: bool = False        # exact PEPITA's Hebbian/anti-Hebbian form (theory.md 8.3)
 
     @property
     def feedback_name(self):
@@ -50,6 +53,8 @@ RULES = {
                        description="PEPITA linearised: AFA plus the Fe terms"),
     "pepita": Rule("pepita", FEEDBACK_ADAPTIVE, True, exact_pepita=True,
                    description="exact PEPITA, two forward passes"),
+    "pepita-hebbian": Rule("pepita-hebbian", FEEDBACK_ADAPTIVE, True, exact_pepita=True, hebbian=True,
+                           description="PEPITA, Hebbian/anti-Hebbian form (h x^T - h~ x~^T)"),
 }
 
 #: rules with order-parameter ODEs (all of them; exact PEPITA's by quadrature)

@@ -74,7 +74,8 @@ def initial_weights(args):
             raise UsageError(f"--init has {name}={found}, but --{name} {given} was given")
     args.K, args.M = state.K, state.M
     state.check_rule(args.rule)
-    if args.rule in ("afa", "pepita-lin", "pepita") and state.phi_F is None:
+    from odes.rules import get_rule
+    if get_rule(args.rule).uses_F and state.phi_F is None:
         raise UsageError(f"--init: phi_F is needed to build F for a {args.rule} simulation")
     return [realise(state, args.D, seed=s, b=state.b) for s in seed_list(args.seeds, args.seed)]
 

@@ -15,7 +15,10 @@ with the rule read from its data (`odes.rules.Rule`), not from its name:
 * Taylor rules: phi_k = f_k g'(lambda_k) e; with ``fe_terms`` the presynaptic input is
   x' = x - F e and h'_k = h_k - a_k g'(lambda_k) e (PEPITA-linearised), else x' = x, h' = h;
 * ``exact_pepita``: a second forward pass on x~ = x - F e, h~ = g(W x~/sqrt(D)),
-  phi_k = h_k - h~_k, x' = x~, h' = h~ (computed as W x~/sqrt(D) = lambda - e W F/sqrt(D)).
+  phi_k = h_k - h~_k, x' = x~, h' = h~ (computed as W x~/sqrt(D) = lambda - e W F/sqrt(D));
+* ``hebbian`` (PEPITA's Hebbian/anti-Hebbian form, theory.md 8.3): w_k <- w_k - (eta/sqrt(D))
+  (h_k x - h~_k x~) = w_k - (eta/sqrt(D)) (phi_k x + h~_k e F), v_k <- v_k - (eta_v/D)
+  (yhat h_k - y h~_k).
 
 `advance` runs a simulation from step `step` to step `stop`, recording the order parameters
 Q = W W^T/D, R = W W*^T/D, v and the feedback vector (a = W F/sqrt(D), or b) whenever the step
@@ -51,7 +54,7 @@ FASTMATH = {"reassoc", "contract"}
 OK, DIVERGED = 0, 1
 
 # integer rule flags and float parameters of the kernel
-I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V = range(4)
+I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V, I_HEBBIAN = range(5)
 P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP, P_DECAY = range(5)
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -215,6 +218,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     K, D = W.shape
     M = W_star.shape[0]
     fb, fe, exact, train_v = flags[I_FEEDBACK], flags[I_FE_TERMS] != 0, flags[I_EXACT] != 0, flags[I_TRAIN_V] != 0
+    hebbian = flags[I_HEBBIAN] != 0
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
     decaying = par[P_DECAY] != 0.0
     keep = 1.0 - par[P_DECAY] / D        # the weight-decay factor per step
@@ -236,6 +240,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     a = np.zeros(K)                      # AF vector W F/sqrt(D) before the step
     phi = np.empty(K)                    # the error signal of unit k (then times eta/sqrt(D))
     hv = np.empty(K)                     # h_k, then the activity h'_k in the update of v
+    psi = np.zeros(K)                    # Hebbian form: the F coefficient h~_k e of the update
     FF = vdot(F, F) if uses_F else 0.0
 
     status = OK
@@ -259,7 +264,11 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             if exact:                    # second forward pass: W x~/sqrt(D) = lambda - e a
                 h_mod = g(lam[k] - e * a[k])
                 phi[k] = hv[k] - h_mod
-                hv[k] = h_mod
+                if hebbian:              # v's update: yhat h - y h~ (stored with e = 1 below)
+                    psi[k] = h_mod * e
+                    hv[k] = yhat * hv[k] - y * h_mod
+                else:
+                    hv[k] = h_mod
             else:
                 if fb == FEEDBACK_V:
                     f_k = v[k]
@@ -282,14 +291,16 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             phi[k] *= c
             if uses_F:
                 UF[k] -= phi[k] * xF
-                if fe or exact:
+                if hebbian:
+                    alpha[k] -= c * psi[k]
+                elif fe or exact:
                     alpha[k] += phi[k] * e
         if decaying:
             scale_subtract_outer(U, keep, phi, x)
         else:
             subtract_outer(U, phi, x)
         if train_v:
-            cv = eta_v / D * e
+            cv = eta_v / D * (1.0 if hebbian else e)
             for k in range(K):
                 v[k] -= cv * hv[k]
 

@@ -37,12 +37,18 @@ def one_step_changes(w, rule, X, xi):
     x_pre = X - np.outer(e, w.F) if r.fe_terms else X                # presynaptic factor
     if r.exact_pepita:             # two forward passes: h - h~ with h~ = g(W x~ / sqrt(D))
         h_mod = g(x_pre @ w.W.T / sqD)
-        phi, h_last = g(lam) - h_mod, h_mod
+        phi, r_v = g(lam) - h_mod, e[:, None] * h_mod
     else:
         phi = f * gp(lam) * e[:, None]                               # (B, K)
-        h_last = g(lam) - a * gp(lam) * e[:, None] if r.fe_terms else g(lam)
-    W_new = w.W[None] - (ETA / sqD) * phi[:, :, None] * x_pre[:, None, :]
-    v_new = w.v - (ETA_V / D) * e[:, None] * h_last
+        r_v = e[:, None] * (g(lam) - a * gp(lam) * e[:, None] if r.fe_terms else g(lam))
+    if r.hebbian:                  # theory.md 8.3: h x^T - h~ x~^T and yhat h - y h~
+        y = g(nu) @ w.v_star + SIGMA * xi
+        W_new = (w.W[None] - (ETA / sqD) * (g(lam)[:, :, None] * X[:, None, :]
+                                            - h_mod[:, :, None] * x_pre[:, None, :]))
+        r_v = (g(lam) @ w.v)[:, None] * g(lam) - y[:, None] * h_mod
+    else:
+        W_new = w.W[None] - (ETA / sqD) * phi[:, :, None] * x_pre[:, None, :]
+    v_new = w.v - (ETA_V / D) * r_v
     Q0, R0 = w.W @ w.W.T / D, w.W @ w.W_star.T / D
     dQ = np.einsum("bkd,bld->bkl", W_new, W_new) / D - Q0
     dR = np.einsum("bkd,md->bkm", W_new, w.W_star) / D - R0
@@ -85,9 +91,10 @@ def tolerance(ode, se, k):
 
 
 @pytest.mark.parametrize("rule,K,M", [("bp", 2, 2), ("fa", 3, 2), ("afa", 2, 3), ("pepita-lin", 2, 2),
-                                      ("pepita", 2, 2)])
+                                      ("pepita", 2, 2), ("pepita-hebbian", 2, 2)])
 def test_rhs_is_mean_one_step_change(rule, K, M):
-    rng = np.random.default_rng({"bp": 1, "fa": 2, "afa": 3, "pepita-lin": 4, "pepita": 6}[rule])
+    rng = np.random.default_rng({"bp": 1, "fa": 2, "afa": 3, "pepita-lin": 4, "pepita": 6,
+                                 "pepita-hebbian": 8}[rule])
     state = state_with_F_along_teacher(K, M, rng) if odes.get_rule(rule).fe_terms else random_state(K, M, rng)
     w = odes.realise(state, D, seed=5, b=state.b)
     ode = odes.derivatives(state, rule, ETA, eta_v=ETA_V, sigma=SIGMA)

@@ -14,7 +14,7 @@ import pytest
 
 import simulate
 
-ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
+ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian")
 ETA, T_MAX, SEEDS = 0.5, 30.0, 8
 K_SE, ALLOW = 4.0, 0.1          # tolerance: K_SE standard errors + ALLOW / sqrt(D)
 #: per rule: K, M and the parameters the handoff must carry (label noise, eta_v, frozen v)
@@ -22,7 +22,8 @@ SETTINGS = {"bp": dict(K=3, M=2, sigma=0.3, eta_v=0.2),
             "fa": dict(K=2, M=3, sigma=0.2, train_v=False),
             "afa": dict(K=2, M=2, sigma=0.2, eta_v=0.25),
             "pepita-lin": dict(K=3, M=2, sigma=0.1, eta_v=0.3),
-            "pepita": dict(K=2, M=2, eta_v=0.3)}
+            "pepita": dict(K=2, M=2, eta_v=0.3),
+            "pepita-hebbian": dict(K=2, M=2, eta_v=0.3)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -47,7 +48,7 @@ def test_simulation_agrees_with_ode(rule, D):
     cmp = comparison(rule, D)
     assert cmp.sim.n_diverged == 0 and set(cmp.ode_status) == {"finished"}
     assert cmp.ode_rule == rule
-    for name in ("eps_g", "Q", "R", "v") + (("a",) if rule in ("afa", "pepita-lin", "pepita") else ()):
+    for name in ("eps_g", "Q", "R", "v") + (("a",) if simulate.get_rule(rule).uses_F else ()):
         d, se, n = cmp.deviation(name)
         assert np.all(n == SEEDS)
         late = cmp.t > 0

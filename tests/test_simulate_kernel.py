@@ -13,7 +13,7 @@ from conftest import random_state
 from simulate import kernel, rng
 from simulate.run import data_seed_sequences, rule_flags
 
-ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
+ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian")
 
 
 def g(z):
@@ -40,18 +40,22 @@ def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0):
         h = g(lam)
         e = v @ h - y
         a = W @ w.F / sq
-        if r.exact_pepita:
+        if r.hebbian:                    # theory.md 8.3: h x^T - h~ x~^T, yhat h - y h~
             xt = x - w.F * e
             ht = g(W @ xt / sq)
-            dW, hv = np.outer(h - ht, xt), ht
+            dW, dv = np.outer(h, x) - np.outer(ht, xt), (v @ h) * h - y * ht
+        elif r.exact_pepita:
+            xt = x - w.F * e
+            ht = g(W @ xt / sq)
+            dW, dv = np.outer(h - ht, xt), e * ht
         else:
             f = {"bp": v, "fa": w.b}.get(rule, a)
             xin = x - w.F * e if r.fe_terms else x
             dW = np.outer(f * gp(lam) * e, xin)
-            hv = h - a * gp(lam) * e if r.fe_terms else h
+            dv = e * (h - a * gp(lam) * e if r.fe_terms else h)
         W = (1 - kappa / D) * W - eta / sq * dW
         if train_v:
-            v = (1 - kappa / D) * v - eta_v / D * e * hv
+            v = (1 - kappa / D) * v - eta_v / D * dv
     return W, v
 
 
@@ -119,7 +123,7 @@ def check_against_numpy(rule, K, M, D, n, sigma, train_v, kappa=0.0):
     np.testing.assert_allclose(sim.Q[0, -1], st.Q, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(sim.R[0, -1], st.R, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(sim.v[0, -1], v_ref, rtol=1e-11, atol=1e-12)
-    if rule in ("afa", "pepita-lin", "pepita"):
+    if odes.get_rule(rule).uses_F:
         np.testing.assert_allclose(sim.a[0, -1], st.a, rtol=1e-10, atol=1e-12)
     # the weights moved: the comparison is not trivial
     assert np.max(np.abs(sim.Q[0, -1] - sim.Q[0, 0])) > 1e-4
