@@ -27,7 +27,7 @@ import odes
 import simulate
 
 from . import style
-from .common import resolve, sigma_F_of
+from .common import resolve, sigma_F_of, stats
 
 NAME = "pepita_regimes"
 
@@ -51,6 +51,11 @@ def start_state(p, phi, family):
     a = p["align"] * signs * np.sqrt(np.diag(st.Q) * st.phi_F)
     return odes.State(Q=st.Q, R=st.R, T=st.T, v=st.v, v_star=st.v_star, a=a,
                       p=np.zeros(st.M), phi_F=st.phi_F)
+
+
+def output_times(p):
+    """0 and n_times log-spaced times from t*/100 to t*, at which every ODE of the map reports."""
+    return np.concatenate([[0.0], np.geomspace(1e-2 * p["t_star"], p["t_star"], p["n_times"])])
 
 
 def _point(p, times, eta, phi, family):
@@ -89,8 +94,7 @@ def _spot(p, times, eta, phi, family, ode_eps):
     # the map's criterion: a seed blew up if it diverged or its eps_g passed blowup x eps_g(0)
     ok = np.all(sim.eps_g < p["blowup"] * eps0, axis=1)
     n_ok = int(ok.sum())
-    from simulate.result import seed_stats
-    m, se, _ = (x[-1] for x in seed_stats(np.where(ok[:, None], sim.eps_g, np.nan)))
+    m, se, _ = (x[-1] for x in stats(np.where(ok[:, None], sim.eps_g, np.nan)))
     if not np.isfinite(ode_eps):        # the ODE blew up: agreement means every seed did too
         agree = n_ok == 0
     else:
@@ -102,7 +106,7 @@ def _spot(p, times, eta, phi, family, ode_eps):
 def compute(small=None, **overrides):
     p = resolve(PARAMS, SMALL, small, overrides)
     etas, phis = np.asarray(p["etas"], float), np.asarray(p["phis"], float)
-    times = np.concatenate([[0.0], np.geomspace(1e-2 * p["t_star"], p["t_star"], p["n_times"])])
+    times = output_times(p)
     t0 = time.perf_counter()
     grid = [(i, j, f) for f in p["starts"] for i in range(len(etas)) for j in range(len(phis))]
     with ThreadPoolExecutor(max_workers=p["jobs"]) as pool:

@@ -116,12 +116,12 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
             gv[i] = math.erf(s * _INV_SQRT2)
             gp[i] = _SQRT_2_PI * math.exp(-0.5 * s * s)
         w = wprod[d - 1]
-        e = 0.0
-        yhat = 0.0
-        for i in range(n):
-            e += c[i] * gv[i]
+        yhat = 0.0                       # the student's output; e adds -y (c = (v, -v*))
         for k in range(K):
             yhat += c[k] * gv[k]
+        e = yhat
+        for i in range(K, n):
+            e += c[i] * gv[i]
         if noise:
             e -= sigma * z[n]
         S = 0.0                                  # sum_j q_j c_j g'(u_j), q = (a, p)

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 import odes
 from odes import io
 from odes.integrate import DEFAULT_METHOD, check_solver
-from odes.rules import get_rule
+from odes.rules import RULES, get_rule
 
 from .result import Simulation, seed_stats
 from .run import run
@@ -33,8 +33,9 @@ def check_also(rule, also):
     for name in names:
         other = get_rule(name, ode=True)
         if other.uses_F and not rule.uses_F:
+            adaptive = ", ".join(r.name for r in RULES.values() if r.uses_F)
             raise ValueError(f"also: the {other.name} ODE needs the AF vector a; a {rule.name} "
-                             f"simulation has none (simulate afa, pepita-lin or pepita)")
+                             f"simulation has none (simulate one of {adaptive})")
         if other.feedback_name == "b" and rule.feedback_name != "b":
             raise ValueError(f"also: the fa ODE needs b; a {rule.name} simulation has none")
         if other.name == rule.name:

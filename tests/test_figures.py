@@ -200,7 +200,7 @@ def test_pepita_regimes_data(small_data):
     import odes
     d = small_data["pepita_regimes"]
     p = d["params"]
-    times = np.concatenate([[0.0], np.geomspace(1e-2 * p["t_star"], p["t_star"], p["n_times"])])
+    times = pepita_regimes.output_times(p)
     checked = 0
     for family, m in d["maps"].items():
         for i, eta in enumerate(d["etas"]):
