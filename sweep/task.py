@@ -1,0 +1,126 @@
+"""One task of a sweep: a grid point and a block of seeds, run by `odes` or `simulate`.
+
+`run_task(kind, params, times, seeds, state)` returns (arrays, info): arrays of a leading seed axis
+and the time axis, padded to nothing (the store pads K and M), and a small dict of facts (wall
+time, host).  It needs nothing from the driver but its arguments, so any Dask worker can run it.
+
+Per seed, status is 'finished' or 'diverged' (the simulation blew up, or the ODE became
+non-finite), with t_diverged the time it happened (NaN if finished).  A diverged run keeps its
+values up to then and NaN after: a diverged point is data.
+"""
+import os
+import socket
+import time
+
+import numpy as np
+
+FINISHED, DIVERGED, MISSING = 0, 1, 2
+STATUS_NAMES = ("finished", "diverged", "missing")
+
+
+def _run_kwargs(p):
+    sigma_F = p["sigma_F"]
+    if p["phi_F"] is not None:
+        sigma_F = float(np.sqrt(p["phi_F"] / p["D"]))
+    return dict(eta_v=p["eta_v"], sigma=p["sigma"], train_v=p["train_v"], sigma_F=sigma_F,
+                init=p["init"], v_star=p["v_star"], weight_decay=p["weight_decay"])
+
+
+def _ode_seed(p, times, seed, state):
+    import odes
+    kw = _run_kwargs(p)
+    if state is None:
+        state = odes.State.random(p["K"], p["M"], p["D"], seed, init=kw["init"],
+                                  v_star=kw["v_star"], sigma_F=kw["sigma_F"],
+                                  train_v=kw["train_v"])
+    try:
+        res = odes.integrate(state, p["rule"], p["eta"], times=times, eta_v=kw["eta_v"],
+                             sigma=kw["sigma"], train_v=kw["train_v"], method=p["method"],
+                             dt=p["dt"], rtol=p["rtol"], atol=p["atol"], nodes=p["nodes"],
+                             weight_decay=kw["weight_decay"], progress=False)
+        return res, FINISHED, np.nan
+    except odes.IntegrationError as err:
+        res = err.result
+        t_end = res.t[-1] if res is not None and len(res.t) else 0.0
+        return res, DIVERGED, float(t_end)
+
+
+def _ode_arrays(results, n):
+    """Stack per-seed `odes.Result`s (possibly cut short) into (S, n, ...) arrays, NaN-padded."""
+    out = {}
+    for s, res in enumerate(results):
+        if res is None:
+            continue
+        m = len(res.t)
+        named = dict(eps_g=res.eps_g, Q=res.Q, R=res.R, v=res.v)
+        if res.feedback_name:
+            named[res.feedback_name] = res.f
+        named.update({f"theta_{k}": x for k, x in res.angles.items()})
+        for k, x in named.items():
+            if k not in out:
+                out[k] = np.full((len(results), n) + x.shape[1:], np.nan)
+            out[k][s, :m] = x
+    return out
+
+
+def run_task(kind, params, times, seeds, state=None):
+    """Run seeds `seeds` (seed numbers) of one point; see the module docstring."""
+    start = time.perf_counter()
+    p = params
+    times = np.asarray(times, float)
+    n = times.size
+    if kind == "ode":
+        runs = [_ode_seed(p, times, s, state) for s in seeds]
+        arrays = _ode_arrays([r[0] for r in runs], n)
+        arrays["status"] = np.array([r[1] for r in runs], np.int8)
+        arrays["t_diverged"] = np.array([r[2] for r in runs])
+    else:
+        arrays = _simulation_arrays(kind, p, times, seeds, state)
+    info = dict(seconds=time.perf_counter() - start, host=socket.gethostname(), pid=os.getpid())
+    return arrays, info
+
+
+def _simulation_arrays(kind, p, times, seeds, state):
+    import warnings
+
+    import simulate
+    from odes.weights import realise
+    kw = _run_kwargs(p)
+    weights = None
+    if state is not None:
+        weights = [realise(state, p["D"], seed=s, b=state.b) for s in seeds]
+    common = dict(times=times, seeds=list(seeds), jobs=1, n_test=p["n_test"], dt=p["dt"],
+                  weights=weights, progress=False, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", simulate.DivergenceWarning)   # recorded in status
+        if kind == "sim":
+            sim = simulate.run(p["rule"], p["K"], p["M"], p["D"], p["eta"], **common)
+            cmp = None
+        else:
+            cmp = simulate.compare(p["rule"], p["K"], p["M"], p["D"], p["eta"], also=p["also"],
+                                   method=p["method"], rtol=p["rtol"], atol=p["atol"],
+                                   nodes=p["nodes"], **common)
+            sim = cmp.sim
+    out = dict(eps_g=sim.eps_g, Q=sim.Q, R=sim.R, v=sim.v)
+    if sim.feedback_name:
+        out[sim.feedback_name] = sim.f
+    out.update({f"theta_{k}": x for k, x in sim.angles.items()})
+    if sim.eps_test is not None:
+        out["eps_test"] = sim.eps_test
+    out["status"] = np.array([DIVERGED if s == "diverged" else FINISHED for s in sim.status],
+                             np.int8)
+    out["t_diverged"] = np.asarray(sim.t_diverged, float)
+    if cmp is not None:
+        lines = [("ode", "_ode", cmp.ode_status)]
+        lines += [(r, f"_ode_{r}", cmp.also_status[r]) for r in cmp.also]
+        for which, suffix, status in lines:
+            for name in ["eps_g"] + [f"theta_{k}" for k in sim.angles]:
+                try:
+                    ode = cmp.get(name, which)
+                except KeyError:
+                    continue
+                out[name + suffix] = ode
+            out["eps_g" + suffix.replace("_ode", "_dev")] = out["eps_g"] - out["eps_g" + suffix]
+            out["status" + suffix] = np.array([DIVERGED if s == "nonfinite" else FINISHED
+                                               for s in status], np.int8)
+    return out
