@@ -25,6 +25,7 @@ Figures:
   pepita_f_scale     where PEPITA ~ AFA holds: eps_g at fixed t against |F|^2
   pepita_regimes     maps over (|F|^2, eta) from the exact-PEPITA ODE: where AFA and pepita-lin
                      hold, where PEPITA diverges
+  sweep_bp_noise     a sweep example: BP's residual error over (eta, label noise sigma)
 """
 import importlib
 
@@ -36,6 +37,8 @@ FIGURES = {
     "pepita_f_scale": "where PEPITA ~ AFA holds: eps_g at a fixed time against |F|^2",
     "pepita_regimes": "maps over (|F|^2, eta) from the exact-PEPITA ODE: where AFA and "
                       "PEPITA-linearised hold, where PEPITA diverges",
+    "sweep_bp_noise": "a sweep example (python -m sweep): BP's residual error over the learning "
+                      "rate and the label noise, ODE over simulation",
 }
 
 

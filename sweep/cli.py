@@ -7,7 +7,6 @@ Bad input (an unknown key, an empty grid, a value a run would refuse, a store of
 one line on stderr naming the key, exit status 2, nothing written.  Tasks that raised: exit
 status 1 (the store keeps the rest; --resume retries them).
 """
-import argparse
 import sys
 from pathlib import Path
 

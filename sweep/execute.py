@@ -67,11 +67,13 @@ def _arguments(spec, task):
 
 
 def jobqueue_cluster(kind, jobs, options):
-    """A dask-jobqueue cluster of `kind` with `options` (the spec's [cluster] table), scaled to
-    `jobs` batch jobs."""
+    """A dask-jobqueue cluster of `kind` with `options` (the spec's [cluster] table; `processes`
+    defaults to `cores`: one single-threaded worker per core), scaled to `jobs` batch jobs."""
     import dask_jobqueue
     if kind not in CLUSTERS:
         raise SpecError(f"cluster: expected one of {', '.join(CLUSTERS)}, got {kind!r}")
+    options = dict(options)
+    options.setdefault("processes", options.get("cores", 1))    # single-threaded workers
     try:
         cluster = getattr(dask_jobqueue, CLUSTERS[kind])(**options)
     except (TypeError, ValueError) as err:

@@ -280,6 +280,9 @@ def load_spec(source=None, **overrides):
             raise SpecError(f"cannot read spec {source}: {err.strerror}") from None
         except tomllib.TOMLDecodeError as err:
             raise SpecError(f"spec {source} is not valid TOML: {err}") from None
+        state = d.get("state")
+        if isinstance(state, str) and not Path(state).is_absolute():
+            d["state"] = str(Path(source).parent / state)       # relative to the spec file
     elif source is not None:
         d = dict(source)
     d.update(overrides)

@@ -13,12 +13,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import figures  # noqa: E402
-from figures import bp_plateau, fa_align_memorise, fig2, pepita_f_scale, pepita_regimes  # noqa: E402
+from figures import (bp_plateau, fa_align_memorise, fig2, pepita_f_scale,  # noqa: E402
+                     pepita_regimes, sweep_bp_noise)
 from figures.common import plateau_height  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"fig2": fig2, "bp_plateau": bp_plateau, "fa_align_memorise": fa_align_memorise,
-           "pepita_f_scale": pepita_f_scale, "pepita_regimes": pepita_regimes}
+           "pepita_f_scale": pepita_f_scale, "pepita_regimes": pepita_regimes,
+           "sweep_bp_noise": sweep_bp_noise}
 
 
 def run_cli(*args):
@@ -221,3 +223,17 @@ def test_pepita_regimes_data(small_data):
     gaps = pepita_regimes.relative_gaps(d["maps"]["aligned"])
     assert np.nanmax(gaps[0]) > np.nanmax(gaps[1])          # AFA is the worse approximation
     assert all(sp["agree"] or sp["n_ok"] == 0 for sp in d["spots"])
+
+
+def test_sweep_bp_noise_data(small_data):
+    """Noise raises the residual error at every eta, in the simulation and the ODE, and the ODE
+    matches the simulation seed by seed (paired deviation) at every point."""
+    ds = small_data["sweep_bp_noise"]["ds"]
+    assert list(ds.eps_g.dims) == ["eta", "sigma", "seed", "t"]
+    end = ds.isel(t=-1)
+    for name in ("eps_g", "eps_g_ode"):
+        m = end[name].mean("seed")
+        assert bool((m.isel(sigma=-1) > 1.5 * m.isel(sigma=0)).all()), name
+    dev = end.eps_g_dev
+    assert bool((abs(dev.mean("seed")) < 0.1 * end.eps_g_ode.mean("seed")).all())
+    assert set(np.unique(ds.status.values)) == {"finished"}
