@@ -7,9 +7,10 @@ from .rules import get_rule
 # positions in `par`: learning rates, label noise, |F|^2, the rule's fields (feedback kind, Fe
 # terms, exact PEPITA), a trained second layer, 1.0 to evaluate the expectations by quadrature,
 # the quadrature's nodes per field dimension, the weight decay kappa (theory.md 8.1), and 1.0 for
-# PEPITA's Hebbian form (theory.md 8.3)
-ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES, DECAY, HEBBIAN = range(12)
-N_PAR = 12
+# PEPITA's Hebbian form and for its time-local form (theory.md 8.3)
+(ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES, DECAY, HEBBIAN,
+ TIME_LOCAL) = range(13)
+N_PAR = 13
 
 
 def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False,
@@ -31,4 +32,5 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     par[QUADRATURE] = float(bool(quadrature) or rule.exact_pepita)
     par[DECAY] = weight_decay
     par[HEBBIAN] = float(rule.hebbian)
+    par[TIME_LOCAL] = float(rule.time_local)
     return par

@@ -8,6 +8,7 @@ the Fe terms are kept) and the second layer as v_k <- v_k - (eta_v/D) r_k(u).  P
     pepita-lin      phi_k = a_k g'(lambda_k) e     psi_k = -phi_k e    r_k = e (g(lambda_k) - a_k g'(lambda_k) e)
     pepita          phi_k = Delta_k                psi_k = -phi_k e    r_k = e g(lambda~_k)
     pepita-hebbian  phi_k = Delta_k                psi_k = g(lambda~_k) e   r_k = yhat g(lambda_k) - y g(lambda~_k)
+    pepita-tl       the same with lambda~_k replaced by lambda~'_k = lambda~_k - eta g(lambda_k)
 
 with Delta_k = g(lambda_k) - g(lambda~_k), lambda~_k = lambda_k - a_k e (theory.md 2.4, 8.3), and
 the order parameters move as (zeta = F.x, q = (a, p); E[phi_k zeta] = sum_j q_j E[d_j phi_k]
@@ -19,7 +20,8 @@ by Stein's lemma, so zeta costs no dimension)
     da_k/dt  = -eta (E[phi_k zeta] + phi_F E[psi_k])               (adaptive feedback only)
 
 with sum_j q_j d_j phi_k = f_k (a_k g''_k e + g'_k S) for the Taylor rules and
-a_k (g'(lambda_k) - g'(lambda~_k)) + a_k g'(lambda~_k) S for exact PEPITA, S = sum_j q_j c_j g'(u_j).
+a_k (g'(lambda_k) - g'(lambda~_k)) + a_k g'(lambda~_k) S for exact PEPITA, S = sum_j q_j c_j g'(u_j)
+(time-local: a_k (g'(lambda_k) - g'(lambda~'_k) (1 - eta g'(lambda_k))) + a_k g'(lambda~'_k) S).
 
 For exact PEPITA this is the only right-hand side (there is no closed form); for the other rules it
 is a second, independent path to the closed-form kernel of `odes.rhs` (`quadrature=True`), which
@@ -32,7 +34,8 @@ from numba import njit
 
 from .expectations import factor
 from .fields import fill_fields
-from .parameters import ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F, SIGMA, TRAIN_V
+from .parameters import (ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F, SIGMA,
+                         TIME_LOCAL, TRAIN_V)
 from .rules import FEEDBACK_ADAPTIVE
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -61,6 +64,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     s_fe = 1.0 if par[FE_TERMS] != 0.0 else 0.0
     exact = par[EXACT] != 0.0
     hebbian = par[HEBBIAN] != 0.0
+    tl = eta if par[TIME_LOCAL] != 0.0 else 0.0     # the first half-step's shift of lambda~
     adaptive = fb == FEEDBACK_ADAPTIVE
     noise = sigma > 0.0
     d = n + 1 if noise else n
@@ -132,11 +136,11 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
                 S += p[m] * c[K + m] * gp[K + m]
         for k in range(K):
             if exact:
-                lt = u[k] - q[k] * e
+                lt = u[k] - q[k] * e - tl * gv[k]
                 gt = math.erf(lt * _INV_SQRT2)
                 gpt = _SQRT_2_PI * math.exp(-0.5 * lt * lt)
                 phi[k] = gv[k] - gt
-                zk = q[k] * (gp[k] - gpt + gpt * S)
+                zk = q[k] * (gp[k] - gpt * (1.0 - tl * gp[k]) + gpt * S)
                 if hebbian:              # y = yhat - e: the label, noise included
                     psi = gt * e
                     r_k = yhat * gv[k] - (yhat - e) * gt

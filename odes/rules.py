@@ -13,6 +13,8 @@ rule           feedback f                  Fe terms (x' = x - F e, h~ in the las
 ``pepita``     exact PEPITA: two forward passes, no Taylor step (theory.md sections 2.4, 3.6)
 ``pepita-hebbian``  PEPITA in Hebbian/anti-Hebbian form, the paper's code's "mixed" mode (theory.md
                8.3): first layer h x^T - h~ x~^T, last layer yhat h - y h~
+``pepita-tl``  time-local PEPITA, the code's "mixed_tl" mode (theory.md 8.3): the Hebbian half-update
+               on the clean pass, then the anti-Hebbian one on x~ with the weights after the first
 =============  ==========================  ===============================================
 
 The ODEs of bp, fa, afa and pepita-lin are closed-form (`odes.rhs`); exact PEPITA's expectations
@@ -34,6 +36,7 @@ class Rule:
     exact_pepita: bool = False   # two forward passes, no Taylor step (ODE by quadrature)
     description: str = ""
     hebbian: bool = False        # exact PEPITA's Hebbian/anti-Hebbian form (theory.md 8.3)
+    time_local: bool = False     # the Hebbian form's two half-updates in sequence (theory.md 8.3)
 
     @property
     def feedback_name(self):
@@ -55,6 +58,9 @@ RULES = {
                    description="exact PEPITA, two forward passes"),
     "pepita-hebbian": Rule("pepita-hebbian", FEEDBACK_ADAPTIVE, True, exact_pepita=True, hebbian=True,
                            description="PEPITA, Hebbian/anti-Hebbian form (h x^T - h~ x~^T)"),
+    "pepita-tl": Rule("pepita-tl", FEEDBACK_ADAPTIVE, True, exact_pepita=True, hebbian=True,
+                      time_local=True,
+                      description="time-local PEPITA: Hebbian half-step, then anti-Hebbian on x~"),
 }
 
 #: rules with order-parameter ODEs (all of them; exact PEPITA's by quadrature)

@@ -18,7 +18,11 @@ with the rule read from its data (`odes.rules.Rule`), not from its name:
   phi_k = h_k - h~_k, x' = x~, h' = h~ (computed as W x~/sqrt(D) = lambda - e W F/sqrt(D));
 * ``hebbian`` (PEPITA's Hebbian/anti-Hebbian form, theory.md 8.3): w_k <- w_k - (eta/sqrt(D))
   (h_k x - h~_k x~) = w_k - (eta/sqrt(D)) (phi_k x + h~_k e F), v_k <- v_k - (eta_v/D)
-  (yhat h_k - y h~_k).
+  (yhat h_k - y h~_k);
+* ``time_local`` (theory.md 8.3, the Hebbian form's halves in sequence): w_k -= (eta/sqrt(D)) h_k x
+  and v -= (eta_v/D) yhat h, then the modulated pass with those weights, h~'_k = g(w'_k . x~/sqrt(D))
+  = g(lambda~_k - (eta/D) h_k (x.x - e x.F)), and w_k += (eta/sqrt(D)) h~'_k x~, v += (eta_v/D) y h~';
+  together the Hebbian update with h~' for h~.
 
 `advance` runs a simulation from step `step` to step `stop`, recording the order parameters
 Q = W W^T/D, R = W W*^T/D, v and the feedback vector (a = W F/sqrt(D), or b) whenever the step
@@ -54,7 +58,7 @@ FASTMATH = {"reassoc", "contract"}
 OK, DIVERGED = 0, 1
 
 # integer rule flags and float parameters of the kernel
-I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V, I_HEBBIAN = range(5)
+I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V, I_HEBBIAN, I_TIME_LOCAL = range(6)
 P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP, P_DECAY = range(5)
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -219,6 +223,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     M = W_star.shape[0]
     fb, fe, exact, train_v = flags[I_FEEDBACK], flags[I_FE_TERMS] != 0, flags[I_EXACT] != 0, flags[I_TRAIN_V] != 0
     hebbian = flags[I_HEBBIAN] != 0
+    time_local = flags[I_TIME_LOCAL] != 0
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
     decaying = par[P_DECAY] != 0.0
     keep = 1.0 - par[P_DECAY] / D        # the weight-decay factor per step
@@ -251,6 +256,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
         for m in range(M):
             y += v_star[m] * g(fields[m] * isd)
         xF = fields[M + K] if uses_F else 0.0
+        xx = vdot(x, x) if time_local else 0.0
         yhat = 0.0
         for k in range(K):
             if uses_F:
@@ -262,7 +268,10 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
 
         for k in range(K):
             if exact:                    # second forward pass: W x~/sqrt(D) = lambda - e a
-                h_mod = g(lam[k] - e * a[k])
+                lam_mod = lam[k] - e * a[k]
+                if time_local:           # ... with the weights after the Hebbian half-step
+                    lam_mod -= eta / D * hv[k] * (xx - e * xF)
+                h_mod = g(lam_mod)
                 phi[k] = hv[k] - h_mod
                 if hebbian:              # v's update: yhat h - y h~ (stored with e = 1 below)
                     psi[k] = h_mod * e

@@ -116,7 +116,7 @@ def data_seed_sequences(seed):
 
 def rule_flags(rule, train_v):
     return np.array([rule.feedback, int(rule.fe_terms), int(rule.exact_pepita), int(bool(train_v)),
-                     int(rule.hebbian)],
+                     int(rule.hebbian), int(rule.time_local)],
                     dtype=np.int64)
 
 

@@ -251,6 +251,8 @@ def check_point(kind, p, times, state):
         except (ValueError, TypeError) as err:
             text = str(err)
             raise SpecError(text if text.startswith(f"{key}:") else f"{key}: {text}") from None
+    if kind == "ode" and p["n_test"]:
+        raise SpecError("n_test: the Monte-Carlo test error is for simulations (kind sim or compare)")
     if p["nodes"] is not None and not (rule.exact_pepita or "pepita" in p["also"]):
         raise SpecError("nodes: quadrature nodes are for the exact-PEPITA ODE (rule pepita)")
     if state is not None:

@@ -35,8 +35,12 @@ def one_step_changes(w, rule, X, xi):
     a = w.W @ w.F / sqD
     f = {"bp": w.v, "fa": w.b}.get(rule, a)
     x_pre = X - np.outer(e, w.F) if r.fe_terms else X                # presynaptic factor
-    if r.exact_pepita:             # two forward passes: h - h~ with h~ = g(W x~ / sqrt(D))
+    if r.time_local:               # the modulated pass with the weights after the Hebbian half
+        W_half = w.W[None] - (ETA / sqD) * g(lam)[:, :, None] * X[:, None, :]
+        h_mod = g(np.einsum("bkd,bd->bk", W_half, x_pre) / sqD)
+    elif r.exact_pepita:           # two forward passes: h - h~ with h~ = g(W x~ / sqrt(D))
         h_mod = g(x_pre @ w.W.T / sqD)
+    if r.exact_pepita:
         phi, r_v = g(lam) - h_mod, e[:, None] * h_mod
     else:
         phi = f * gp(lam) * e[:, None]                               # (B, K)
@@ -91,10 +95,11 @@ def tolerance(ode, se, k):
 
 
 @pytest.mark.parametrize("rule,K,M", [("bp", 2, 2), ("fa", 3, 2), ("afa", 2, 3), ("pepita-lin", 2, 2),
-                                      ("pepita", 2, 2), ("pepita-hebbian", 2, 2)])
+                                      ("pepita", 2, 2), ("pepita-hebbian", 2, 2),
+                                      ("pepita-tl", 2, 2)])
 def test_rhs_is_mean_one_step_change(rule, K, M):
     rng = np.random.default_rng({"bp": 1, "fa": 2, "afa": 3, "pepita-lin": 4, "pepita": 6,
-                                 "pepita-hebbian": 8}[rule])
+                                 "pepita-hebbian": 8, "pepita-tl": 9}[rule])
     state = state_with_F_along_teacher(K, M, rng) if odes.get_rule(rule).fe_terms else random_state(K, M, rng)
     w = odes.realise(state, D, seed=5, b=state.b)
     ode = odes.derivatives(state, rule, ETA, eta_v=ETA_V, sigma=SIGMA)

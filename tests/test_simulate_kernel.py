@@ -13,7 +13,7 @@ from conftest import random_state
 from simulate import kernel, rng
 from simulate.run import data_seed_sequences, rule_flags
 
-ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian")
+ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian", "pepita-tl")
 
 
 def g(z):
@@ -40,7 +40,12 @@ def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0):
         h = g(lam)
         e = v @ h - y
         a = W @ w.F / sq
-        if r.hebbian:                    # theory.md 8.3: h x^T - h~ x~^T, yhat h - y h~
+        if r.time_local:                 # theory.md 8.3: two half-updates in sequence
+            xt = x - w.F * e
+            W_half = W - eta / sq * np.outer(h, x)        # Hebbian on the clean pass
+            ht = g(W_half @ xt / sq)                      # the modulated pass with those weights
+            dW, dv = np.outer(h, x) - np.outer(ht, xt), (v @ h) * h - y * ht
+        elif r.hebbian:                  # theory.md 8.3: h x^T - h~ x~^T, yhat h - y h~
             xt = x - w.F * e
             ht = g(W @ xt / sq)
             dW, dv = np.outer(h, x) - np.outer(ht, xt), (v @ h) * h - y * ht

@@ -259,6 +259,7 @@ BAD = [
     (dict(kind="ode", method="rk5"), "method: unknown method 'rk5'"),
     (dict(kind="compare", also=["fa"]), "also: the fa ODE needs b"),
     (dict(train_v="yes"), "train_v: expected true or false"),
+    (dict(kind="ode", n_test=100), "n_test: the Monte-Carlo test error is for simulations"),
 ]
 
 
