@@ -5,7 +5,8 @@ Prints, at D = 500, K = M = 2 on one core:
 * the ratio to a plain NumPy loop doing the same BP step per input;
 * the ratio to the rate at which the same compiled loop can merely draw the D Gaussian inputs per
   step (the generator's limit), and, for reference, numba's own np.random.standard_normal;
-* the wall time of 2 seeds on 2 workers relative to 1 seed.
+* the wall time of 2 seeds on 2 workers relative to 1 seed;
+* rows with weight decay and with the linear and ReLU activations, against erf's rate.
 Targets: BP >= 2e5 steps/s, exact PEPITA >= 1.2e5, >= 60 % of the drawing limit, >= 20x NumPy,
 2 seeds on 2 cores <= 1.2x one seed.
 """
@@ -30,13 +31,14 @@ from simulate.rng import fill_normal, seed_state  # noqa: E402
 
 RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
 DECAY_RULES = ("bp", "pepita")
+ACTIVATION_RULES = ("bp", "pepita")
 
 
-def sgd_timer(rule, D, steps, K=2, M=2, weight_decay=0.0):
+def sgd_timer(rule, D, steps, K=2, M=2, weight_decay=0.0, activation="erf"):
     """A function that runs `steps` SGD steps of one seed and returns the seconds it took."""
     # a small F keeps the adaptive rules finite over the run; the cost does not depend on values
     kw = dict(times=[0, steps / D], seeds=[0], jobs=1, sigma_F=0.1 / math.sqrt(D), progress=False,
-              weight_decay=weight_decay)
+              weight_decay=weight_decay, activation=activation)
     simulate.run(rule, K, M, D, 0.05, **dict(kw, times=[0, 10 / D]))         # compile / load
 
     def go():
@@ -131,6 +133,9 @@ def main(argv=None):
               "numpy": lambda: numpy_bp_seconds(D, np_steps)}
     timers.update({rule: sgd_timer(rule, D, n) for rule in RULES})
     timers.update({rule + " +wd": sgd_timer(rule, D, n, weight_decay=0.1) for rule in DECAY_RULES})
+    for act in ("linear", "relu"):
+        timers.update({f"{rule} {act}": sgd_timer(rule, D, n, activation=act)
+                       for rule in ACTIVATION_RULES})
     best = {name: math.inf for name in timers}
     for _ in range(rep):
         for name, timer in timers.items():
@@ -138,6 +143,8 @@ def main(argv=None):
     draw_rate, numba_rate, np_rate = n / best["draw"], nr_steps / best["numba"], np_steps / best["numpy"]
     rates = {rule: n / best[rule] for rule in RULES}
     decay = {rule: n / best[rule + " +wd"] for rule in DECAY_RULES}
+    acts = {(rule, act): n / best[f"{rule} {act}"] for rule in ACTIVATION_RULES
+            for act in ("linear", "relu")}
 
     print(f"D = {D}, K = M = 2, one core, best of {rep} interleaved rounds; {n} steps per timing")
     print(f"drawing limit (ziggurat on xoshiro256++, D inputs/step): {draw_rate:12.4g} steps/s "
@@ -153,6 +160,9 @@ def main(argv=None):
         print(f"{rule + ' +wd':>11} {decay[rule]:12.4g} {decay[rule] / draw_rate:10.2f} "
               f"{decay[rule] / np_rate:9.1f}   (weight decay 0.1: {decay[rule] / rates[rule]:.2f}x "
               f"the rate without)")
+    for (rule, act), rate in acts.items():
+        print(f"{rule + ' ' + act:>11} {rate:12.4g} {rate / draw_rate:10.2f} {rate / np_rate:9.1f}"
+              f"   ({act} activation: {rate / rates[rule]:.2f}x the erf rate)")
     one, two, par = parallel_ratio(D, n, rep)
     print(f"bp, {n} steps: 1 seed on 1 worker {one:.3f} s; 2 seeds on 2 workers {two:.3f} s "
           f"(ratio {two / one:.2f}; CPU time / wall time {par:.2f})")
@@ -165,7 +175,9 @@ def main(argv=None):
               ("BP >= 20x NumPy", rates["bp"] >= 20 * np_rate),
               ("2 seeds on 2 workers <= 1.2x one seed", two <= 1.2 * one),
               ("weight decay within 10 % of the rate without",
-               all(decay[r] >= 0.9 * rates[r] for r in DECAY_RULES))]
+               all(decay[r] >= 0.9 * rates[r] for r in DECAY_RULES)),
+              ("linear and ReLU within 10 % of erf's rate",
+               all(rate >= 0.9 * rates[rule] for (rule, _), rate in acts.items()))]
     for what, ok in checks:
         print(f"  [{'ok' if ok else 'MISSED'}] {what}")
     return 0 if all(ok for _, ok in checks) else 1

@@ -26,6 +26,7 @@ Figures:
   pepita_regimes     maps over (|F|^2, eta) from the exact-PEPITA ODE: where AFA and pepita-lin
                      hold, where PEPITA diverges
   sweep_bp_noise     a sweep example: BP's residual error over (eta, label noise sigma)
+  pepita_variants    the paper's variants: PEPITA with weight decay, Hebbian, time-local
 """
 import importlib
 
@@ -37,6 +38,8 @@ FIGURES = {
     "pepita_f_scale": "where PEPITA ~ AFA holds: eps_g at a fixed time against |F|^2",
     "pepita_regimes": "maps over (|F|^2, eta) from the exact-PEPITA ODE: where AFA and "
                       "PEPITA-linearised hold, where PEPITA diverges",
+    "pepita_variants": "the paper's training variants of PEPITA: weight decay (two kappa), "
+                       "Hebbian and time-local forms; eps_g, theta_net and |a|, ODE over simulation",
     "sweep_bp_noise": "a sweep example (python -m sweep): BP's residual error over the learning "
                       "rate and the label noise, ODE over simulation",
 }

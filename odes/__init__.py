@@ -10,6 +10,8 @@ PEPITA as data), rhs (the ODE right-hand sides), integrate (solvers), result (Re
 observables (eps_g, angles), fixed_points (fixed points and their stability),
 adaptive (the compiled Dormand-Prince stepper), weights (random and exact-overlap weights), symbolic (sympy oracle).
 """
+from . import activations
+from .activations import ACTIVATIONS
 from .fixed_points import FixedPoint, FixedPointError, fixed_point, jacobian
 from .integrate import IntegrationError, default_times, integrate
 from .observables import angle, angles, degenerate_solution, eps_g
@@ -19,6 +21,6 @@ from .rules import ODE_RULES, RULES, Rule, get_rule
 from .state import State, StateError
 from .weights import Weights, draw_weights, realise
 
-__all__ = ["FixedPoint", "FixedPointError", "fixed_point", "jacobian", "IntegrationError", "default_times", "integrate", "angle", "angles",
+__all__ = ["activations", "ACTIVATIONS", "FixedPoint", "FixedPointError", "fixed_point", "jacobian", "IntegrationError", "default_times", "integrate", "angle", "angles",
            "degenerate_solution", "eps_g", "Result", "derivatives", "ODE_RULES", "RULES", "Rule",
            "get_rule", "State", "StateError", "Weights", "draw_weights", "realise", "__version__"]

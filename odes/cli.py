@@ -50,6 +50,7 @@ def times_list(s):
 
 def add_run_arguments(p, rules):
     """The flags shared by `python -m odes` and `python -m simulate`."""
+    from .activations import ACTIVATIONS
     from .integrate import DEFAULT_METHOD, SCIPY_METHODS
     from .weights import STUDENT_INITS, V_STAR_INITS
     p.add_argument("--rule", required=True, choices=rules, help="learning rule")
@@ -62,6 +63,8 @@ def add_run_arguments(p, rules):
     p.add_argument("--weight-decay", type=float, default=0.0, metavar="KAPPA",
                    help="weight decay kappa >= 0: per step w <- w - (kappa/D) w and v likewise "
                         "(theory.md 8.1; default 0)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="erf",
+                   help="activation g of teacher and student (theory.md 8.2; default erf)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the random teacher, student and F (and data) (default 0)")
     p.add_argument("--D", type=positive_int, default=None, help="input dimension D (default 500)")
@@ -127,6 +130,15 @@ def check_run_arguments(args, realise_init=False):
     also = [x.strip() for x in (getattr(args, "also", "") or "").split(",")]
     if args.nodes is not None and args.rule != "pepita" and "pepita" not in also:
         raise UsageError("--nodes is for the exact-PEPITA ODE (--rule pepita)")
+    if getattr(args, "ode", True):
+        from .parameters import check_activation
+        for name in [args.rule] + [x for x in also if x]:
+            try:
+                check_activation(name, args.activation)
+            except ValueError as err:
+                raise UsageError(f"--activation: {err}") from None
+    if args.activation != "erf" and getattr(args, "latex", None) is not None:
+        raise UsageError("--latex derives the erf ODEs only; drop --activation")
     if args.eta is None and getattr(args, "latex", None) is None:
         raise UsageError("the following arguments are required: --eta")
     only_equations = getattr(args, "fixed_point", False) or getattr(args, "latex", None) is not None
@@ -203,7 +215,7 @@ def build_parser():
     from .rules import ODE_RULES
     p = _Parser(prog="python -m odes",
                 description="Integrate the order-parameter ODEs of a two-layer teacher-student "
-                            "network (erf activation) for BP, FA, AFA, PEPITA-linearised or exact PEPITA.")
+                            "network (erf, linear or ReLU activation) for BP, FA, AFA, PEPITA-linearised or exact PEPITA.")
     add_run_arguments(p, ODE_RULES)
     p.add_argument("--init", type=Path, default=None,
                    help="JSON initial condition (keys Q, R, T, v, v_star and b, a, p, phi_F as the "
@@ -268,14 +280,14 @@ def main(argv=None):
                                      f"--fixed-point")
             fp = fixed_point(state, args.rule, args.eta, eta_v=args.eta_v, sigma=args.sigma,
                              train_v=not args.freeze_v, nodes=args.nodes,
-                             weight_decay=args.weight_decay)
+                             weight_decay=args.weight_decay, activation=args.activation)
             print_fixed_point(fp, args)
             return 0
         res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
                         eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                         method=args.method, dt=args.dt, rtol=args.rtol, atol=args.atol,
                         stop_eps=args.stop_eps, nodes=args.nodes, weight_decay=args.weight_decay,
-                        progress=None if not args.quiet else False)
+                        activation=args.activation, progress=None if not args.quiet else False)
     except (UsageError, StateError, ValueError) as err:
         print(f"python -m odes: error: {err}", file=sys.stderr)
         return 2

@@ -67,12 +67,13 @@ def _embedding(K, M, idx, size):
 class _Flow:
     """The flat right-hand side of one (state constants, rule, parameters)."""
 
-    def __init__(self, state, rule, eta, eta_v, sigma, train_v, nodes=None, weight_decay=0.0):
+    def __init__(self, state, rule, eta, eta_v, sigma, train_v, nodes=None, weight_decay=0.0,
+                 activation="erf"):
         self.rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
         state.check_rule(self.rule)
         self.K, self.M = state.K, state.M
         self.y0, self.args = kernel_args(state, self.rule, eta, eta_v, sigma, train_v, nodes=nodes,
-                                         weight_decay=weight_decay)
+                                         weight_decay=weight_decay, activation=activation)
         self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v)
         self.E = _embedding(self.K, self.M, self.idx, self.y0.size)
 
@@ -103,11 +104,11 @@ class _Flow:
 
 
 def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=False, nodes=None,
-             weight_decay=0.0):
+             weight_decay=0.0, activation="erf"):
     """d(dy/dt)/dy at `state` for the flat state vector y of `odes.rhs` (physical=False) or in the
     physical coordinates of `coordinates` (physical=True; see the module docstring).  nodes: the
-    quadrature of exact PEPITA (see `odes.integrate`)."""
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay)
+    quadrature of exact PEPITA (see `odes.integrate`); activation as there."""
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
     J = flow.jacobian(flow.y0)
     return J[flow.idx] @ flow.E if physical else J
 
@@ -141,14 +142,14 @@ class FixedPoint:
 
 
 def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residual_tol=1e-12,
-                nodes=None, weight_decay=0.0):
+                nodes=None, weight_decay=0.0, activation="erf"):
     """The fixed point of the ODEs of `rule` nearest `state` (scipy.optimize.root, 'hybr', on
     the physical coordinates with the difference Jacobian), and its stability.  The root is
     accepted when max |dy/dt| <= residual_tol there (hybr may stop, saying it makes no more
     progress, once it sits on the root to round-off).  Raises FixedPointError if it is not, or if
-    the root is not a realisable state."""
+    the root is not a realisable state.  activation: as in `odes.integrate`."""
     from scipy.optimize import root
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay)
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
     base = flow.y0
 
     def F(z):
@@ -181,10 +182,11 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
     lam, vec = lam[order], flow.E @ vec[:, order]
     scale = max(1.0, np.abs(lam).max()) if lam.size else 1.0
     unstable = int(np.sum(lam.real > 1e-9 * scale))
-    return FixedPoint(state=fp_state, eps_g=float(_eps_g(Q, R, state.T, v, state.v_star)),
+    return FixedPoint(state=fp_state, eps_g=float(_eps_g(Q, R, state.T, v, state.v_star, activation)),
                       residual=residual, jacobian=J, eigenvalues=lam,
                       eigenvectors=vec, unstable=unstable, coordinates=flow.names,
                       success=bool(sol.success), message=str(sol.message),
                       params=dict(rule=flow.rule.name, eta=float(eta),
                                   eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
-                                  train_v=bool(train_v), weight_decay=float(weight_decay)))
+                                  train_v=bool(train_v), weight_decay=float(weight_decay),
+                                  activation=activation))

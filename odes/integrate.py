@@ -145,15 +145,16 @@ def _check_times(times, t_max, dt):
 
 def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0, train_v=True,
               method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, stop_eps=None, stop_above=None,
-              progress=None, nodes=None, weight_decay=0.0):
+              progress=None, nodes=None, weight_decay=0.0, activation="erf"):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
     state: `odes.State`; rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact PEPITA, whose
     expectations are evaluated by quadrature with `nodes` per field dimension, default
     `odes.expectations.default_nodes(K+M)`); eta: first-layer learning rate;
     eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer;
-    weight_decay: kappa >= 0 of theory.md 8.1 (per step w <- w - (kappa/D) w, and v likewise).
-    times: output times (default `default_times(t_max, dt)`; t_max, if also given, must equal the
+    weight_decay: kappa >= 0 of theory.md 8.1 (per step w <- w - (kappa/D) w, and v likewise);
+    activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2;
+    ReLU not with the rules evaluated by quadrature).  times: output times (default `default_times(t_max, dt)`; t_max, if also given, must equal the
     last one); method: 'dopri5' (adaptive, default), 'rk4', 'euler' or 'scipy-<METHOD>';
     rtol, atol: error tolerances of the adaptive and scipy methods (atol also bounds how far a
     converging eps_g is resolved: to about atol/3); dt: step of the fixed-step
@@ -164,14 +165,15 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
     state.check_rule(rule)
     y0, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, nodes=nodes,
-                           weight_decay=weight_decay)
+                           weight_decay=weight_decay, activation=activation)
     check_solver(method, dt, rtol, atol)
     times = _check_times(times, t_max, dt)
     K, M = state.K, state.M
     T, vstar = args[2], args[3]
     run_params = dict(rule=rule.name, K=K, M=M, eta=float(eta),
                       eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
-                      train_v=bool(train_v), weight_decay=float(weight_decay), method=method,
+                      train_v=bool(train_v), weight_decay=float(weight_decay),
+                      activation=activation, method=method,
                       dt=float(dt), rtol=float(rtol),
                       atol=float(atol), stop_eps=stop_eps, stop_above=stop_above,
                       initial_state=state.to_dict())
@@ -183,7 +185,7 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
             return False
         Q, R, v, _ = unpack(y, K, M)
         with np.errstate(over="ignore", invalid="ignore"):
-            e = _eps_g(Q, R, T, v, vstar)
+            e = _eps_g(Q, R, T, v, vstar, activation)
         return bool((stop_eps is not None and e < stop_eps)
                     or (stop_above is not None and not e <= stop_above))
 
@@ -205,7 +207,7 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     if status == "stopped":
         Q, R, v, _ = unpack(ys[-1], K, M)
         with np.errstate(over="ignore", invalid="ignore"):
-            e = _eps_g(Q, R, T, v, vstar)
+            e = _eps_g(Q, R, T, v, vstar, activation)
         which = f"eps_g < {stop_eps}" if stop_eps is not None and e < stop_eps else f"eps_g > {stop_above}"
         return finish(status, f"{which} at t = {times[len(ys) - 1]:g}")
     if status == "nonfinite":

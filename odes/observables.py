@@ -12,8 +12,25 @@ def _corr_asin(X, dA, dB):
     return np.arcsin(np.clip(X / np.sqrt((1 + dA[..., :, None]) * (1 + dB[..., None, :])), -1, 1))
 
 
-def eps_g(Q, R, T, v, v_star):
-    """Generalisation error eps_g = 1/2 E[(yhat - y_clean)^2] in closed form (theory.md 1.2).
+def _i2(X, dA, dB, activation):
+    """I2 = E[g(u_a) g(u_b)] for every pair, given the cross block X and the variances dA, dB."""
+    if activation == "erf":
+        return (2 / np.pi) * _corr_asin(X, dA, dB)
+    if activation == "linear":
+        return X
+    if activation == "relu":             # theory.md 8.2
+        norm = np.sqrt(dA[..., :, None] * dB[..., None, :])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            th = np.arccos(np.clip(X / norm, -1, 1))
+        return norm / (2 * np.pi) * (np.sin(th) + (np.pi - th) * np.cos(th))
+    from .activations import activation_code
+    activation_code(activation)          # raises, naming the choices
+
+
+def eps_g(Q, R, T, v, v_star, activation="erf"):
+    """Generalisation error eps_g = 1/2 E[(yhat - y_clean)^2] in closed form (theory.md 1.2, 8.2):
+    1/2 (v^T I2(Q) v - 2 v^T I2(R) v* + v*^T I2(T) v*) with the activation's I2 (erf: (2/pi)
+    arcsin(C_ab / sqrt((1+C_aa)(1+C_bb))); linear: C_ab; relu: theory.md 8.2).
 
     Q (..., K, K), R (..., K, M), T (M, M) or (..., M, M), v (..., K), v_star (M,) or (..., M).
     """
@@ -21,10 +38,10 @@ def eps_g(Q, R, T, v, v_star):
     v, v_star = np.asarray(v, float), np.asarray(v_star, float)
     dQ = np.diagonal(Q, axis1=-2, axis2=-1)
     dT = np.diagonal(T, axis1=-2, axis2=-1)
-    ss = np.einsum("...k,...kl,...l->...", v, _corr_asin(Q, dQ, dQ), v)
-    tt = np.einsum("...m,...mn,...n->...", v_star, _corr_asin(T, dT, dT), v_star)
-    st = np.einsum("...k,...km,...m->...", v, _corr_asin(R, dQ, dT), v_star)
-    return (ss + tt - 2 * st) / np.pi
+    ss = np.einsum("...k,...kl,...l->...", v, _i2(Q, dQ, dQ, activation), v)
+    tt = np.einsum("...m,...mn,...n->...", v_star, _i2(T, dT, dT, activation), v_star)
+    st = np.einsum("...k,...km,...m->...", v, _i2(R, dQ, dT, activation), v_star)
+    return 0.5 * (ss + tt - 2 * st)
 
 
 def angle(x, y):

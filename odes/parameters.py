@@ -2,21 +2,37 @@
 `odes.quadrature_rhs`): positions and the validated builder."""
 import numpy as np
 
+from .activations import RELU, activation_code
 from .rules import get_rule
 
 # positions in `par`: learning rates, label noise, |F|^2, the rule's fields (feedback kind, Fe
 # terms, exact PEPITA), a trained second layer, 1.0 to evaluate the expectations by quadrature,
 # the quadrature's nodes per field dimension, the weight decay kappa (theory.md 8.1), and 1.0 for
-# PEPITA's Hebbian form and for its time-local form (theory.md 8.3)
+# PEPITA's Hebbian form and for its time-local form (theory.md 8.3), the activation's code
+# (`odes.activations`)
 (ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES, DECAY, HEBBIAN,
- TIME_LOCAL) = range(13)
-N_PAR = 13
+ TIME_LOCAL, ACTIVATION) = range(14)
+N_PAR = 14
+
+
+def check_activation(rule, activation, quadrature=False):
+    """The activation's code, if the ODE of `rule` can be evaluated with it; ValueError otherwise
+    (ReLU with the rules evaluated by quadrature)."""
+    rule = get_rule(rule) if isinstance(rule, str) else rule
+    act = activation_code(activation)
+    if act == RELU and (quadrature or rule.exact_pepita):
+        raise ValueError(f"activation relu: the {rule.name} ODE needs the quadrature engine, which "
+                         f"takes erf and linear only (ReLU's kink would spoil its rule); "
+                         f"simulate it, or use a Taylor rule (bp, fa, afa, pepita-lin)")
+    return act
 
 
 def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False,
-           weight_decay=0.0):
-    """The float parameter vector of the kernels, validated.  Exact PEPITA always uses quadrature."""
+           weight_decay=0.0, activation="erf"):
+    """The float parameter vector of the kernels, validated.  Exact PEPITA always uses quadrature,
+    which takes the smooth activations (erf, linear) only."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
+    act = check_activation(rule, activation, quadrature)
     eta_v = eta if eta_v is None else eta_v
     for name, x in (("eta", eta), ("eta_v", eta_v), ("sigma", sigma),
                     ("weight_decay", weight_decay)):
@@ -33,4 +49,5 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     par[DECAY] = weight_decay
     par[HEBBIAN] = float(rule.hebbian)
     par[TIME_LOCAL] = float(rule.time_local)
+    par[ACTIVATION] = act
     return par

@@ -28,18 +28,15 @@ is a second, independent path to the closed-form kernel of `odes.rhs` (`quadratu
 the tests hold against each other.  One pass over the nodes of the folded product rule (`odes.expectations`) accumulates
 all the moments; label noise adds the node coordinate xi (e = sum_i c_i g(u_i) - sigma xi).
 """
-import math
 
 from numba import njit
 
+from .activations import ERF, g, g_prime
 from .expectations import factor
 from .fields import fill_fields
-from .parameters import (ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F, SIGMA,
-                         TIME_LOCAL, TRAIN_V)
+from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F,
+                         SIGMA, TIME_LOCAL, TRAIN_V)
 from .rules import FEEDBACK_ADAPTIVE
-
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_SQRT_2_PI = math.sqrt(2.0 / math.pi)
 
 
 def workspace_size(K, M):
@@ -66,6 +63,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     hebbian = par[HEBBIAN] != 0.0
     tl = eta if par[TIME_LOCAL] != 0.0 else 0.0     # the first half-step's shift of lambda~
     adaptive = fb == FEEDBACK_ADAPTIVE
+    act = int(par[ACTIVATION])               # erf or linear (params() refuses ReLU here)
     noise = sigma > 0.0
     d = n + 1 if noise else n
     m1 = int(par[N_NODES])
@@ -117,8 +115,8 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
             for j in range(i + 1):
                 s += L[i, j] * z[j]
             u[i] = s
-            gv[i] = math.erf(s * _INV_SQRT2)
-            gp[i] = _SQRT_2_PI * math.exp(-0.5 * s * s)
+            gv[i] = g(act, s)
+            gp[i] = g_prime(act, s)
         w = wprod[d - 1]
         yhat = 0.0                       # the student's output; e adds -y (c = (v, -v*))
         for k in range(K):
@@ -137,8 +135,8 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
         for k in range(K):
             if exact:
                 lt = u[k] - q[k] * e - tl * gv[k]
-                gt = math.erf(lt * _INV_SQRT2)
-                gpt = _SQRT_2_PI * math.exp(-0.5 * lt * lt)
+                gt = g(act, lt)
+                gpt = g_prime(act, lt)
                 phi[k] = gv[k] - gt
                 zk = q[k] * (gp[k] - gpt * (1.0 - tl * gp[k]) + gpt * S)
                 if hebbian:              # y = yhat - e: the label, noise included
@@ -151,7 +149,8 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
                 phi[k] = f[k] * gp[k] * e
                 psi = -s_fe * phi[k] * e
                 r_k = e * (gv[k] - s_fe * q[k] * gp[k] * e)
-                zk = f[k] * (-q[k] * u[k] * gp[k] * e + gp[k] * S)
+                g2 = -u[k] * gp[k] if act == ERF else 0.0       # g'' (erf: -x g'; linear: 0)
+                zk = f[k] * (q[k] * g2 * e + gp[k] * S)
             we = w * phi[k]
             for j in range(n):
                 P[k, j] += we * u[j]

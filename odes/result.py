@@ -37,7 +37,8 @@ class Result:
         self.phi_F = phi_F
         self.params, self.status, self.message = dict(params), status, message
         self.stats = dict(stats or {})
-        self.eps_g = _eps_g(self.Q, self.R, self.T, self.v, self.v_star)
+        self.eps_g = _eps_g(self.Q, self.R, self.T, self.v, self.v_star,
+                            self.params.get("activation", "erf"))
         self.angles = _angles(self.Q, self.R, self.T, self.v, self.v_star, f=self.f,
                               feedback=self.feedback_name, phi_F=self.phi_F)
 

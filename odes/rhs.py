@@ -13,10 +13,14 @@ the ODEs are
     dR_kn/dt = -eta f_k A_{k,K+n}                               [+ eta a_k p_n E_k]
     dQ_kl/dt = -eta f_k A_kl - eta f_l A_lk + eta^2 f_k f_l G_kl [+ eta a_k a_l (E_k + E_l)]
     dv_k/dt  = -eta_v H_k                                         [+ eta_v a_k E_k]
-    da_k/dt  = -eta a_k [-a_k A_kk + sum_j q_j c_j J2(k,j)]      [+ eta phi_F a_k E_k]
+    da_k/dt  = -eta a_k [a_k B_k + sum_j q_j c_j J2(k,j)]        [+ eta phi_F a_k E_k]
 
-with q = (a, p); the bracketed terms are the Fe terms of PEPITA-linearised, da/dt is present for
-adaptive feedback only, and dv/dt is zero for a frozen second layer.
+with q = (a, p) and B_k = E[g''(lambda_k) e] (-A_kk for erf, whose g'' = -x g'; 0 for linear;
+E[delta(lambda_k) e] for ReLU); the bracketed terms are the Fe terms of PEPITA-linearised, da/dt is
+present for adaptive feedback only, and dv/dt is zero for a frozen second layer.  The moments
+A, G, H, E, B, J2 depend on the activation (theory.md 8.2): erf's come from `odes.integrals` with
+the parts that depend on fewer indices hoisted, linear's are covariances, ReLU's come from
+`odes.relu_integrals`; the assembly above is one code for all.
 
 The state is packed into one flat vector y = (Q.ravel(), R.ravel(), v, f): `pack` and `unpack`
 convert.  For FA the slot f holds the constant b (its derivative is zero), for BP it is unused.
@@ -31,9 +35,11 @@ from numba import njit
 from . import quadrature_rhs as _quad
 from .expectations import default_nodes, hermite_rule
 from .fields import fill_fields
+from . import relu_integrals as _relu
+from .activations import ERF, LINEAR
 from .integrals import eg1, i2, i3_norm, i3_numer, i3g, i4_from_parts, i4_lam0, i4_lam1, i4_lam4, j2
-from .parameters import (DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F, QUADRATURE, SIGMA,
-                         TRAIN_V, params)
+from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F,
+                         QUADRATURE, SIGMA, TRAIN_V, params)
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
 
 def layout(K, M):
@@ -52,7 +58,7 @@ XI_NODES = 6
 def workspace_size(K, M):
     """Scratch floats for either kernel (closed form or quadrature)."""
     n = K + M
-    return max(n * n + n + K * n + K * K + 3 * K + 2 * n, _quad.workspace_size(K, M))
+    return max(n * n + n + 2 * K * n + K * K + 4 * K + 2 * n, _quad.workspace_size(K, M))
 
 
 def quadrature_nodes(K, M, nodes=None, xi_nodes=None):
@@ -130,11 +136,10 @@ def add_weight_decay(y, dy, K, M, par):
 def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
     """The closed-form right-hand side (module docstring) of bp, fa, afa and pepita-lin."""
     n = K + M
-    eta, eta_v, sigma = par[ETA], par[ETA_V], par[SIGMA]
     fb = int(par[FEEDBACK])
     fe = par[FE_TERMS] != 0.0
-    oQ, oR, ov, of = 0, K * K, K * K + K * M, K * K + K * M + K
-    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f, and two n-vectors
+    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f, B, J2 (K x n) and
+    # two n-vectors
     C = ws[: n * n].reshape((n, n))
     c = ws[n * n: n * n + n]
     o = n * n + n
@@ -142,18 +147,31 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
     o += K * n
     G = ws[o: o + K * K].reshape((K, K))
     o += K * K
-    H = ws[o: o + K]
-    E = ws[o + K: o + 2 * K]
-    f = ws[o + 2 * K: o + 3 * K]
-    wi = ws[o + 3 * K: o + 3 * K + n]
-    rsq1 = ws[o + 3 * K + n: o + 3 * K + 2 * n]
+    H, E, f, B = ws[o: o + K], ws[o + K: o + 2 * K], ws[o + 2 * K: o + 3 * K], ws[o + 3 * K: o + 4 * K]
+    o += 4 * K
+    J = ws[o: o + K * n].reshape((K, n))
+    o += K * n
+    wi = ws[o: o + n]
+    rsq1 = ws[o + n: o + 2 * n]
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
+    act = int(par[ACTIVATION])
+    if act == ERF:
+        _erf_moments(C, c, K, n, par[SIGMA], fe, A, G, H, E, B, J, wi, rsq1)
+    else:
+        _other_moments(act, C, c, K, n, par[SIGMA], fe, A, G, H, E, B, J)
+    _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J)
 
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _erf_moments(C, c, K, n, sigma, fe, A, G, H, E, B, J, wi, rsq1):
+    """A, G, H, E, B, J2 of the module docstring for g = erf, with the parts of I3 and I4 that
+    depend on fewer indices hoisted out of the inner loops."""
     for k in range(K):
         H[k] = 0.0
         for i in range(n):
             H[k] += c[i] * i2(C, k, i)
+            J[k, i] = j2(C, k, i)
         # A_kj = sum_i c_i I3(k,j,i), with the (k,i) normalisation hoisted: w_i = c_i i3_norm(k,i)
         for i in range(n):
             wi[i] = c[i] * i3_norm(C, k, i)
@@ -162,6 +180,7 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
             for i in range(n):
                 s += wi[i] * i3_numer(C, k, j, i)
             A[k, j] = s
+        B[k] = -A[k, k]                  # g'' = -x g'
         # G_kl = sum_ij c_i c_j I4(k,l,i,j), with Lambda4 and Lambda1 hoisted out of the (i,j) loop
         for l in range(k, K):
             lam4 = i4_lam4(C, k, l)
@@ -176,7 +195,7 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
                         if c[j] != 0.0:
                             s += 2.0 * c[i] * c[j] * i4_from_parts(i4_lam0(C, k, l, i, j, lam4),
                                                                    rsq1[i], rsq1[j], rsq4)
-            G[k, l] = s + sigma * sigma * j2(C, k, l)
+            G[k, l] = s + sigma * sigma * J[k, l]
         if fe:
             s = 0.0
             for i in range(n):
@@ -189,7 +208,64 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
         else:
             E[k] = 0.0
 
-    # with the Fe terms present the feedback is a (adaptive); fe_a = a or 0
+
+@njit(cache=True, error_model="numpy")
+def _other_moments(act, C, c, K, n, sigma, fe, A, G, H, E, B, J):
+    """A, G, H, E, B, J2 for g = linear (I2 = C_ab, J2 = 1, I3(a,b,c) = C_bc, I4(a,b,c,d) =
+    I3g(a;c,d) = C_cd, g'' = 0) or ReLU (`odes.relu_integrals`)."""
+    linear = act == LINEAR
+    ee = 0.0                             # linear: E[e^2] - sigma^2 = c^T C c, shared by G and E
+    if linear:
+        for i in range(n):
+            for j in range(n):
+                ee += c[i] * c[j] * C[i, j]
+    for k in range(K):
+        H[k] = 0.0
+        B[k] = 0.0
+        for i in range(n):
+            H[k] += c[i] * (C[k, i] if linear else _relu.i2(C, k, i))
+            J[k, i] = 1.0 if linear else _relu.j2(C, k, i)
+            if not linear:
+                B[k] += c[i] * _relu.delta_relu(C, k, i)
+        for j in range(n):
+            s = 0.0
+            for i in range(n):
+                s += c[i] * (C[j, i] if linear else _relu.i3(C, k, j, i))
+            A[k, j] = s
+        for l in range(k, K):
+            s = 0.0
+            if linear:
+                s = ee
+            else:
+                for i in range(n):
+                    if c[i] != 0.0:
+                        s += c[i] * c[i] * _relu.i4(C, k, l, i, i)
+                        for j in range(i + 1, n):
+                            if c[j] != 0.0:
+                                s += 2.0 * c[i] * c[j] * _relu.i4(C, k, l, i, j)
+            G[k, l] = s + sigma * sigma * J[k, l]
+        E[k] = 0.0
+        if fe:
+            s = 0.0
+            if linear:
+                s = ee
+            else:
+                for i in range(n):
+                    if c[i] != 0.0:
+                        s += c[i] * c[i] * _relu.i3g(C, k, i, i)
+                        for j in range(i + 1, n):
+                            if c[j] != 0.0:
+                                s += 2.0 * c[i] * c[j] * _relu.i3g(C, k, i, j)
+            E[k] = s + sigma * sigma * (1.0 if linear else 0.5)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J):
+    """dy from the moments (module docstring); with the Fe terms the feedback is a (adaptive)."""
+    eta, eta_v = par[ETA], par[ETA_V]
+    fb = int(par[FEEDBACK])
+    fe = par[FE_TERMS] != 0.0
+    oQ, oR, ov, of = 0, K * K, K * K + K * M, K * K + K * M + K
     for k in range(K):
         fe_a = f[k] if fe else 0.0
         for m in range(M):
@@ -205,24 +281,24 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
         else:
             dy[ov + k] = 0.0
         if fb == FEEDBACK_ADAPTIVE:
-            s = -f[k] * A[k, k]
+            s = f[k] * B[k]
             for l in range(K):
-                s += f[l] * c[l] * j2(C, k, l)
+                s += f[l] * c[l] * J[k, l]
             for m in range(M):
-                s += p[m] * c[K + m] * j2(C, k, K + m)
+                s += p[m] * c[K + m] * J[k, K + m]
             dy[of + k] = -eta * f[k] * s + eta * par[PHI_F] * fe_a * E[k]
         else:
             dy[of + k] = 0.0
 
 
 def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
-                weight_decay=0.0):
+                weight_decay=0.0, activation="erf"):
     """(y, args) for `rhs_kernel(y, dy, *args)`: the packed state of `state` under `rule` (a Rule)
     and the kernel's other arguments (K, M, the constants, the parameters, a workspace, the
     quadrature nodes).  quadrature=True evaluates a closed-form rule by quadrature too (exact
     PEPITA always is); nodes: quadrature nodes per dimension (default: see `quadrature_nodes`)."""
     T, vstar, p = constants(state)
-    par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay)
+    par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay, activation)
     if par[QUADRATURE] != 0.0:
         quad = quadrature_nodes(state.K, state.M, nodes)
         par[N_NODES] = default_nodes(state.K + state.M) if nodes is None else int(nodes)
@@ -233,17 +309,18 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
 
 
 def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
-                weight_decay=0.0):
+                weight_decay=0.0, activation="erf"):
     """Time derivatives of the order parameters of `state` under `rule`.
 
     Returns a dict with 'Q', 'R', 'v' and, for adaptive feedback, 'a' (for FA, b is constant and
     'b' is zeros).  quadrature=True evaluates the expectations by quadrature instead of the closed
     forms (exact PEPITA always does); nodes: quadrature nodes per dimension; weight_decay: kappa
-    of theory.md 8.1.
+    of theory.md 8.1; activation: 'erf' (default), 'linear' or 'relu' (theory.md 8.2).
     """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)
-    y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes, weight_decay)
+    y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes, weight_decay,
+                          activation)
     dy = np.zeros_like(y)
     rhs_kernel(y, dy, *args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)

@@ -31,7 +31,7 @@ def nonneg_int(s):
 
 def build_parser():
     p = _Parser(prog=PROG,
-                description="Online SGD of a two-layer teacher-student network (erf activation) "
+                description="Online SGD of a two-layer teacher-student network (erf, linear or ReLU activation) "
                             "for BP, FA, AFA, PEPITA-linearised or exact PEPITA, over several "
                             "seeds, compared with the order-parameter ODE.")
     add_run_arguments(p, tuple(RULES))
@@ -93,7 +93,7 @@ def main(argv=None):
                       sigma_F=args.sigma_F, init=args.student_init, v_star=args.v_star,
                       ode=args.ode, also=args.also, method=args.method, dt=args.dt,
                       rtol=args.rtol, atol=args.atol, nodes=args.nodes, n_test=args.n_test,
-                      weights=weights, weight_decay=args.weight_decay,
+                      weights=weights, weight_decay=args.weight_decay, activation=args.activation,
                       progress=False if args.quiet else None)
     except (UsageError, StateError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 import odes
 from odes import io
 from odes.integrate import DEFAULT_METHOD, check_solver
+from odes.parameters import check_activation
 from odes.rules import RULES, get_rule
 
 from .result import Simulation, seed_stats
@@ -77,7 +78,8 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8,
             res = odes.integrate(state, rule, p["eta"], times=sim.t, eta_v=p["eta_v"],
                                  sigma=p["sigma"], train_v=p["train_v"], method=method, dt=dt,
                                  rtol=rtol, atol=atol, nodes=nodes if rule.exact_pepita else None,
-                                 weight_decay=p.get("weight_decay", 0.0), progress=False)
+                                 weight_decay=p.get("weight_decay", 0.0),
+                                 activation=p.get("activation", "erf"), progress=False)
         except odes.IntegrationError as err:
             return err.result, "nonfinite", str(err)
         return res, res.status, res.message
@@ -322,12 +324,12 @@ class Comparison:
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
             method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, nodes=None, seed=0, n_test=0,
-            weights=None, weight_decay=0.0, progress=None):
+            weights=None, weight_decay=0.0, activation="erf", progress=None):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
     Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
-    `weights`, one `odes.Weights` per seed; weight_decay) plus the ODE's method, dt, rtol, atol and nodes
+    `weights`, one `odes.Weights` per seed; weight_decay; activation) plus the ODE's method, dt, rtol, atol and nodes
     (`odes.integrate`); ode=False skips the theory; also: further ODE rules integrated from the
     same starts (e.g. ('afa', 'pepita-lin') for a pepita run).  Returns a `Comparison`.
     """
@@ -335,12 +337,14 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
     if ode:
         check_solver(method, dt, rtol, atol)         # fail before simulating
         also = check_also(rule, also)
+        for name in (rule.name,) + also:
+            check_activation(name, activation)
     elif also:
         raise ValueError("also: extra theory lines need ode=True")
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, weight_decay=weight_decay,
-              progress=progress)
+              activation=activation, progress=progress)
     ode_params = dict(method=method, dt=float(dt), rtol=float(rtol), atol=float(atol))
     if not ode:
         return Comparison(sim, None, None, "", ode_params)

@@ -1,6 +1,7 @@
 """The compiled online-SGD kernel: the steps of theory.md Appendix B, and the loop that records.
 
-Per step (inputs x ~ N(0, I_D) drawn inside the compiled loop, nothing allocated):
+Per step (inputs x ~ N(0, I_D) drawn inside the compiled loop, nothing allocated; g the activation
+of `odes.activations`, erf, linear or ReLU, read from the flags):
 
     nu = W* x / sqrt(D),  y = v*.g(nu) + sigma xi,  lambda = W x / sqrt(D),  h = g(lambda),
     e = v.h - y,
@@ -48,6 +49,7 @@ import math
 import numpy as np
 from numba import njit
 
+from odes.activations import g, g_prime
 from odes.rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V
 
 from .rng import fill_normal, normal
@@ -58,24 +60,8 @@ FASTMATH = {"reassoc", "contract"}
 OK, DIVERGED = 0, 1
 
 # integer rule flags and float parameters of the kernel
-I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V, I_HEBBIAN, I_TIME_LOCAL = range(6)
+I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V, I_HEBBIAN, I_TIME_LOCAL, I_ACTIVATION = range(7)
 P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP, P_DECAY = range(5)
-
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_SQRT_2_PI = math.sqrt(2.0 / math.pi)
-
-
-@njit(cache=True, nogil=True)
-def g(z):
-    """Activation g(z) = erf(z/sqrt(2))."""
-    return math.erf(z * _INV_SQRT2)
-
-
-@njit(cache=True, nogil=True)
-def g_prime(z):
-    """g'(z) = sqrt(2/pi) exp(-z^2/2)."""
-    return _SQRT_2_PI * math.exp(-0.5 * z * z)
-
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def vdot(u, x):
@@ -224,6 +210,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     fb, fe, exact, train_v = flags[I_FEEDBACK], flags[I_FE_TERMS] != 0, flags[I_EXACT] != 0, flags[I_TRAIN_V] != 0
     hebbian = flags[I_HEBBIAN] != 0
     time_local = flags[I_TIME_LOCAL] != 0
+    act = flags[I_ACTIVATION]            # odes.activations: erf, linear or relu
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
     decaying = par[P_DECAY] != 0.0
     keep = 1.0 - par[P_DECAY] / D        # the weight-decay factor per step
@@ -254,7 +241,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
         y = sigma * normal(rng) if sigma > 0.0 else 0.0
         project(Z, x, fields)
         for m in range(M):
-            y += v_star[m] * g(fields[m] * isd)
+            y += v_star[m] * g(act, fields[m] * isd)
         xF = fields[M + K] if uses_F else 0.0
         xx = vdot(x, x) if time_local else 0.0
         yhat = 0.0
@@ -262,7 +249,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             if uses_F:
                 a[k] = (UF[k] + alpha[k] * FF) * isd
             lam[k] = (fields[M + k] + alpha[k] * xF) * isd
-            hv[k] = g(lam[k])
+            hv[k] = g(act, lam[k])
             yhat += v[k] * hv[k]
         e = yhat - y
 
@@ -271,7 +258,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
                 lam_mod = lam[k] - e * a[k]
                 if time_local:           # ... with the weights after the Hebbian half-step
                     lam_mod -= eta / D * hv[k] * (xx - e * xF)
-                h_mod = g(lam_mod)
+                h_mod = g(act, lam_mod)
                 phi[k] = hv[k] - h_mod
                 if hebbian:              # v's update: yhat h - y h~ (stored with e = 1 below)
                     psi[k] = h_mod * e
@@ -285,7 +272,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
                     f_k = b[k]
                 else:
                     f_k = a[k]
-                gp_e = g_prime(lam[k]) * e
+                gp_e = g_prime(act, lam[k]) * e
                 phi[k] = f_k * gp_e
                 if fe:
                     hv[k] -= a[k] * gp_e
@@ -341,7 +328,7 @@ def diverged(W, v, blowup, D):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def record(r, W, W_star, v, F, b, fb, X_test, y_test, Q_out, R_out, v_out, f_out, test_out):
+def record(r, W, W_star, v, F, b, fb, act, X_test, y_test, Q_out, R_out, v_out, f_out, test_out):
     """Store the order parameters (and the test error if X_test has rows) at record index r."""
     K, D = W.shape
     M = W_star.shape[0]
@@ -377,7 +364,7 @@ def record(r, W, W_star, v, F, b, fb, X_test, y_test, Q_out, R_out, v_out, f_out
                 s = 0.0
                 for i in range(D):
                     s += W[k, i] * X_test[p, i]
-                yhat += v[k] * g(s * isd)
+                yhat += v[k] * g(act, s * isd)
             err += (yhat - y_test[p]) ** 2
         test_out[r] = 0.5 * err / P
 
@@ -400,7 +387,8 @@ def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, 
     status = OK
     while True:
         while r < n_rec and rec_steps[r] == step:
-            record(r, w, W_star, v, F, b, fb, X_test, y_test, Q_out, R_out, v_out, f_out, test_out)
+            record(r, w, W_star, v, F, b, fb, flags[I_ACTIVATION], X_test, y_test, Q_out, R_out, v_out,
+                   f_out, test_out)
             r += 1
         if step >= stop:
             break

@@ -34,13 +34,13 @@ def seed_stats(x):
     return mean, sem, n
 
 
-def observables(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None):
+def observables(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None, activation="erf"):
     """eps_g (S, n) and angles {name: (S, n)} of per-seed trajectories, via odes."""
     S, n = Q.shape[:2]
     M = T.shape[-1]
     Tb = np.broadcast_to(T[:, None], (S, n, M, M))
     vsb = np.broadcast_to(v_star[:, None], (S, n, M))
-    eps = odes.eps_g(Q, R, Tb, v, vsb)
+    eps = odes.eps_g(Q, R, Tb, v, vsb, activation)
     per_seed = []
     for s in range(S):
         per_seed.append(odes.angles(Q[s], R[s], T[s], v[s], v_star[s],
@@ -74,7 +74,8 @@ class Simulation:
         self.eps_test = None if eps_test is None else np.asarray(eps_test, float)
         self.eps_g, self.angles = observables(
             self.Q, self.R, self.T, self.v, self.v_star, f=self.f, feedback=self.feedback_name,
-            phi_F=self.phi_F if self.rule.uses_F else None)
+            phi_F=self.phi_F if self.rule.uses_F else None,
+            activation=self.params.get("activation", "erf"))
 
     def __getattr__(self, name):
         if name in ("a", "b") and self.__dict__.get("feedback_name") == name:

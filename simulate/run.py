@@ -13,10 +13,10 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy.special import erf
 from tqdm.auto import tqdm
 
 import odes
+from odes.activations import activation_code, g_numpy
 from odes.rules import get_rule
 from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, default_sigma_F,
                           draw_weights)
@@ -89,9 +89,10 @@ def record_steps(D, times=None, t_max=None, dt=0.01):
 
 
 def check_params(rule, K, M, D, eta, eta_v=None, sigma=0.0, sigma_F=None, init="large",
-                 v_star="gaussian", n_test=0, jobs=1):
+                 v_star="gaussian", n_test=0, jobs=1, activation="erf"):
     """Validate the parameters of a run; returns (Rule, eta, eta_v, sigma, sigma_F)."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
+    activation_code(activation)
     for name, x in (("K", K), ("M", M), ("D", D), ("jobs", jobs)):
         _positive_int(name, x)
     check_sizes(K, M, D)
@@ -114,16 +115,16 @@ def data_seed_sequences(seed):
     return data.spawn(2)
 
 
-def rule_flags(rule, train_v):
+def rule_flags(rule, train_v, activation="erf"):
     return np.array([rule.feedback, int(rule.fe_terms), int(rule.exact_pepita), int(bool(train_v)),
-                     int(rule.hebbian), int(rule.time_local)],
+                     int(rule.hebbian), int(rule.time_local), activation_code(activation)],
                     dtype=np.int64)
 
 
 class _SeedRun:
     """One seed's weights, generator and output arrays, advanced in chunks by the kernel."""
 
-    def __init__(self, seed, weights, rule, steps, flags, par, n_test):
+    def __init__(self, seed, weights, rule, steps, flags, par, n_test, activation="erf"):
         self.seed, self.steps = seed, steps
         w = weights.copy()
         self.W, self.W_star = np.ascontiguousarray(w.W), np.ascontiguousarray(w.W_star)
@@ -142,7 +143,7 @@ class _SeedRun:
         self.rng = seed_state(kern_ss)
         if n_test:
             X = np.random.default_rng(test_ss).standard_normal((n_test, D))
-            y = erf(X @ self.W_star.T / np.sqrt(2.0 * D)) @ self.v_star     # clean labels
+            y = g_numpy(activation, X @ self.W_star.T / np.sqrt(D)) @ self.v_star   # clean labels
         else:
             X, y = np.zeros((0, D)), np.zeros(0)
         self.X_test, self.y_test = X, y
@@ -175,7 +176,7 @@ def _chunk(K, M, D):
 
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
-        dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, progress=None):
+        dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None):
     """Online SGD of the teacher-student network for several seeds.
 
     rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact, two forward passes); K, M: student and
@@ -188,11 +189,12 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     records the Monte-Carlo error on a held-out set of n_test inputs. weights: optional `Weights`
     (or one per seed) used instead of the draw (the data stream still comes from the seed).
     weight_decay: kappa >= 0, per step w <- w - (kappa/D) w and v likewise (theory.md 8.1).
+    activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2).
     progress: tqdm bar (default: runs > ~2 s).
     Returns a `Simulation`.
     """
     rule, eta, eta_v, sigma, sigma_F = check_params(rule, K, M, D, eta, eta_v, sigma, sigma_F,
-                                                    init, v_star, n_test, jobs)
+                                                    init, v_star, n_test, jobs, activation)
     K, M, D, jobs = int(K), int(M), int(D), int(jobs)
     seeds = seed_list(seeds, seed)
     steps, t = record_steps(D, times, t_max, dt)
@@ -209,9 +211,10 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
             if w.W.shape != (K, D) or w.W_star.shape != (M, D):
                 raise ValueError(f"weights have shapes W {w.W.shape}, W_star {w.W_star.shape}; "
                                  f"expected {(K, D)} and {(M, D)}")
-    flags = rule_flags(rule, train_v)
+    flags = rule_flags(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
-    runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test)) for s, w in zip(seeds, wlist)]
+    runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
+            for s, w in zip(seeds, wlist)]
 
     total = int(steps[-1]) * len(runs)
     est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
@@ -239,7 +242,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                 list(pool.map(work, runs))
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
-                  train_v=bool(train_v), weight_decay=weight_decay,
+                  train_v=bool(train_v), weight_decay=weight_decay, activation=activation,
                   sigma_F=sigma_F if sigma_F is not None else default_sigma_F(D),
                   init=init, v_star=v_star, n_test=int(n_test), blowup=float(blowup),
                   times_requested=None if times is None else np.asarray(times, float).tolist(),

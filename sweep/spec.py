@@ -34,7 +34,8 @@ class SpecError(ValueError):
 KINDS = ("ode", "sim", "compare")
 # run parameters and their defaults (None: the packages' own default)
 RUN_KEYS = dict(rule=None, K=2, M=2, D=500, eta=None, eta_v=None, sigma=0.0, phi_F=None,
-                sigma_F=None, train_v=True, weight_decay=0.0, init="large", v_star="gaussian",
+                sigma_F=None, train_v=True, weight_decay=0.0, activation="erf", init="large",
+                v_star="gaussian",
                 method="dopri5", rtol=1e-8, atol=1e-14, dt=0.01, nodes=None, n_test=0, also=[])
 # sweep parameters: not grid axes
 SWEEP_KEYS = dict(kind=None, t_max=None, times=None, seeds=4, seed=0, block=None, state=None)
@@ -235,12 +236,17 @@ def check_point(kind, p, times, state):
             continue
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
             raise SpecError(f"{key}: expected a finite number >= 0, got {x!r}")
-    checks = [("init", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"], init=p["init"])),
+    from odes.parameters import check_activation
+    checks = [("activation", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"],
+                                                  activation=p["activation"])),
+              ("init", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"], init=p["init"])),
               ("v_star", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"],
                                               v_star=p["v_star"])),
               ("K", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"]))]
     if kind != "sim":
         checks.append(("method", lambda: check_solver(p["method"], p["dt"], p["rtol"], p["atol"])))
+        for name in [rule.name] + list(p["also"] if isinstance(p["also"], (list, tuple)) else []):
+            checks.append(("activation", lambda name=name: check_activation(name, p["activation"])))
     if kind == "compare":
         checks.append(("also", lambda: check_also(rule, p["also"])))
     elif p["also"]:

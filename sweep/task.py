@@ -23,7 +23,8 @@ def _run_kwargs(p):
     if p["phi_F"] is not None:
         sigma_F = float(np.sqrt(p["phi_F"] / p["D"]))
     return dict(eta_v=p["eta_v"], sigma=p["sigma"], train_v=p["train_v"], sigma_F=sigma_F,
-                init=p["init"], v_star=p["v_star"], weight_decay=p["weight_decay"])
+                init=p["init"], v_star=p["v_star"], weight_decay=p["weight_decay"],
+                activation=p["activation"])
 
 
 def _ode_seed(p, times, seed, state):
@@ -37,7 +38,8 @@ def _ode_seed(p, times, seed, state):
         res = odes.integrate(state, p["rule"], p["eta"], times=times, eta_v=kw["eta_v"],
                              sigma=kw["sigma"], train_v=kw["train_v"], method=p["method"],
                              dt=p["dt"], rtol=p["rtol"], atol=p["atol"], nodes=p["nodes"],
-                             weight_decay=kw["weight_decay"], progress=False)
+                             weight_decay=kw["weight_decay"], activation=kw["activation"],
+                             progress=False)
         return res, FINISHED, np.nan
     except odes.IntegrationError as err:
         res = err.result

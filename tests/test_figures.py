@@ -14,13 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import figures  # noqa: E402
 from figures import (bp_plateau, fa_align_memorise, fig2, pepita_f_scale,  # noqa: E402
-                     pepita_regimes, sweep_bp_noise)
+                     pepita_regimes, pepita_variants, sweep_bp_noise)
 from figures.common import plateau_height  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"fig2": fig2, "bp_plateau": bp_plateau, "fa_align_memorise": fa_align_memorise,
            "pepita_f_scale": pepita_f_scale, "pepita_regimes": pepita_regimes,
-           "sweep_bp_noise": sweep_bp_noise}
+           "sweep_bp_noise": sweep_bp_noise, "pepita_variants": pepita_variants}
 
 
 def run_cli(*args):
@@ -237,3 +237,21 @@ def test_sweep_bp_noise_data(small_data):
     dev = end.eps_g_dev
     assert bool((abs(dev.mean("seed")) < 0.1 * end.eps_g_ode.mean("seed")).all())
     assert set(np.unique(ds.status.values)) == {"finished"}
+
+
+def test_pepita_variants_data(small_data):
+    """Every curve has its simulation and its own ODE; weight decay shrinks the AF vector (the
+    ODE term -kappa a), more for the larger kappa; the Hebbian forms differ from PEPITA."""
+    d = small_data["pepita_variants"]
+    p = d["params"]
+    f = pepita_variants.findings(d)
+    for phi in p["phis"]:
+        row = f[phi]
+        assert row["wd2"]["a_end"] < row["wd1"]["a_end"] < row["pepita"]["a_end"]
+        assert abs(row["pepita-hebbian"]["a_end"] / row["pepita"]["a_end"] - 1) > 0.2
+        for key, *_ in pepita_variants.variants(p):
+            run = d["runs"][(phi, key)]
+            assert set(run["ode_status"]) == {"finished"} and run["n_diverged"] == 0
+            assert run["sim"]["eps_g"].shape == run["ode"]["eps_g"].shape == (p["seeds"], len(d["t"]))
+            # the ODE starts where the simulation does (the per-seed handoff)
+            np.testing.assert_allclose(run["ode"]["eps_g"][:, 0], run["sim"]["eps_g"][:, 0], rtol=1e-12)

@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.special import erf
 
 import odes
 from conftest import random_state
@@ -18,11 +17,19 @@ N_BATCHES, BATCH = 50, 2000      # 1e5 samples
 ETA, ETA_V, SIGMA = 0.5, 0.3, 0.2
 
 
+ACTIVATION = {"name": "erf"}      # the activation of `one_step_changes` (theory.md 8.2)
+
+
 def g(x):
-    return erf(x / math.sqrt(2))
+    return odes.activations.g_numpy(ACTIVATION["name"], x)
 
 
 def gp(x):
+    name = ACTIVATION["name"]
+    if name == "linear":
+        return np.ones_like(x)
+    if name == "relu":
+        return (x > 0).astype(float)
     return math.sqrt(2 / math.pi) * np.exp(-x * x / 2)
 
 
@@ -110,6 +117,30 @@ def test_rhs_is_mean_one_step_change(rule, K, M):
         assert np.all(np.abs(mean[k] - ode[k]) < tol), (
             f"{rule} d{k}/dt: ODE {ode[k]}, Monte Carlo {mean[k]} +- {se[k]}")
         # the test resolves the first-layer right-hand sides: they are not swamped by the tolerance
+        if k in ("Q", "R"):
+            assert np.max(np.abs(ode[k])) > 3 * np.max(tol)
+
+
+@pytest.mark.parametrize("rule,activation", [("bp", "linear"), ("pepita-lin", "linear"),
+                                             ("pepita", "linear"), ("bp", "relu"), ("fa", "relu"),
+                                             ("afa", "relu"), ("pepita-lin", "relu")])
+def test_rhs_is_mean_one_step_change_for_other_activations(rule, activation):
+    """The same test for g = linear and ReLU (theory.md 8.2), K = M = 2 (K = 3 for FA)."""
+    rng = np.random.default_rng(20 + len(rule) + len(activation))
+    K = 3 if rule == "fa" else 2
+    r = odes.get_rule(rule)
+    state = state_with_F_along_teacher(K, 2, rng) if r.fe_terms else random_state(K, 2, rng)
+    w = odes.realise(state, D, seed=5, b=state.b)
+    ode = odes.derivatives(state, rule, ETA, eta_v=ETA_V, sigma=SIGMA, activation=activation)
+    ACTIVATION["name"] = activation
+    try:
+        mean, se = monte_carlo_drift(w, rule, rng)
+    finally:
+        ACTIVATION["name"] = "erf"
+    for k in ["Q", "R", "v"] + (["a"] if "a" in ode else []):
+        tol = tolerance(ode, se, k)
+        assert np.all(np.abs(mean[k] - ode[k]) < tol), (
+            f"{rule}/{activation} d{k}/dt: ODE {ode[k]}, Monte Carlo {mean[k]} +- {se[k]}")
         if k in ("Q", "R"):
             assert np.max(np.abs(ode[k])) > 3 * np.max(tol)
 

@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.special import erf
 
 import odes
 import simulate
@@ -16,48 +15,54 @@ from simulate.run import data_seed_sequences, rule_flags
 ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian", "pepita-tl")
 
 
-def g(z):
-    return erf(z / math.sqrt(2))
+def g(z, activation="erf"):
+    return odes.activations.g_numpy(activation, z)
 
 
-def gp(z):
+def gp(z, activation="erf"):
+    if activation == "linear":
+        return np.ones_like(z)
+    if activation == "relu":
+        return (z > 0).astype(float)
     return math.sqrt(2 / math.pi) * np.exp(-z * z / 2)
 
 
-def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0):
+def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0, activation="erf"):
     """n SGD steps of theory.md Appendix B written out with NumPy, drawing the same numbers as the
     kernel (D inputs, then the label noise from the single-draw stream when sigma > 0); with
     weight decay (theory.md 8.1) the update is added to (1 - kappa/D) times the old weights."""
     r = odes.get_rule(rule)
+    g_ = lambda z: g(z, activation)
+    gp_ = lambda z: gp(z, activation)
     W, v = w.W.copy(), w.v.copy()
     D = W.shape[1]
     sq = math.sqrt(D)
     for _ in range(n):
         x = rng.standard_normal(state, D)
         xi = rng.normal(state) if sigma > 0 else 0.0
-        y = w.v_star @ g(w.W_star @ x / sq) + sigma * xi
+        y = w.v_star @ g_(w.W_star @ x / sq) + sigma * xi
         lam = W @ x / sq
-        h = g(lam)
+        h = g_(lam)
         e = v @ h - y
         a = W @ w.F / sq
         if r.time_local:                 # theory.md 8.3: two half-updates in sequence
             xt = x - w.F * e
             W_half = W - eta / sq * np.outer(h, x)        # Hebbian on the clean pass
-            ht = g(W_half @ xt / sq)                      # the modulated pass with those weights
+            ht = g_(W_half @ xt / sq)                      # the modulated pass with those weights
             dW, dv = np.outer(h, x) - np.outer(ht, xt), (v @ h) * h - y * ht
         elif r.hebbian:                  # theory.md 8.3: h x^T - h~ x~^T, yhat h - y h~
             xt = x - w.F * e
-            ht = g(W @ xt / sq)
+            ht = g_(W @ xt / sq)
             dW, dv = np.outer(h, x) - np.outer(ht, xt), (v @ h) * h - y * ht
         elif r.exact_pepita:
             xt = x - w.F * e
-            ht = g(W @ xt / sq)
+            ht = g_(W @ xt / sq)
             dW, dv = np.outer(h - ht, xt), e * ht
         else:
             f = {"bp": v, "fa": w.b}.get(rule, a)
             xin = x - w.F * e if r.fe_terms else x
-            dW = np.outer(f * gp(lam) * e, xin)
-            dv = e * (h - a * gp(lam) * e if r.fe_terms else h)
+            dW = np.outer(f * gp_(lam) * e, xin)
+            dv = e * (h - a * gp_(lam) * e if r.fe_terms else h)
         W = (1 - kappa / D) * W - eta / sq * dW
         if train_v:
             v = (1 - kappa / D) * v - eta_v / D * dv
@@ -77,6 +82,13 @@ def test_kernel_is_appendix_b(rule, sigma, train_v):
 @pytest.mark.parametrize("rule", ALL_RULES)
 def test_kernel_is_appendix_b_for_other_shapes(rule, K, M, D):
     check_against_numpy(rule, K, M, D, 150, 0.0, True)
+
+
+@pytest.mark.parametrize("rule", ALL_RULES)
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_kernel_with_other_activations_is_appendix_b(rule, activation):
+    """g = linear and ReLU (theory.md 8.2) step by step against the NumPy transcription."""
+    check_against_numpy(rule, 3, 2, 200, 300, 0.2, True, activation=activation)
 
 
 @pytest.mark.parametrize("rule", ALL_RULES)
@@ -117,13 +129,14 @@ def test_zero_weight_decay_is_the_plain_kernel():
     assert not np.array_equal(a.Q, c.Q)            # and a tiny kappa does take the other path
 
 
-def check_against_numpy(rule, K, M, D, n, sigma, train_v, kappa=0.0):
+def check_against_numpy(rule, K, M, D, n, sigma, train_v, kappa=0.0, activation="erf"):
     w = simulate.draw_weights(K, M, D, seed=11, sigma_F=0.3 / math.sqrt(D))
     eta, eta_v = 0.7, 0.4
     s_ref = rng.seed_state(data_seed_sequences(11)[0])
-    W_ref, v_ref = numpy_steps(w, rule, eta, eta_v, sigma, train_v, s_ref, n, kappa)
+    W_ref, v_ref = numpy_steps(w, rule, eta, eta_v, sigma, train_v, s_ref, n, kappa, activation)
     sim = simulate.run(rule, K, M, D, eta, eta_v=eta_v, sigma=sigma, train_v=train_v,
-                       times=[0, n / D], seeds=[11], weights=w, weight_decay=kappa)
+                       times=[0, n / D], seeds=[11], weights=w, weight_decay=kappa,
+                       activation=activation)
     st = odes.State.from_weights(W_ref, w.W_star, v_ref, w.v_star, F=w.F)
     np.testing.assert_allclose(sim.Q[0, -1], st.Q, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(sim.R[0, -1], st.R, rtol=1e-11, atol=1e-12)

@@ -1,0 +1,59 @@
+"""Activations g of teacher and student (theory.md 8.2), as data: a name and an integer code that
+the compiled kernels read.
+
+    erf     g(x) = erf(x/sqrt(2)), g'(x) = sqrt(2/pi) exp(-x^2/2)       (the default)
+    linear  g(x) = x,              g'(x) = 1
+    relu    g(x) = max(0, x),      g'(x) = Theta(x)  (Theta(0) = 0)
+
+`g` and `g_prime` are the scalar compiled functions used by the simulator and the quadrature
+engine; the closed-form Gaussian integrals of each activation are in `odes.integrals` (erf) and
+`odes.relu_integrals` (ReLU; linear ones are the covariances themselves).
+"""
+import math
+
+from numba import njit
+
+ACTIVATIONS = ("erf", "linear", "relu")
+ERF, LINEAR, RELU = range(3)
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+
+
+def activation_code(name):
+    """The integer code of an activation name; ValueError naming the choices otherwise."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS.index(name)
+
+
+@njit(cache=True, inline="always")
+def g(act, x):
+    if act == ERF:
+        return math.erf(x * _INV_SQRT2)
+    if act == LINEAR:
+        return x
+    return x if x > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def g_prime(act, x):
+    if act == ERF:
+        return _SQRT_2_PI * math.exp(-0.5 * x * x)
+    if act == LINEAR:
+        return 1.0
+    return 1.0 if x > 0.0 else 0.0
+
+
+def g_numpy(name, x):
+    """g applied to an array (NumPy), for the things done outside the kernels."""
+    import numpy as np
+    from scipy.special import erf
+    x = np.asarray(x, float)
+    if name == "erf":
+        return erf(x * _INV_SQRT2)
+    if name == "linear":
+        return x
+    if name == "relu":
+        return np.maximum(x, 0.0)
+    activation_code(name)
