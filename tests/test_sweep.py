@@ -124,6 +124,32 @@ def test_a_diverged_point_is_data(tmp_path):
     assert "1 diverged (2 seeds)" in ds.attrs["summary"]
 
 
+def test_a_diverged_ode_point_is_data(tmp_path):
+    """The ODE of pepita-lin blows up at a huge |F|^2: status 'diverged' at that point only,
+    with the values up to then."""
+    spec = dict(kind="ode", rule="pepita-lin", D=500, eta=0.5, t_max=100.0, seeds=1,
+                grid=dict(phi_F=[0.01, 500.0]))
+    ds = sweep.run(spec, tmp_path / "s", jobs=1, progress=False)
+    assert list(ds.status.values[:, 0]) == ["finished", "diverged"]
+    t_div = float(ds.t_diverged.sel(phi_F=500.0, seed=0))
+    assert 0 < t_div < 100 and np.isnan(float(ds.t_diverged.sel(phi_F=0.01, seed=0)))
+    eps = ds.eps_g.sel(phi_F=500.0, seed=0).values
+    assert np.isfinite(eps[0]) and np.isnan(eps[-1])
+
+
+def test_test_error_and_activation_reach_the_runs(tmp_path):
+    """n_test and activation are handed to each task: the sweep's eps_test and eps_g equal a
+    direct simulate.run with them."""
+    spec = dict(kind="sim", rule="bp", D=100, eta=0.5, t_max=5.0, seeds=2, n_test=200,
+                grid=dict(activation=["erf", "relu"]))
+    ds = sweep.run(spec, tmp_path / "s", jobs=1, progress=False)
+    for act in ("erf", "relu"):
+        sim = simulate.run("bp", 2, 2, 100, 0.5, times=ds.t.values, seeds=2, jobs=1, n_test=200,
+                           activation=act)
+        np.testing.assert_array_equal(ds.eps_test.sel(activation=act).values, sim.eps_test)
+        np.testing.assert_array_equal(ds.eps_g.sel(activation=act).values, sim.eps_g)
+
+
 def test_blocking_and_seed_numbers_do_not_change_the_numbers(tmp_path, sim_ref):
     spec = dict(SIM, block=2)
     same(sweep.run(spec, tmp_path / "b2", jobs=1, progress=False), sim_ref)
@@ -137,8 +163,10 @@ def test_blocking_and_seed_numbers_do_not_change_the_numbers(tmp_path, sim_ref):
 # ---- backends ---------------------------------------------------------------------------------
 
 def test_local_cluster_gives_identical_numbers(tmp_path, sim_ref):
-    ds = sweep.run(SIM, tmp_path / "s", jobs=2, progress=False)
+    ds, summary = sweep.execute(SIM, tmp_path / "s", jobs=2, progress=False)
     same(ds, sim_ref)
+    assert summary.computed == 8 and summary.found == 0 and not summary.failed
+    assert "(0 tasks from the store, 8 computed)" in ds.attrs["summary"]
 
 
 class LoopbackCluster:
