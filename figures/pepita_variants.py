@@ -10,7 +10,9 @@ student initialisation) and at a second, larger |F|^2 where PEPITA's AF vector g
 
 Columns: eps_g(t), the network-level angle theta_net(t) between W^T v and F, and |a(t)|, the
 norm of the AF vector a = W F / sqrt(D).  Markers: simulation (mean +- s.e. over the seeds); lines:
-each rule's own ODE (by quadrature, theory.md 3.6) from every seed's measured initial state.
+each rule's own ODE (by quadrature, theory.md 3.6) from every seed's measured initial state.  A run
+whose eps_g passes `blowup` (10, against 0.5 at the start) is blowing up: it is cut there (in the
+simulation and in the ODE alike) and a cross in the eps_g panel marks when its ODE did.
 `summary` states what the model says about the paper's claim that weight decay improves PEPITA.
 """
 import time
@@ -24,9 +26,9 @@ from .common import log_times, resolve, sigma_F_of, stats
 
 NAME = "pepita_variants"
 
-PARAMS = dict(K=2, M=2, D=500, eta=0.05, eta_v=None, phis=(0.1, 2.0), kappas=(1e-4, 1e-3),
+PARAMS = dict(K=2, M=2, D=500, eta=0.05, eta_v=None, phis=(0.1, 1.0), kappas=(1e-4, 1e-3),
               v_star="ones", init="large", t_max=5e3, n_times=28, seeds=3, seed=0, jobs=2,
-              nodes=12)
+              nodes=12, blowup=10.0)
 SMALL = dict(D=100, t_max=100.0, n_times=10, seeds=2, nodes=8)
 
 VARIANT_STYLE = {"pepita": dict(colour=style.colour("pepita"), marker="o"),
@@ -45,6 +47,17 @@ def variants(p):
             ("pepita-tl", "PEPITA time-local", "pepita-tl", 0.0)]
 
 
+def blown_up(arrays, t, blowup):
+    """The arrays with NaN from the first time a seed's eps_g exceeds `blowup` (a run that is
+    blowing up, in the simulation or in the ODE), and each seed's time of that (NaN if never)."""
+    eps = arrays["eps_g"]
+    bad = ~(eps <= blowup)                               # also NaN: a simulation that diverged
+    first = np.where(bad.any(axis=1), bad.argmax(axis=1), eps.shape[1])
+    mask = np.arange(eps.shape[1])[None, :] >= first[:, None]
+    out = {k: np.where(mask, np.nan, x) for k, x in arrays.items()}
+    return out, np.where(first < eps.shape[1], t[np.minimum(first, len(t) - 1)], np.nan)
+
+
 def compute(small=None, **overrides):
     p = resolve(PARAMS, SMALL, small, overrides)
     times = log_times(p["t_max"], p["n_times"])
@@ -59,8 +72,9 @@ def compute(small=None, **overrides):
                                    nodes=p["nodes"], progress=False)
             out = {}
             for which in ("sim", "ode"):
-                out[which] = dict(eps_g=cmp.get("eps_g", which), net=cmp.get("net", which),
-                                  a=np.linalg.norm(cmp.get("a", which), axis=-1))
+                arrays = dict(eps_g=cmp.get("eps_g", which), net=cmp.get("net", which),
+                              a=np.linalg.norm(cmp.get("a", which), axis=-1))
+                out[which], out[f"t_blowup_{which}"] = blown_up(arrays, cmp.t, p["blowup"])
             out["n_diverged"] = cmp.sim.n_diverged
             out["ode_status"] = list(cmp.ode_status)
             runs[(phi, key)] = out
@@ -89,6 +103,12 @@ def plot(data):
                     style.sim_markers(ax, t[pos], m[pos], se[pos], None, marker=st["marker"],
                                       every=2, ms=3.6, zorder=2, filled=False,
                                       colour_=st["colour"])
+                    if name == "eps_g":          # where the ODE of a seed blew up: a cross
+                        tb = run["t_blowup_ode"]
+                        tb = tb[np.isfinite(tb)]
+                        if tb.size:
+                            ax.plot(tb, np.full(tb.size, 0.96), "x", color=st["colour"], ms=7,
+                                    mew=1.6, zorder=5, transform=ax.get_xaxis_transform())
                 style.log_time_axis(ax, t[pos][0], t[-1])
                 if name == "eps_g":
                     ax.set_yscale("log")
@@ -118,8 +138,11 @@ def findings(data):
             ode = data["runs"][(phi, key)]["ode"]
             eps = stats(ode["eps_g"])[0]
             a = stats(ode["a"])[0]
+            run = data["runs"][(phi, key)]
             row[key] = dict(eps_end=float(eps[-1]), a_max=float(np.nanmax(a)),
-                            a_end=float(a[-1]))
+                            a_end=float(a[-1]),
+                            ode_blowups=int(np.isfinite(run["t_blowup_ode"]).sum()),
+                            sim_blowups=int(np.isfinite(run["t_blowup_sim"]).sum()))
         out[phi] = row
     return out
 
@@ -131,7 +154,9 @@ def summary(data):
              f"{data['seconds']:.0f} s; ODE seed means (eps_g at t_max, max |a|, |a| at t_max):"]
     for phi, row in f.items():
         lines.append(f"  |F|^2 = {phi:g}: " + "; ".join(
-            f"{k} {v['eps_end']:.4f}, {v['a_max']:.3f}, {v['a_end']:.3f}" for k, v in row.items()))
+            f"{k} {v['eps_end']:.4f}, {v['a_max']:.3f}, {v['a_end']:.3f}"
+            + (f" [blew up: ODE {v['ode_blowups']}, sim {v['sim_blowups']} of {p['seeds']}]"
+               if v['ode_blowups'] or v['sim_blowups'] else "") for k, v in row.items()))
         base = row["pepita"]["eps_end"]
         for key in ("wd1", "wd2"):
             change = row[key]["eps_end"] / base - 1

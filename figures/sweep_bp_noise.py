@@ -18,9 +18,9 @@ from .common import resolve
 NAME = "sweep_bp_noise"
 SPEC = Path(__file__).with_suffix(".toml")
 
-PARAMS = dict(spec=str(SPEC), D=500, t_max=1000.0, seeds=4, etas=(0.25, 0.5, 1.0, 2.0),
-              sigmas=(0.0, 0.1, 0.3, 0.5), jobs=2)
-SMALL = dict(D=100, t_max=50.0, seeds=2, etas=(0.5, 1.0), sigmas=(0.0, 0.5), jobs=1)
+PARAMS = dict(spec=str(SPEC), D=500, t_max=1000.0, seeds=4, etas=(0.5, 1.0, 1.5, 2.0),
+              sigmas=(0.1, 0.2, 0.3, 0.5), jobs=2)
+SMALL = dict(D=100, t_max=50.0, seeds=2, etas=(0.5, 1.0), sigmas=(0.1, 0.5), jobs=1)
 
 
 def compute(small=None, **overrides):
@@ -66,7 +66,7 @@ def summary(data):
     for sigma in ds.sigma.values:
         row = [f"{float(e):.3g}/{float(o):.3g}" for e, o in zip(eps.sel(sigma=sigma).values,
                                                                 ode.sel(sigma=sigma).values)]
-        ratio = ("" if sigma == 0 else "  ratio " + " ".join(
+        ratio = ("  ratio " + " ".join(
             f"{float(e) / (eta * sigma ** 2):.3g}" for e, eta in zip(eps.sel(sigma=sigma).values,
                                                                      ds.eta.values)))
         lines.append(f"  sigma = {sigma:g}: " + "  ".join(row) + ratio)

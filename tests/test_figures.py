@@ -252,6 +252,7 @@ def test_pepita_variants_data(small_data):
         for key, *_ in pepita_variants.variants(p):
             run = d["runs"][(phi, key)]
             assert set(run["ode_status"]) == {"finished"} and run["n_diverged"] == 0
+            assert not np.isfinite(run["t_blowup_ode"]).any()
             assert run["sim"]["eps_g"].shape == run["ode"]["eps_g"].shape == (p["seeds"], len(d["t"]))
             # the ODE starts where the simulation does (the per-seed handoff)
             np.testing.assert_allclose(run["ode"]["eps_g"][:, 0], run["sim"]["eps_g"][:, 0], rtol=1e-12)
