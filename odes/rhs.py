@@ -156,21 +156,24 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
     act = int(par[ACTIVATION])
+    adaptive = fb == FEEDBACK_ADAPTIVE
     if act == ERF:
-        _erf_moments(C, c, K, n, par[SIGMA], fe, A, G, H, E, B, J, wi, rsq1)
+        _erf_moments(C, c, K, n, par[SIGMA], fe, adaptive, A, G, H, E, B, J, wi, rsq1)
     else:
         _other_moments(act, C, c, K, n, par[SIGMA], fe, A, G, H, E, B, J)
     _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _erf_moments(C, c, K, n, sigma, fe, A, G, H, E, B, J, wi, rsq1):
+def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1):
     """A, G, H, E, B, J2 of the module docstring for g = erf, with the parts of I3 and I4 that
-    depend on fewer indices hoisted out of the inner loops."""
+    depend on fewer indices hoisted out of the inner loops; J2(k, j) for every field only where
+    the AF vector's equation needs it (adaptive feedback), else for the students' pairs."""
     for k in range(K):
         H[k] = 0.0
         for i in range(n):
             H[k] += c[i] * i2(C, k, i)
+        for i in range(n if adaptive else 0):
             J[k, i] = j2(C, k, i)
         # A_kj = sum_i c_i I3(k,j,i), with the (k,i) normalisation hoisted: w_i = c_i i3_norm(k,i)
         for i in range(n):
@@ -195,7 +198,8 @@ def _erf_moments(C, c, K, n, sigma, fe, A, G, H, E, B, J, wi, rsq1):
                         if c[j] != 0.0:
                             s += 2.0 * c[i] * c[j] * i4_from_parts(i4_lam0(C, k, l, i, j, lam4),
                                                                    rsq1[i], rsq1[j], rsq4)
-            G[k, l] = s + sigma * sigma * J[k, l]
+            G[k, l] = s + (sigma * sigma * (J[k, l] if adaptive else j2(C, k, l)) if sigma != 0.0
+                           else 0.0)
         if fe:
             s = 0.0
             for i in range(n):
