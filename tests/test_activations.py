@@ -123,6 +123,34 @@ def test_linear_rhs_is_the_linear_network_ode():
         np.testing.assert_allclose(q[k], d[k], rtol=1e-8, atol=1e-12)
 
 
+@pytest.mark.parametrize("rule", ["afa", "pepita-lin"])
+def test_linear_adaptive_rules_by_quadrature(rule):
+    """The AF vector's equation for g = linear (g'' = 0): the closed form against the quadrature
+    engine, every output, a included."""
+    st = random_state(2, 2, np.random.default_rng(10))
+    d = odes.derivatives(st, rule, 0.4, sigma=0.2, activation="linear")
+    q = odes.derivatives(st, rule, 0.4, sigma=0.2, activation="linear", quadrature=True, nodes=40)
+    assert set(d) == {"Q", "R", "v", "a"}
+    for k in d:
+        np.testing.assert_allclose(q[k], d[k], rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_cli_round_trip(tmp_path, activation):
+    """python -m odes --activation writes the run of that activation (and says so in its
+    parameters)."""
+    from odes.cli import main
+    out = tmp_path / "run.npz"
+    assert main(["--rule", "bp", "--eta", "0.3", "--seed", "2", "--D", "300", "--times", "0,1,5",
+                 "--activation", activation, "--out", str(out), "--quiet"]) == 0
+    back = odes.Result.load(out)
+    assert back.params["activation"] == activation
+    st = odes.State.random(2, 2, 300, 2)
+    direct = odes.integrate(st, "bp", 0.3, times=[0, 1, 5], activation=activation)
+    np.testing.assert_allclose(back.eps_g, direct.eps_g, rtol=1e-12)
+    np.testing.assert_allclose(back.Q, direct.Q, rtol=1e-12)
+
+
 def test_relu_rhs_is_the_erf_free_path():
     """The ReLU right-hand side does not silently use erf: it differs from erf's and from
     linear's at the same state."""

@@ -300,8 +300,10 @@ def test_blowup_threshold_stops_a_run():
     assert np.isfinite(sim.eps_g[0, 0]) and np.all(np.isnan(sim.eps_g[0, 1:]))
 
 
-def test_monte_carlo_test_error_matches_closed_form():
-    sim = simulate.run("bp", 2, 2, 200, 0.5, times=[0, 5, 20], seeds=2, n_test=20000)
+@pytest.mark.parametrize("activation", ["erf", "linear", "relu"])
+def test_monte_carlo_test_error_matches_closed_form(activation):
+    sim = simulate.run("bp", 2, 2, 200, 0.5, times=[0, 5, 20], seeds=2, n_test=20000,
+                       activation=activation)
     # eps_test = 1/2 <(yhat - y_clean)^2> over the held-out set; its relative s.e. ~ sqrt(2/P)
     rel = np.abs(sim.eps_test - sim.eps_g) / sim.eps_g
     assert np.all(rel < 5 * math.sqrt(3 / 20000)), rel
