@@ -54,6 +54,15 @@ def timed(spec, jobs, tmp):
     return wall, compute, summary
 
 
+def cli_seconds(spec_file, jobs, tmp):
+    out = tempfile.mkdtemp(dir=tmp)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sweep", spec_file, "--out", f"{out}/s", "--jobs",
+                    str(jobs), "--quiet"], check=True, capture_output=True,
+                   cwd=os.path.dirname(_HERE))
+    return time.perf_counter() - t0
+
+
 def cluster_startup(jobs):
     from sweep.execute import client_for
     t0 = time.perf_counter()
@@ -92,14 +101,23 @@ def main(argv=None):
               f"{(wall - start - compute / 2) / s.n_tasks * 1e3:.1f} ms (start-up {start:.1f} s "
               f"subtracted; {wall:.2f} s wall)")
 
-        one, two = [], []
+        one, two, cli1, cli2 = [], [], [], []
+        spec_file = os.path.join(tmp, "sim24.toml")
+        with open(spec_file, "w") as fh:
+            fh.write("\n".join(f"{k} = {json.dumps(v)}" for k, v in SIM24.items() if k != "grid")
+                     + "\n[grid]\n"
+                     + "\n".join(f"{k} = {json.dumps(v)}" for k, v in SIM24["grid"].items()) + "\n")
         for _ in range(args.rounds):
             one.append(timed(SIM24, 1, tmp)[0])
             two.append(timed(SIM24, 2, tmp)[0])
-        print(f"24-point simulation sweep (BP, D = 500, t = 300, 4 seeds): 1 worker "
-              f"{min(one):.1f} s, 2 workers {min(two):.1f} s (start-up included); "
-              f"ratio {min(one) / min(two):.2f} (rounds: {[round(x, 1) for x in one]}, "
-              f"{[round(x, 1) for x in two]})")
+            cli1.append(cli_seconds(spec_file, 1, tmp))
+            cli2.append(cli_seconds(spec_file, 2, tmp))
+        print(f"24-point simulation sweep (BP, D = 500, t = 300, 4 seeds), best of "
+              f"{args.rounds} interleaved rounds:")
+        print(f"  in this process: 1 worker {min(one):.1f} s, 2 workers {min(two):.1f} s "
+              f"(LocalCluster start-up included); ratio {min(one) / min(two):.2f}")
+        print(f"  python -m sweep (a fresh process each, imports included): --jobs 1 "
+              f"{min(cli1):.1f} s, --jobs 2 {min(cli2):.1f} s; ratio {min(cli1) / min(cli2):.2f}")
 
         wall, compute, s = timed(ode_grid(1000), 2, tmp)
         print(f"1000-point ODE sweep (BP, K = M = 2, t = 1e3) on 2 workers: {wall:.1f} s wall "

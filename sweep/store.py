@@ -6,7 +6,8 @@ Layout of the directory given as --out:
     tasks/<name>.npz   one file per finished task (point index and seed block in the name),
                        written atomically (temporary name, then rename) as soon as it is done
     sweep.zarr/        the consolidated xarray Dataset, written once every task is in, chunk
-                       by chunk (one chunk per task, so the driver never holds the whole sweep)
+                       by chunk (a chunk: up to 64 points along the last grid axis, every seed),
+                       so the driver never holds more than one chunk of the sweep
 
 A task file that is missing or unreadable (truncated, corrupt) is a task still to do; nothing else
 is ever recomputed.  `Store.dataset()` assembles whatever tasks exist (missing ones have status
@@ -157,9 +158,36 @@ class Store:
         for name in names:
             dims = lead + variable_dims(name)
             shape = tuple(sizes[d] for d in dims)
-            chunks = (1,) * len(spec.axes) + (spec.block,) + shape[len(lead):]
+            chunks = self._chunk_lead() + shape[len(lead):]
             out[name] = dims, shape, chunks, np.int8 if name.startswith("status") else float
         return out
+
+    #: points per chunk along the last grid axis of the consolidated store
+    PIECE = 64
+
+    def _chunk_lead(self):
+        """Chunk sizes of the (grid..., seed) dimensions: one point of every axis but the last,
+        up to PIECE points of the last, every seed."""
+        shape = self.spec.shape
+        if not shape:
+            return (self.spec.seeds_n,)
+        return (1,) * (len(shape) - 1) + (min(self.PIECE, shape[-1]), self.spec.seeds_n)
+
+    def _pieces(self):
+        """The tasks grouped by chunk: (index of the chunk's first point, number of points along
+        the last axis, tasks)."""
+        tasks = self.spec.tasks()
+        if not self.spec.shape:
+            yield (), 1, tasks
+            return
+        groups = {}
+        for task in tasks:
+            head, last = tuple(task.index[:-1]), task.index[-1]
+            groups.setdefault(head + (last // self.PIECE,), []).append(task)
+        n_last = self.spec.shape[-1]
+        for key, members in groups.items():
+            j0 = key[-1] * self.PIECE
+            yield key[:-1] + (j0,), min(self.PIECE, n_last - j0), members
 
     def _place(self, task, arrays, layout):
         """(region, padded array) per variable of one task."""
@@ -222,12 +250,24 @@ class Store:
         shutil.rmtree(tmp, ignore_errors=True)
         template.to_zarr(tmp, mode="w", compute=False, consolidated=False, zarr_format=2)
         group = zarr.open_group(tmp, mode="r+")
-        for task in self.spec.tasks():
-            got = self.read(task)
-            if got is None:
-                raise RuntimeError(f"task {task.name} went missing during consolidation")
-            for name, region, x in self._place(task, got[0], layout):
-                group[name][region] = x
+        targets = {name: group[name] for name in layout}       # open each array once
+        n_axes = len(self.spec.axes)
+        for start, width, tasks in self._pieces():
+            # the chunk in memory (at most PIECE points x every seed), then one write per variable
+            buf = {name: np.full(((width,) if n_axes else ()) + shape[n_axes:],
+                                 MISSING if dtype == np.int8 else np.nan, dtype)
+                   for name, (dims, shape, _, dtype) in layout.items()}
+            for task in tasks:
+                got = self.read(task)
+                if got is None:
+                    raise RuntimeError(f"task {task.name} went missing during consolidation")
+                for name, region, x in self._place(task, got[0], layout):
+                    seeds = region[-1]
+                    where = ((task.index[-1] - start[-1],) if n_axes else ()) + (seeds,)
+                    buf[name][where] = x
+            region = tuple(start[:-1]) + ((slice(start[-1], start[-1] + width),) if n_axes else ())
+            for name, x in buf.items():
+                targets[name][region] = x
         zarr.consolidate_metadata(str(tmp))
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)

@@ -362,3 +362,19 @@ def test_heatmap_and_lines(tmp_path, sim_ref):
                                2 * x.std(axis=1, ddof=1) / np.sqrt(2), rtol=1e-9)
     with pytest.raises(ValueError, match="select the other axes first"):
         sweep.plot.lines(sim_ref, "eta", "eps_g")
+
+
+def test_consolidated_store_equals_the_task_files(tmp_path, monkeypatch):
+    """sweep.zarr, written chunk by chunk (here 3 points per chunk along the last axis, so the
+    last chunk is partial), holds exactly what the task files hold."""
+    from sweep.store import Store
+    monkeypatch.setattr(Store, "PIECE", 3)
+    spec = dict(kind="ode", rule="afa", t_max=5.0, seeds=3, block=2, phi_F=0.1,
+                grid=dict(K=[1, 2], eta=[0.1, 0.2, 0.3, 0.4]))
+    out = tmp_path / "s"
+    ds = sweep.run(spec, out, jobs=1, progress=False)
+    assert (out / "sweep.zarr").exists()
+    from_files = Store.open(out).dataset()
+    same(ds, from_files)
+    assert np.isnan(ds.Q.sel(K=1).values[..., 1, :]).all()      # K = 1 padded to the k of K = 2
+    assert np.isfinite(ds.Q.sel(K=2).values).all()
