@@ -237,30 +237,26 @@ def _other_moments(act, C, c, K, n, sigma, fe, A, G, H, E, B, J):
                 s += c[i] * (C[j, i] if linear else _relu.i3(C, k, j, i))
             A[k, j] = s
         for l in range(k, K):
-            s = 0.0
-            if linear:
-                s = ee
-            else:
-                for i in range(n):
-                    if c[i] != 0.0:
-                        s += c[i] * c[i] * _relu.i4(C, k, l, i, i)
-                        for j in range(i + 1, n):
-                            if c[j] != 0.0:
-                                s += 2.0 * c[i] * c[j] * _relu.i4(C, k, l, i, j)
+            s = ee if linear else _relu_form(C, c, n, k, l)
             G[k, l] = s + sigma * sigma * J[k, l]
         E[k] = 0.0
         if fe:
-            s = 0.0
-            if linear:
-                s = ee
-            else:
-                for i in range(n):
-                    if c[i] != 0.0:
-                        s += c[i] * c[i] * _relu.i3g(C, k, i, i)
-                        for j in range(i + 1, n):
-                            if c[j] != 0.0:
-                                s += 2.0 * c[i] * c[j] * _relu.i3g(C, k, i, j)
+            s = ee if linear else _relu_form(C, c, n, k, -1)
             E[k] = s + sigma * sigma * (1.0 if linear else 0.5)
+
+
+@njit(cache=True, error_model="numpy")
+def _relu_form(C, c, n, k, l):
+    """sum_ij c_i c_j I4(k, l, i, j) for ReLU, or with l = -1 sum_ij c_i c_j I3g(k; i, j)."""
+    s = 0.0
+    for i in range(n):
+        if c[i] == 0.0:
+            continue
+        for j in range(i, n):
+            if c[j] != 0.0:
+                x = _relu.i4(C, k, l, i, j) if l >= 0 else _relu.i3g(C, k, i, j)
+                s += (1.0 if i == j else 2.0) * c[i] * c[j] * x
+    return s
 
 
 @njit(cache=True, error_model="numpy", inline="always")
