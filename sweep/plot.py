@@ -29,6 +29,11 @@ def seed_mean(x):
     return mean, sem.where(n > 1), n
 
 
+def _label(value):
+    """Tick label of a coordinate value: numbers in %g, anything else (a rule name) as it is."""
+    return f"{value:g}" if isinstance(value, (int, float, np.number)) else str(value)
+
+
 def _axes(ax):
     if ax is not None:
         return ax.figure, ax
@@ -58,8 +63,8 @@ def heatmap(ds, x, y, var="eps_g", at_t=None, ax=None, path=None, log=True, cmap
     cb = fig.colorbar(img, ax=ax)
     t_shown = float(data.t)
     cb.set_label(f"{var} (seed mean, t = {t_shown:g})")
-    ax.set_xticks(range(ds.sizes[x]), [f"{v:g}" if np.isreal(v) else str(v) for v in ds[x].values])
-    ax.set_yticks(range(ds.sizes[y]), [f"{v:g}" if np.isreal(v) else str(v) for v in ds[y].values])
+    ax.set_xticks(range(ds.sizes[x]), [_label(v) for v in ds[x].values])
+    ax.set_yticks(range(ds.sizes[y]), [_label(v) for v in ds[y].values])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if "status" in ds:

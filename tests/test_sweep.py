@@ -362,6 +362,12 @@ def test_heatmap_and_lines(tmp_path, sim_ref):
                                2 * x.std(axis=1, ddof=1) / np.sqrt(2), rtol=1e-9)
     with pytest.raises(ValueError, match="select the other axes first"):
         sweep.plot.lines(sim_ref, "eta", "eps_g")
+    # an axis of rule names is labelled by them
+    rules = sweep.run(dict(kind="ode", eta=0.1, t_max=2.0, seeds=2, phi_F=0.1,
+                           grid=dict(rule=["afa", "pepita-lin"], sigma=[0.0, 0.2])),
+                      tmp_path / "r", jobs=1, progress=False)
+    ax = sweep.plot.heatmap(rules, "rule", "sigma", "eps_g")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["afa", "pepita-lin"]
 
 
 def test_consolidated_store_equals_the_task_files(tmp_path, monkeypatch):
