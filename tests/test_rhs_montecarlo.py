@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import odes
-from conftest import random_state
+from conftest import g_prime_numpy, random_state
 
 D = 1000
 N_BATCHES, BATCH = 50, 2000      # 1e5 samples
@@ -25,12 +25,7 @@ def g(x):
 
 
 def gp(x):
-    name = ACTIVATION["name"]
-    if name == "linear":
-        return np.ones_like(x)
-    if name == "relu":
-        return (x > 0).astype(float)
-    return math.sqrt(2 / math.pi) * np.exp(-x * x / 2)
+    return g_prime_numpy(ACTIVATION["name"], x)
 
 
 def one_step_changes(w, rule, X, xi):

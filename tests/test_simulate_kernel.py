@@ -8,7 +8,7 @@ import pytest
 
 import odes
 import simulate
-from conftest import random_state
+from conftest import g_prime_numpy, random_state
 from simulate import kernel, rng
 from simulate.run import data_seed_sequences, rule_flags
 
@@ -20,11 +20,7 @@ def g(z, activation="erf"):
 
 
 def gp(z, activation="erf"):
-    if activation == "linear":
-        return np.ones_like(z)
-    if activation == "relu":
-        return (z > 0).astype(float)
-    return math.sqrt(2 / math.pi) * np.exp(-z * z / 2)
+    return g_prime_numpy(activation, z)
 
 
 def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0, activation="erf"):
