@@ -146,9 +146,6 @@ class Spec:
         pts = [p for _, p in self.points()]
         return max(int(p["K"]) for p in pts), max(int(p["M"]) for p in pts)
 
-    def rules(self):
-        return sorted({p["rule"] for _, p in self.points()})
-
     # ---- identity ------------------------------------------------------------------------------
     def to_dict(self):
         """The spec as given (grid included, cluster excluded: it says where, not what)."""
