@@ -14,9 +14,10 @@
    for K = 2 only with --full.
 3. The README example run twice in fresh processes (the second loads the on-disk numba cache).
 4. Exact PEPITA's right-hand side by quadrature (theory.md 3.6): time per evaluation and relative
-   error (max over entries, relative to the largest) against a converged rule (32 nodes per
+   error (max over entries, relative to the largest) against a converged rule (36 nodes per
    dimension at K = M = 2, 12 at K = M = 3), at several node counts, for a state with O(1) AF
-   vector and one further into the runaway; beside the closed-form pepita-lin kernel's time.
+   vector, one further into the runaway and a learned one; beside the closed-form pepita-lin
+   kernel's time.
 """
 import argparse
 import os
@@ -169,12 +170,17 @@ PEPITA_START = dict(Q=[[1.0, 0.1], [0.1, 0.9]], R=[[0.2, 0.0], [0.0, 0.1]], T=np
 
 
 def pepita_states():
-    """The runaway test's start and where its exact-PEPITA ODE is at t = 6 (eps_g turning up)."""
+    """The runaway test's start, where its exact-PEPITA ODE is at t = 6 (eps_g turning up), and a
+    learned state: the same start with a small AF vector and |F|^2 = 0.1, at t = 300."""
     start = odes.State(**PEPITA_START)
     res = odes.integrate(start, "pepita", 0.3, eta_v=0.4, times=[0, 6.0], progress=False)
     later = odes.State(Q=res.Q[-1], R=res.R[-1], T=start.T, v=res.v[-1], v_star=start.v_star,
                        a=res.a[-1], p=start.p, phi_F=start.phi_F)
-    return {"a=O(1), t=0": start, "runaway, t=6": later}
+    small = odes.State(**dict(PEPITA_START, a=[0.05, -0.03], p=[0.1, -0.05], phi_F=0.1))
+    res = odes.integrate(small, "pepita", 0.3, times=[0, 300.0], progress=False)
+    learned = odes.State(Q=res.Q[-1], R=res.R[-1], T=small.T, v=res.v[-1], v_star=small.v_star,
+                         a=res.a[-1], p=small.p, phi_F=small.phi_F)
+    return {"a=O(1), t=0": start, "runaway, t=6": later, "learned, t=300": learned}
 
 
 def pepita_state_3():
@@ -214,7 +220,7 @@ def pepita_section():
     t_lin = best_of(lambda: _repeat_rhs(20000, y, dy, *args), 3) / 20000
     print(f"\nExact PEPITA right-hand side by quadrature, eta = 0.3 (closed-form pepita-lin: "
           f"{1e6 * t_lin:.2f} us)")
-    cases = [(f"K=M=2, {name}", st, (12, 14, 16, 20), 32) for name, st in pepita_states().items()]
+    cases = [(f"K=M=2, {name}", st, (12, 14, 16, 20), 36) for name, st in pepita_states().items()]
     cases.append(("K=M=3, O(1) a", pepita_state_3(), (6, 8), 12))
     for label, st, counts, ref in cases:
         default = default_nodes(st.K + st.M)

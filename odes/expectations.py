@@ -6,17 +6,30 @@ sigma > 0).  The expectation over z is a tensor product of one-dimensional rules
 The nodes are fixed: only the factor L changes with the state, so the quadrature is a smooth
 function of C and adaptive steppers see a smooth right-hand side.
 
-The one-dimensional rule.  Plain Gauss-Hermite converges slowly for integrands made of erf and its
+The one-dimensional rules.  Plain Gauss-Hermite converges slowly for integrands made of erf and its
 Gaussian derivative (their analytic continuation grows like the Gaussian weight decays).  We use
 Gauss-Hermite nodes contracted by a factor beta < 1: with x_i, w_i the m-point rule for N(0, 1),
 
     E[h(z)] = E_x[ h(beta x) beta exp((1 - beta^2) x^2 / 2) ]  ~  sum_i w_i' h(beta x_i),
     w_i' = w_i beta exp((1 - beta^2) x_i^2 / 2),
 
-exact for any beta > 0 before truncation.  The contracted rule puts the nodes where the erf
-integrands vary and integrates their Gaussian factors far better: at K = M = 2 with O(1) AF vector
-the relative error of the exact-PEPITA moments falls from 6e-5 (beta = 1) to 8e-7 (beta = 0.8) at
-m = 12; beta = 0.8 was the best of 0.5..1 at every m tried (`benchmarks/ode.py` prints the error).
+exact for any beta > 0 before truncation.  Each dimension j gets its own contraction, from the
+scale at which z_j moves its field, the pivot L_jj (`contract`):
+
+    beta_j = smoothmax((1 + KAPPA L_jj^2)^(-1/2), COVER / x_max),   KAPPA = 0.8, COVER = 2.9,
+
+with x_max the m-point rule's outermost node and smoothmax(a, b) = (a + b + sqrt((a-b)^2 + 4e-4))/2.
+A factor g'(L_jj z_j) times the weight exp(-z_j^2/2) is a Gaussian of variance 1/(1 + L_jj^2), which
+the first term matches at KAPPA = 1; erf factors are best served by beta = 1; KAPPA = 0.8 was the
+best of 0.7, 0.8, 0.9 for the exact-PEPITA right-hand side at four K = M = 2 states (O(1) AF vector,
+the runaway at t = 6, small AF vector, a learned state) with and without label noise.  The floor
+keeps the outermost node at 2.9 standard deviations or more: with few nodes per dimension (8 at
+K = M = 3) the tails then matter more than the resolution (at K = M = 3, O(1) AF vector, 8 nodes:
+relative error 3.5e-4 with the floor, 4.7e-3 without, 4.9e-4 with one contraction 0.7 for every
+dimension); at 14 nodes it is 0.48, below every beta_j of the states above.  beta_j is a smooth
+function of C (through its Cholesky factor), so the rule stays smooth in the state.  Against the
+former single beta = 0.7, 14 nodes per dimension are more accurate than 16 were at every K = M = 2
+state tried (relative errors 1e-7 - 6e-6 instead of 2e-7 - 2e-5; `benchmarks/ode.py` prints them).
 
 Folding.  Every moment the ODEs need is even under z -> -z (each is a product of an even number of
 odd factors g, e, u, Delta), and the rule is symmetric, so the pair (z, -z) is kept once with twice
@@ -30,11 +43,13 @@ import numpy as np
 from numba import njit
 from numpy.polynomial.hermite_e import hermegauss
 
-#: contraction of the Gauss-Hermite nodes (see the module docstring)
-BETA = 0.7
-#: nodes per dimension of the default rule, by dimension: ~1e4 folded nodes up to d = 4, then fewer
+#: the contraction of dimension j is beta_j = (1 + KAPPA L_jj^2)^(-1/2), kept (smoothly) above
+#: COVER / (the rule's outermost node), so that its nodes reach COVER standard deviations
+KAPPA = 0.8
+COVER = 2.9
+#: nodes per dimension of the default rule, by dimension: ~2e4 folded nodes up to d = 4, then fewer
 #: per dimension so that a right-hand side stays within tens of milliseconds
-_DEFAULT_NODES = {1: 32, 2: 24, 3: 20, 4: 16, 5: 10, 6: 8, 7: 6}
+_DEFAULT_NODES = {1: 32, 2: 24, 3: 20, 4: 14, 5: 10, 6: 8, 7: 6}
 
 
 def default_nodes(d):
@@ -42,8 +57,9 @@ def default_nodes(d):
     return _DEFAULT_NODES.get(d, 5)
 
 
-def hermite_rule(m, beta=BETA):
-    """Nodes and weights (x, w) of the contracted m-point Gauss-Hermite rule for z ~ N(0, 1)."""
+def hermite_rule(m, beta=1.0):
+    """Nodes and weights (x, w) of the m-point Gauss-Hermite rule for z ~ N(0, 1), contracted by
+    beta (1: the plain rule)."""
     if m < 1:
         raise ValueError(f"quadrature nodes must be >= 1, got {m}")
     if not 0 < beta <= 1:
@@ -53,14 +69,14 @@ def hermite_rule(m, beta=BETA):
     return beta * x, w * beta * np.exp(0.5 * (1.0 - beta**2) * x * x)
 
 
-def product_rule(d, m=None, beta=BETA, fold=True):
-    """The d-dimensional product rule as one array of shape (N, d + 1): nodes in the first d
-    columns, weights in the last.  fold=True keeps one node of each pair (z, -z), with the pair's
-    weight: valid for integrands even in z only."""
-    m = default_nodes(d) if m is None else int(m)
-    x, w = hermite_rule(m, beta)
-    Z = np.array(list(itertools.product(x, repeat=d))).reshape(-1, d)
-    W = np.prod(np.array(list(itertools.product(w, repeat=d))).reshape(-1, d), axis=1)
+def product_rule(rules, fold=True):
+    """The product of one-dimensional rules `rules` (a list of (x, w), one per dimension) as one
+    array of shape (N, d + 1): nodes in the first d columns, weights in the last.  fold=True keeps
+    one node of each pair (z, -z), with the pair's weight: valid for symmetric rules and integrands
+    even in z only."""
+    d = len(rules)
+    Z = np.array(list(itertools.product(*[x for x, _ in rules]))).reshape(-1, d)
+    W = np.prod(np.array(list(itertools.product(*[w for _, w in rules]))).reshape(-1, d), axis=1)
     if fold:
         # keep z if its first non-zero coordinate is positive (or z = 0); the nodes are symmetric
         # to round-off, so compare with a tolerance
@@ -71,6 +87,21 @@ def product_rule(d, m=None, beta=BETA, fold=True):
         W = np.where(sign > 0, 2.0 * W, W)[keep]
         Z = Z[keep]
     return np.ascontiguousarray(np.column_stack([Z, W]))
+
+
+@njit(cache=True, error_model="numpy")
+def contract(L, base, out):
+    """out[j, i] = (node, weight) i of dimension j: the plain rule `base` (rows (x, w), ascending)
+    contracted by beta_j (module docstring) for each of the L.shape[0] fields."""
+    m = base.shape[0]
+    floor = COVER / base[m - 1, 0] if m > 1 else 0.0
+    for j in range(L.shape[0]):
+        b = 1.0 / math.sqrt(1.0 + KAPPA * L[j, j] * L[j, j])
+        b = 0.5 * (b + floor + math.sqrt((b - floor) ** 2 + 4e-4))     # smooth max(b, floor)
+        for i in range(m):
+            x = base[i, 0]
+            out[j, i, 0] = b * x
+            out[j, i, 1] = base[i, 1] * b * math.exp(0.5 * (1.0 - b * b) * x * x)
 
 
 @njit(cache=True, error_model="numpy")
@@ -101,15 +132,18 @@ def factor(C, L):
             L[i, j] = s / d
 
 
-def expect(f, C, m=None, beta=BETA):
-    """E[f(u)] for u ~ N(0, C) by the product rule; f maps an array (N, n) of field values to N
-    values (or (N, ...) arrays).  For tests and exploration; the ODE kernels run the same nodes
-    through `factor` inside numba."""
+def expect(f, C, m=None):
+    """E[f(u)] for u ~ N(0, C) by the product rule of the kernels (m nodes per dimension, each
+    dimension contracted by `contract`); f maps an array (N, n) of field values to N values (or
+    (N, ...) arrays).  For tests and exploration; the ODE kernels run the same nodes in numba."""
     C = np.asarray(C, dtype=float)
     n = C.shape[0]
     L = np.zeros_like(C)
     factor(C, L)
-    quad = product_rule(n, m, beta, fold=False)
+    m = default_nodes(n) if m is None else int(m)
+    rules = np.zeros((n, m, 2))
+    contract(L, np.column_stack(hermite_rule(m)), rules)
+    quad = product_rule([(r[:, 0], r[:, 1]) for r in rules], fold=False)
     U = quad[:, :n] @ L.T
     vals = np.asarray(f(U), dtype=float)
     return np.tensordot(quad[:, n], vals, axes=(0, 0))

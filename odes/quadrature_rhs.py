@@ -32,29 +32,34 @@ all the moments; label noise adds the node coordinate xi (e = sum_i c_i g(u_i) -
 from numba import njit
 
 from .activations import ERF, g, g_prime
-from .expectations import factor
+from .expectations import contract, factor
 from .fields import fill_fields
 from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F,
                          SIGMA, TIME_LOCAL, TRAIN_V)
 from .rules import FEEDBACK_ADAPTIVE
 
 
-def workspace_size(K, M):
+def workspace_size(K, M, nodes, xi_nodes):
+    """Scratch floats of `quadrature_rhs` with `nodes` nodes per field dimension and `xi_nodes`
+    for xi."""
     n = K + M
     d = n + 1
-    return 2 * n * n + 4 * n + K * n + K * K + 6 * K + 3 * d
+    m_in = max(nodes, xi_nodes)
+    return 2 * n * n + 4 * n + K * n + K * K + 6 * K + 3 * d + 2 * n * nodes + (5 + K) * m_in
 
 
 @njit(cache=True, error_model="numpy")
 def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     """dy = d/dt y (layout of `odes.rhs`) by the folded product of one-dimensional rules over the
     K+M fields and, when sigma > 0, the label noise xi.  `rule1d` has rows (node, weight): the
-    par[N_NODES] rows of the fields' rule, then xi's rule; nodes ascending and symmetric.
+    par[N_NODES] rows of the plain Gauss-Hermite rule, which each field dimension contracts by its
+    own factor (`odes.expectations.contract`), then xi's rule; nodes ascending and symmetric.
 
-    The nodes are visited in odometer order, the last dimension fastest.  With u = L z and L
-    lower triangular, field i depends on z_0..z_i only, so a change of z_j..z_{d-1} recomputes
-    fields j..n-1 only: most nodes cost one field plus the K second-pass fields.  Folding: z_0
-    runs over the non-negative nodes, a positive one counting twice (the integrands are even)."""
+    The nodes are visited in odometer order, the last dimension fastest, as an inner loop.  With
+    u = L z and L lower triangular, field i depends on z_0..z_i only, so a change of z_j..z_{d-1}
+    recomputes fields j..n-1 only: a node of the inner loop costs the last field (none when it is
+    xi) plus the K second-pass fields.  Folding: z_0 runs over the non-negative nodes, a positive
+    one counting twice (the integrands are even)."""
     n = K + M
     eta, eta_v, sigma = par[ETA], par[ETA_V], par[SIGMA]
     fb = int(par[FEEDBACK])
@@ -83,11 +88,20 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     o += 6 * K
     # odometer: node index per dimension (stored as floats), node coordinates, running weight products
     idx, z, wprod = ws[o: o + d], ws[o + d: o + 2 * d], ws[o + 2 * d: o + 3 * d]
+    o += 3 * d
+    rules = ws[o: o + 2 * n * m1].reshape((n, m1, 2))     # (node, weight) per field dimension
+    o += 2 * n * m1
+    m_in = max(m1, m_xi)                 # the inner loop's nodes: the last field's, or xi's
+    ul, gpl, wr = ws[o: o + m_in], ws[o + m_in: o + 2 * m_in], ws[o + 2 * m_in: o + 3 * m_in]
+    er, Sr = ws[o + 3 * m_in: o + 4 * m_in], ws[o + 4 * m_in: o + 5 * m_in]
+    o += 5 * m_in
+    phr = ws[o: o + K * m_in].reshape((K, m_in))          # Delta_k (or phi_k) at the inner nodes
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
     for k in range(K):
         q[k] = y[of + k] if adaptive else 0.0
     factor(C, L)
+    contract(L, rule1d[:m1], rules)
     for k in range(K):
         Ps[k] = Hl[k] = Zs[k] = 0.0
         for j in range(n):
@@ -95,75 +109,111 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
         for l in range(K):
             PP[k, l] = 0.0
 
+    # The last dimension (the last teacher field, or xi when sigma > 0) is the inner loop: with
+    # the others fixed, the students' fields, the fixed part of e and of S are computed once.
+    last = d - 1
+    field_last = last < n
+    m_last = m1 if field_last else m_xi
+    n_fixed = last if field_last else n          # fields that do not move in the inner loop
     first0 = m1 // 2                             # the first non-negative node
     idx[0] = first0
-    for j in range(1, d):
+    for j in range(1, last):
         idx[j] = 0
     changed = 0
     while True:
-        for j in range(changed, d):
+        for j in range(changed, last):
             node = int(idx[j])
-            row = node if j < n else m1 + node
-            z[j] = rule1d[row, 0]
-            wj = rule1d[row, 1]
+            z[j] = rules[j, node, 0]
+            wj = rules[j, node, 1]
             if j == 0:
                 wprod[0] = 2.0 * wj if z[0] > 0.0 else wj
             else:
                 wprod[j] = wprod[j - 1] * wj
-        for i in range(changed, n):
+        for i in range(changed, n_fixed):
             s = 0.0
             for j in range(i + 1):
                 s += L[i, j] * z[j]
             u[i] = s
             gv[i] = g(act, s)
             gp[i] = g_prime(act, s)
-        w = wprod[d - 1]
         yhat = 0.0                       # the student's output; e adds -y (c = (v, -v*))
         for k in range(K):
             yhat += c[k] * gv[k]
-        e = yhat
-        for i in range(K, n):
-            e += c[i] * gv[i]
-        if noise:
-            e -= sigma * z[n]
-        S = 0.0                                  # sum_j q_j c_j g'(u_j), q = (a, p)
+        e0 = yhat
+        for i in range(K, n_fixed):
+            e0 += c[i] * gv[i]
+        S0 = 0.0                                 # sum_j q_j c_j g'(u_j), q = (a, p)
         if adaptive:
             for k in range(K):
-                S += q[k] * c[k] * gp[k]
-            for m in range(M):
-                S += p[m] * c[K + m] * gp[K + m]
-        for k in range(K):
-            if exact:
-                lt = u[k] - q[k] * e - tl * gv[k]
-                gt = g(act, lt)
-                gpt = g_prime(act, lt)
-                phi[k] = gv[k] - gt
-                zk = q[k] * (gp[k] - gpt * (1.0 - tl * gp[k]) + gpt * S)
-                if hebbian:              # y = yhat - e: the label, noise included
-                    psi = gt * e
-                    r_k = yhat * gv[k] - (yhat - e) * gt
-                else:
-                    psi = -phi[k] * e
-                    r_k = e * gt
+                S0 += q[k] * c[k] * gp[k]
+            for m in range(K, n_fixed):
+                S0 += p[m - K] * c[m] * gp[m]
+        base = 0.0                               # the last field's part from the fixed z
+        if field_last:
+            for j in range(last):
+                base += L[last, j] * z[j]
+        w0 = wprod[last - 1]
+        for r in range(m_last):              # e, S and the weight at the inner nodes
+            if field_last:
+                s = base + L[last, last] * rules[last, r, 0]
+                ul[r] = s
+                gl = g(act, s)
+                gpl[r] = g_prime(act, s)
+                wr[r] = w0 * rules[last, r, 1]
+                er[r] = e0 + c[last] * gl
+                Sr[r] = S0 + p[M - 1] * c[last] * gpl[r] if adaptive else 0.0
             else:
-                phi[k] = f[k] * gp[k] * e
-                psi = -s_fe * phi[k] * e
-                r_k = e * (gv[k] - s_fe * q[k] * gp[k] * e)
-                g2 = -u[k] * gp[k] if act == ERF else 0.0       # g'' (erf: -x g'; linear: 0)
-                zk = f[k] * (q[k] * g2 * e + gp[k] * S)
-            we = w * phi[k]
-            for j in range(n):
-                P[k, j] += we * u[j]
-            Ps[k] += w * psi
+                ul[r] = gpl[r] = 0.0
+                wr[r] = w0 * rule1d[m1 + r, 1]
+                er[r] = e0 - sigma * rule1d[m1 + r, 0]
+                Sr[r] = S0
+        for k in range(K):                   # per student, scalar sums over the inner nodes
+            uk, gk, gpk, qk, fk = u[k], gv[k], gp[k], q[k], f[k]
+            s_we = s_weu = s_psi = s_r = s_z = 0.0
+            for r in range(m_last):
+                w, e, S = wr[r], er[r], Sr[r]
+                if exact:
+                    lt = uk - qk * e - tl * gk
+                    gt = g(act, lt)
+                    gpt = g_prime(act, lt)
+                    ph = gk - gt
+                    zk = qk * (gpk - gpt * (1.0 - tl * gpk) + gpt * S)
+                    if hebbian:              # y = yhat - e: the label, noise included
+                        psi = gt * e
+                        r_k = yhat * gk - (yhat - e) * gt
+                    else:
+                        psi = -ph * e
+                        r_k = e * gt
+                else:
+                    ph = fk * gpk * e
+                    psi = -s_fe * ph * e
+                    r_k = e * (gk - s_fe * qk * gpk * e)
+                    g2 = -uk * gpk if act == ERF else 0.0       # g'' (erf: -x g'; linear: 0)
+                    zk = fk * (qk * g2 * e + gpk * S)
+                phr[k, r] = ph
+                we = w * ph
+                s_we += we
+                s_weu += we * ul[r]
+                s_psi += w * psi
+                s_r += w * r_k
+                s_z += w * zk
+            for j in range(n_fixed):
+                P[k, j] += s_we * u[j]
+            if field_last:
+                P[k, last] += s_weu
+            Ps[k] += s_psi
+            Hl[k] += s_r
+            Zs[k] += s_z
             for l in range(k + 1):
-                PP[k, l] += we * phi[l]
-            Hl[k] += w * r_k
-            Zs[k] += w * zk
-        # next node: advance the last dimension, carrying into earlier ones
-        j = d - 1
+                s = 0.0
+                for r in range(m_last):
+                    s += wr[r] * phr[k, r] * phr[l, r]
+                PP[k, l] += s
+        # next outer node: advance dimension last - 1, carrying into earlier ones
+        j = last - 1
         while j >= 0:
             idx[j] += 1
-            if idx[j] < (m1 if j < n else m_xi):
+            if idx[j] < m1:
                 break
             idx[j] = first0 if j == 0 else 0
             j -= 1

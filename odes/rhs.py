@@ -55,20 +55,22 @@ def layout(K, M):
 XI_NODES = 6
 
 
-def workspace_size(K, M):
-    """Scratch floats for either kernel (closed form or quadrature)."""
+def workspace_size(K, M, nodes=0, xi_nodes=XI_NODES):
+    """Scratch floats for either kernel (closed form, or quadrature with `nodes` per dimension)."""
     n = K + M
-    return max(n * n + n + 2 * K * n + K * K + 4 * K + 2 * n, _quad.workspace_size(K, M))
+    return max(n * n + n + 2 * K * n + K * K + 4 * K + 2 * n,
+               _quad.workspace_size(K, M, nodes, xi_nodes))
 
 
 def quadrature_nodes(K, M, nodes=None, xi_nodes=None):
     """The one-dimensional rules whose folded product over the K+M fields (plus xi when sigma > 0)
     the quadrature kernel runs, stacked as rows (node, weight): `nodes` rows of the contracted
-    Gauss-Hermite rule for the fields (default `odes.expectations.default_nodes(K+M)`), then
-    `xi_nodes` (default `XI_NODES`) of the plain one for xi, which enters e linearly."""
+    Gauss-Hermite rule for the fields (default `odes.expectations.default_nodes(K+M)`; the kernel
+    contracts it per dimension), then `xi_nodes` (default `XI_NODES`) for xi, which enters e
+    linearly."""
     m = default_nodes(K + M) if nodes is None else int(nodes)
     m_xi = XI_NODES if xi_nodes is None else int(xi_nodes)
-    return np.vstack([np.column_stack(hermite_rule(m)), np.column_stack(hermite_rule(m_xi, beta=1.0))])
+    return np.vstack([np.column_stack(hermite_rule(m)), np.column_stack(hermite_rule(m_xi))])
 
 
 def pack(state, rule):
@@ -304,8 +306,9 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
         par[N_NODES] = default_nodes(state.K + state.M) if nodes is None else int(nodes)
     else:
         quad = np.zeros((0, 2))
-    return pack(state, rule), (state.K, state.M, T, vstar, p, par,
-                               np.zeros(workspace_size(state.K, state.M)), quad)
+    m = int(par[N_NODES])
+    ws = np.zeros(workspace_size(state.K, state.M, m, len(quad) - m))
+    return pack(state, rule), (state.K, state.M, T, vstar, p, par, ws, quad)
 
 
 def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
