@@ -136,9 +136,13 @@ class State:
         if rule.feedback == FEEDBACK_FIXED and self.b is None:
             raise StateError(f"b: rule {rule.name!r} needs the FA feedback vector b")
         if rule.feedback == FEEDBACK_ADAPTIVE:
-            for name in ("a", "p") + (("phi_F",) if rule.fe_terms else ()):
-                if getattr(self, name) is None:
-                    raise StateError(f"{name}: rule {rule.name!r} needs {name}")
+            missing = [name for name in ("a", "p") + (("phi_F",) if rule.fe_terms else ())
+                       if getattr(self, name) is None]
+            if missing:
+                what = dict(a="a (w_k.F/sqrt(D), K values)", p="p (w*_n.F/sqrt(D), M values)",
+                            phi_F="phi_F (|F|^2)")
+                raise StateError(f"{', '.join(missing)}: rule {rule.name!r} needs the state's "
+                                 f"{', '.join(what[m] for m in missing)}")
         return rule
 
     def feedback(self, rule):

@@ -66,8 +66,6 @@ class Store:
         head = path / SPEC_FILE
         if path.exists() and not path.is_dir():
             raise SpecError(f"out: {path} exists and is not a directory")
-        if not path.parent.exists():
-            raise SpecError(f"out: directory {path.parent} does not exist")
         if head.exists():
             if not resume:
                 raise SpecError(f"out: {path} already holds a sweep; pass --resume to finish it "

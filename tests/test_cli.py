@@ -71,7 +71,7 @@ def write_ic(path, **change):
     ({}, ("--times", "0,1,5"), "--t-max 1 disagrees with the last of --times (5)"),
     ({}, ("--nodes", "12"), "--nodes is for the exact-PEPITA ODE"),
     ({}, ("--weight-decay", "-0.1"), "--weight-decay must be finite and >= 0"),
-    ({}, ("--rule", "pepita"), "a: rule 'pepita' needs a"),
+    ({}, ("--rule", "pepita"), "a, p, phi_F: rule 'pepita' needs the state's a (w_k.F/sqrt(D), K values), p"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, change, args, match):
     ic = write_ic(tmp_path / "ic.json", **change)

@@ -309,8 +309,11 @@ def test_bad_specs_are_refused_before_anything_is_written(tmp_path, capsys, chan
 
 
 def test_stores_are_not_mixed(tmp_path, capsys):
+    """A store is created with its parent directories (--out runs/x on a fresh clone); a second
+    run into it needs --resume, and --resume refuses a different spec; a missing spec writes
+    nothing."""
     d = dict(kind="ode", rule="bp", t_max=5.0, seeds=1, grid=dict(eta=[0.1, 0.2]))
-    out = tmp_path / "s"
+    out = tmp_path / "runs" / "s"
     assert sweep_main([str(write_spec(tmp_path / "a.toml", d)), "--out", str(out), "--quiet",
                        "--jobs", "1"]) == 0
     files = sorted(p.name for p in (out / "tasks").iterdir())
