@@ -45,7 +45,7 @@ def workspace_size(K, M, nodes, xi_nodes):
     n = K + M
     d = n + 1
     m_in = max(nodes, xi_nodes)
-    return 2 * n * n + 4 * n + K * n + K * K + 6 * K + 3 * d + 2 * n * nodes + (5 + K) * m_in
+    return 2 * n * n + 4 * n + K * n + K * K + 5 * K + 3 * d + 2 * n * nodes + (4 + K) * m_in
 
 
 @njit(cache=True, error_model="numpy")
@@ -84,17 +84,17 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     PP = ws[o: o + K * K].reshape((K, K))       # E[phi_k phi_l]
     o += K * K
     Ps, Hl, Zs = ws[o: o + K], ws[o + K: o + 2 * K], ws[o + 2 * K: o + 3 * K]   # E[psi], E[r], E[phi zeta]
-    f, q, phi = ws[o + 3 * K: o + 4 * K], ws[o + 4 * K: o + 5 * K], ws[o + 5 * K: o + 6 * K]
-    o += 6 * K
+    f, q = ws[o + 3 * K: o + 4 * K], ws[o + 4 * K: o + 5 * K]
+    o += 5 * K
     # odometer: node index per dimension (stored as floats), node coordinates, running weight products
     idx, z, wprod = ws[o: o + d], ws[o + d: o + 2 * d], ws[o + 2 * d: o + 3 * d]
     o += 3 * d
     rules = ws[o: o + 2 * n * m1].reshape((n, m1, 2))     # (node, weight) per field dimension
     o += 2 * n * m1
     m_in = max(m1, m_xi)                 # the inner loop's nodes: the last field's, or xi's
-    ul, gpl, wr = ws[o: o + m_in], ws[o + m_in: o + 2 * m_in], ws[o + 2 * m_in: o + 3 * m_in]
-    er, Sr = ws[o + 3 * m_in: o + 4 * m_in], ws[o + 4 * m_in: o + 5 * m_in]
-    o += 5 * m_in
+    ul, wr = ws[o: o + m_in], ws[o + m_in: o + 2 * m_in]          # last field, weight,
+    er, Sr = ws[o + 2 * m_in: o + 3 * m_in], ws[o + 3 * m_in: o + 4 * m_in]   # e and S per node
+    o += 4 * m_in
     phr = ws[o: o + K * m_in].reshape((K, m_in))          # Delta_k (or phi_k) at the inner nodes
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
@@ -157,13 +157,11 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
             if field_last:
                 s = base + L[last, last] * rules[last, r, 0]
                 ul[r] = s
-                gl = g(act, s)
-                gpl[r] = g_prime(act, s)
                 wr[r] = w0 * rules[last, r, 1]
-                er[r] = e0 + c[last] * gl
-                Sr[r] = S0 + p[M - 1] * c[last] * gpl[r] if adaptive else 0.0
+                er[r] = e0 + c[last] * g(act, s)
+                Sr[r] = S0 + p[M - 1] * c[last] * g_prime(act, s) if adaptive else 0.0
             else:
-                ul[r] = gpl[r] = 0.0
+                ul[r] = 0.0
                 wr[r] = w0 * rule1d[m1 + r, 1]
                 er[r] = e0 - sigma * rule1d[m1 + r, 0]
                 Sr[r] = S0

@@ -95,7 +95,7 @@ def plot_comparison(cmp, path=None, axes=None):
                             label=f"vs {name}: mean ± 2 s.e." if cmp.also else "mean ± 2 s.e.")
         ax_dev.set(xscale="log", xlabel=r"time $t$ = steps$/D$",
                    ylabel="(sim $-$ ODE) / ODE")
-        ax_dev.legend(frameon=False, fontsize=7, ncol=2, loc="upper left")
+        ax_dev.legend(frameon=False, fontsize=7, ncol=2, loc="best")
     else:
         ax_eps.set(xlabel=r"time $t$ = steps$/D$")
 

@@ -161,12 +161,17 @@ class Spec:
     # ---- checks --------------------------------------------------------------------------------
     def check_points(self):
         """Every point through the checks that its run would do, before anything starts."""
-        for index, p in self.points():
+        for i, (index, p) in enumerate(self.points()):
             where = ", ".join(f"{a}={p[a]!r}" for a in self.axes)
             try:
                 check_point(self.kind, p, self.times, self.state)
             except SpecError as err:
-                raise SpecError(f"{err} (grid point {where})" if where else str(err)) from None
+                # name the point unless the key is not a grid axis and the first point fails
+                # already (then it is the shared value that is wrong)
+                key = str(err).split(":", 1)[0]
+                if where and (key in self.axes or i > 0):
+                    raise SpecError(f"{err} (grid point {where})") from None
+                raise
 
 
 def _listify(x):

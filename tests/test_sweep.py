@@ -305,6 +305,8 @@ def test_bad_specs_are_refused_before_anything_is_written(tmp_path, capsys, chan
     assert sweep_main([str(spec), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err, err
+    # the grid point is named only when the grid axis (eta) is what is wrong
+    assert ("(grid point" in err) == (message.split(":")[0] == "eta"), err
     assert not out.exists()
 
 
