@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(_HERE))
 import numpy as np  # noqa: E402
 
 import sweep  # noqa: E402
-from sweep.execute import _arguments  # noqa: E402
+from sweep.execute import _arguments, local_cluster  # noqa: E402
 from sweep.spec import load_spec  # noqa: E402
 from sweep.task import run_task  # noqa: E402
 
@@ -77,13 +77,10 @@ def cli_seconds(spec_file, jobs, tmp):
 def warm_clusters(sizes):
     """Started LocalClusters of each size in `sizes` (single-threaded workers, as `--jobs N`
     makes), every worker having run one short task of the 24-point sweep (imports, numba caches)."""
-    import logging
-
-    from distributed import Client, LocalCluster
+    from distributed import Client
     clusters = {}
     for n in sizes:
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = local_cluster(n)
         with Client(cluster) as client:
             short = _short_task()
             client.run(run_task, *short)              # on every worker

@@ -82,22 +82,26 @@ def jobqueue_cluster(kind, jobs, options):
     return cluster
 
 
+def local_cluster(jobs):
+    """The LocalCluster of `--jobs N`: N single-threaded worker processes on 127.0.0.1, no
+    dashboard."""
+    import logging
+
+    from distributed import LocalCluster
+    return LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address=None, silence_logs=logging.ERROR)
+
+
 @contextmanager
 def client_for(jobs, scheduler=None, cluster=None, cluster_options=None):
     """A dask.distributed Client for the chosen backend, closed (with its cluster) on exit."""
-    import logging
-
-    from distributed import Client, LocalCluster
+    from distributed import Client
     own = None
     if scheduler is not None:
         client = Client(scheduler, timeout="30s")
     else:
-        if cluster is not None:
-            own = jobqueue_cluster(cluster, jobs, cluster_options or {})
-        else:
-            own = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        own = (jobqueue_cluster(cluster, jobs, cluster_options or {}) if cluster is not None
+               else local_cluster(jobs))
         client = Client(own)
     try:
         yield client
