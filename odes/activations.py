@@ -6,12 +6,14 @@ the compiled kernels read.
     relu    g(x) = max(0, x),      g'(x) = Theta(x)  (Theta(0) = 0)
 
 `g` and `g_prime` are the scalar compiled functions used by the simulator and the quadrature
-engine; the closed-form Gaussian integrals of each activation are in `odes.integrals` (erf) and
+engine, `g_pair_n` both over an array (for erf with libmvec's vector erf and exp, `odes.vecmath`); the closed-form Gaussian integrals of each activation are in `odes.integrals` (erf) and
 `odes.relu_integrals` (ReLU; linear ones are the covariances themselves).
 """
 import math
 
 from numba import njit
+
+from .vecmath import erf_n, exp_n
 
 ACTIVATIONS = ("erf", "linear", "relu")
 ERF, LINEAR, RELU = range(3)
@@ -43,6 +45,25 @@ def g_prime(act, x):
     if act == LINEAR:
         return 1.0
     return 1.0 if x > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def g_pair_n(act, x, gv, gp, tmp, n):
+    """gv[:n] = g(x[:n]) and gp[:n] = g'(x[:n]); tmp is scratch as long as gv.  Arrays padded to
+    `odes.vecmath.padded(n)` are computed by whole vectors."""
+    if act == ERF:
+        for i in range(n):
+            tmp[i] = x[i] * _INV_SQRT2
+        erf_n(tmp, gv, n)
+        for i in range(n):
+            tmp[i] = -0.5 * x[i] * x[i]
+        exp_n(tmp, gp, n)
+        for i in range(n):
+            gp[i] *= _SQRT_2_PI
+    else:
+        for i in range(n):
+            gv[i] = g(act, x[i])
+            gp[i] = g_prime(act, x[i])
 
 
 def g_numpy(name, x):

@@ -91,7 +91,7 @@ def add_run_arguments(p, rules):
     p.add_argument("--atol", type=float, default=1e-14,
                    help="absolute tolerance of dopri5 and scipy-* (default 1e-14)")
     p.add_argument("--nodes", type=positive_int, default=None,
-                   help="quadrature nodes per field dimension of the exact-PEPITA ODE (default 14 "
+                   help="quadrature nodes per field dimension of the exact-PEPITA ODE (default 16 "
                         "for K+M = 4; more is slower and more accurate, theory.md 3.6)")
     p.add_argument("--dt", type=float, default=0.01,
                    help="step of rk4 and euler; the grid of the default output times (default 0.01)")

@@ -14,7 +14,9 @@ repeated indices are allowed.
 
 Each formula is written once, as a scalar numba function of (C, indices): `i2`, `j2`, `i3`, `i4`,
 `i3g`, `eg1`; I3 and I4 are also exposed in parts (`i3_numer`, `i3_norm`, `i4_lam4`, `i4_lam1`, `i4_lam0`,
-`i4_from_parts`) so that the right-hand-side kernel can hoist what depends on fewer indices.  The right-hand-side kernel calls these for just the index tuples it needs; the
+`i4_from_parts`) so that the right-hand-side kernel can hoist what depends on fewer indices, and
+I2, I4, I3g by their arcsines' arguments (`i2_arg`, the Lambdas, `i3g_parts`) so that it can take
+all its arcsines in one vectorised call (`odes.vecmath`).  The right-hand-side kernel calls these for just the index tuples it needs; the
 array functions `I2(C)`, `J2(C)`, `I3(C)`, `I4(C)`, `I3g(C)`, `Eg1(C)` evaluate them for all index
 tuples at once (I4 uses its symmetries in (a,b) and (c,d)), for tests and for the sympy oracle.
 Arcsine arguments are clipped to [-1, 1] so that round-off at |correlation| = 1 gives no NaN.
@@ -30,19 +32,31 @@ _SQRT_2_PI = math.sqrt(2.0 / math.pi)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def clip_unit(x):
+    """x clipped to [-1, 1] (an arcsine's argument)."""
+    if x > 1.0:
+        return 1.0
+    if x < -1.0:
+        return -1.0
+    return x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _asin(x):
     """arcsin with its argument clipped to [-1, 1]."""
-    if x > 1.0:
-        x = 1.0
-    elif x < -1.0:
-        x = -1.0
-    return math.asin(x)
+    return math.asin(clip_unit(x))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i2_arg(C, a, b):
+    """The arcsine's argument C_ab / sqrt((1+C_aa)(1+C_bb)) of I2(a, b)."""
+    return C[a, b] / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b]))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def i2(C, a, b):
     """E[g(u_a) g(u_b)] = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))."""
-    return _2_PI * _asin(C[a, b] / math.sqrt((1.0 + C[a, a]) * (1.0 + C[b, b])))
+    return _2_PI * _asin(i2_arg(C, a, b))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -114,14 +128,21 @@ def eg1(C, a):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def i3g(C, a, c, d):
-    """E[g'(u_a) g(u_c) g(u_d)]: E[g'(u_a)] times I2 of the covariance conditioned on u_a = 0
-    with unit observation noise, C'_xy = C_xy - C_xa C_ay / (1+C_aa)."""
+def i3g_parts(C, a, c, d):
+    """(factor, argument) of I3g(a; c, d) = factor * arcsin(argument)."""
     caa1 = 1.0 + C[a, a]
     ccd = C[c, d] - C[c, a] * C[a, d] / caa1
     ccc = C[c, c] - C[c, a] ** 2 / caa1
     cdd = C[d, d] - C[d, a] ** 2 / caa1
-    return (_SQRT_2_PI / math.sqrt(caa1)) * _2_PI * _asin(ccd / math.sqrt((1.0 + ccc) * (1.0 + cdd)))
+    return (_SQRT_2_PI / math.sqrt(caa1)) * _2_PI, ccd / math.sqrt((1.0 + ccc) * (1.0 + cdd))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i3g(C, a, c, d):
+    """E[g'(u_a) g(u_c) g(u_d)]: E[g'(u_a)] times I2 of the covariance conditioned on u_a = 0
+    with unit observation noise, C'_xy = C_xy - C_xa C_ay / (1+C_aa)."""
+    fac, arg = i3g_parts(C, a, c, d)
+    return fac * _asin(arg)
 
 
 # ---- every index tuple at once -----------------------------------------------------------------

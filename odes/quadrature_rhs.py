@@ -31,12 +31,13 @@ all the moments; label noise adds the node coordinate xi (e = sum_i c_i g(u_i) -
 
 from numba import njit
 
-from .activations import ERF, g, g_prime
+from .activations import ERF, g, g_pair_n, g_prime
 from .expectations import contract, factor
 from .fields import fill_fields
 from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F,
                          SIGMA, TIME_LOCAL, TRAIN_V)
 from .rules import FEEDBACK_ADAPTIVE
+from .vecmath import padded
 
 
 def workspace_size(K, M, nodes, xi_nodes):
@@ -45,7 +46,8 @@ def workspace_size(K, M, nodes, xi_nodes):
     n = K + M
     d = n + 1
     m_in = max(nodes, xi_nodes)
-    return 2 * n * n + 4 * n + K * n + K * K + 5 * K + 3 * d + 2 * n * nodes + (4 + K) * m_in
+    return (2 * n * n + 4 * n + K * n + K * K + 5 * K + 3 * d + 2 * n * nodes + 6 * padded(m_in)
+            + 4 * padded(K * m_in) + K * m_in)
 
 
 @njit(cache=True, error_model="numpy")
@@ -92,9 +94,15 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     rules = ws[o: o + 2 * n * m1].reshape((n, m1, 2))     # (node, weight) per field dimension
     o += 2 * n * m1
     m_in = max(m1, m_xi)                 # the inner loop's nodes: the last field's, or xi's
-    ul, wr = ws[o: o + m_in], ws[o + m_in: o + 2 * m_in]          # last field, weight,
-    er, Sr = ws[o + 2 * m_in: o + 3 * m_in], ws[o + 3 * m_in: o + 4 * m_in]   # e and S per node
-    o += 4 * m_in
+    mp, kp = padded(m_in), padded(K * m_in)      # lengths computed by whole vectors (odes.vecmath)
+    # per inner node: the last field, its g and g', the weight, e and S
+    ul, gl, gpl = ws[o: o + mp], ws[o + mp: o + 2 * mp], ws[o + 2 * mp: o + 3 * mp]
+    wr, er, Sr = ws[o + 3 * mp: o + 4 * mp], ws[o + 4 * mp: o + 5 * mp], ws[o + 5 * mp: o + 6 * mp]
+    o += 6 * mp
+    # per student and inner node (exact PEPITA): lambda~_k, its g and g', scratch
+    lt, gt, gpt = ws[o: o + kp], ws[o + kp: o + 2 * kp], ws[o + 2 * kp: o + 3 * kp]
+    tmp = ws[o + 3 * kp: o + 4 * kp]
+    o += 4 * kp
     phr = ws[o: o + K * m_in].reshape((K, m_in))          # Delta_k (or phi_k) at the inner nodes
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
@@ -153,35 +161,42 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
             for j in range(last):
                 base += L[last, j] * z[j]
         w0 = wprod[last - 1]
-        for r in range(m_last):              # e, S and the weight at the inner nodes
-            if field_last:
-                s = base + L[last, last] * rules[last, r, 0]
-                ul[r] = s
+        if field_last:                           # e, S and the weight at the inner nodes
+            for r in range(m_last):
+                ul[r] = base + L[last, last] * rules[last, r, 0]
                 wr[r] = w0 * rules[last, r, 1]
-                er[r] = e0 + c[last] * g(act, s)
-                Sr[r] = S0 + p[M - 1] * c[last] * g_prime(act, s) if adaptive else 0.0
-            else:
+            g_pair_n(act, ul, gl, gpl, tmp, m_last)
+            for r in range(m_last):
+                er[r] = e0 + c[last] * gl[r]
+                Sr[r] = S0 + p[M - 1] * c[last] * gpl[r] if adaptive else 0.0
+        else:
+            for r in range(m_last):
                 ul[r] = 0.0
                 wr[r] = w0 * rule1d[m1 + r, 1]
                 er[r] = e0 - sigma * rule1d[m1 + r, 0]
                 Sr[r] = S0
+        if exact:                                # lambda~_k at every inner node, then g, g' at once
+            for k in range(K):
+                shift = u[k] - tl * gv[k]
+                for r in range(m_last):
+                    lt[k * m_last + r] = shift - q[k] * er[r]
+            g_pair_n(act, lt, gt, gpt, tmp, K * m_last)
         for k in range(K):                   # per student, scalar sums over the inner nodes
             uk, gk, gpk, qk, fk = u[k], gv[k], gp[k], q[k], f[k]
             s_we = s_weu = s_psi = s_r = s_z = 0.0
             for r in range(m_last):
                 w, e, S = wr[r], er[r], Sr[r]
                 if exact:
-                    lt = uk - qk * e - tl * gk
-                    gt = g(act, lt)
-                    gpt = g_prime(act, lt)
-                    ph = gk - gt
-                    zk = qk * (gpk - gpt * (1.0 - tl * gpk) + gpt * S)
+                    gt_r = gt[k * m_last + r]
+                    gpt_r = gpt[k * m_last + r]
+                    ph = gk - gt_r
+                    zk = qk * (gpk - gpt_r * (1.0 - tl * gpk) + gpt_r * S)
                     if hebbian:              # y = yhat - e: the label, noise included
-                        psi = gt * e
-                        r_k = yhat * gk - (yhat - e) * gt
+                        psi = gt_r * e
+                        r_k = yhat * gk - (yhat - e) * gt_r
                     else:
                         psi = -ph * e
-                        r_k = e * gt
+                        r_k = e * gt_r
                 else:
                     ph = fk * gpk * e
                     psi = -s_fe * ph * e

@@ -37,10 +37,12 @@ from .expectations import default_nodes, hermite_rule
 from .fields import fill_fields
 from . import relu_integrals as _relu
 from .activations import ERF, LINEAR
-from .integrals import eg1, i2, i3_norm, i3_numer, i3g, i4_from_parts, i4_lam0, i4_lam1, i4_lam4, j2
+from .integrals import (_2_PI, _4_PI2, clip_unit, eg1, i2_arg, i3_norm, i3_numer, i3g_parts,
+                        i4_lam0, i4_lam1, i4_lam4, j2)
 from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F,
                          QUADRATURE, SIGMA, TRAIN_V, params)
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
+from .vecmath import asin_n, padded
 
 def layout(K, M):
     """Slices of the flat state vector: Q, R, v, f."""
@@ -58,7 +60,7 @@ XI_NODES = 6
 def workspace_size(K, M, nodes=0, xi_nodes=XI_NODES):
     """Scratch floats for either kernel (closed form, or quadrature with `nodes` per dimension)."""
     n = K + M
-    return max(n * n + n + 2 * K * n + K * K + 4 * K + 2 * n,
+    return max(n * n + n + 2 * K * n + K * K + 4 * K + 2 * n + 3 * padded(n_arcsines(K, M)),
                _quad.workspace_size(K, M, nodes, xi_nodes))
 
 
@@ -140,8 +142,8 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
     n = K + M
     fb = int(par[FEEDBACK])
     fe = par[FE_TERMS] != 0.0
-    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f, B, J2 (K x n) and
-    # two n-vectors
+    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f, B, J2 (K x n), two
+    # n-vectors, and the arcsines' arguments, coefficients and values (padded, odes.vecmath)
     C = ws[: n * n].reshape((n, n))
     c = ws[n * n: n * n + n]
     o = n * n + n
@@ -155,26 +157,44 @@ def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
     o += K * n
     wi = ws[o: o + n]
     rsq1 = ws[o + n: o + 2 * n]
+    o += 2 * n
+    na = padded(n_arcsines(K, M))
+    xa, ca, sa = ws[o: o + na], ws[o + na: o + 2 * na], ws[o + 2 * na: o + 3 * na]
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
     act = int(par[ACTIVATION])
     adaptive = fb == FEEDBACK_ADAPTIVE
     if act == ERF:
-        _erf_moments(C, c, K, n, par[SIGMA], fe, adaptive, A, G, H, E, B, J, wi, rsq1)
+        _erf_moments(C, c, K, n, par[SIGMA], fe, adaptive, A, G, H, E, B, J, wi, rsq1, xa, ca, sa)
     else:
         _other_moments(act, C, c, K, n, par[SIGMA], fe, A, G, H, E, B, J)
     _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J)
 
 
+@njit(cache=True)
+def n_arcsines(K, M):
+    """Arcsines per closed-form erf right-hand side: I2(k, i), I4(k, l, i, j) for k <= l and
+    i <= j, and (with the Fe terms) I3g(k; i, j) for i <= j."""
+    n = K + M
+    pairs = n * (n + 1) // 2
+    return K * n + K * (K + 1) // 2 * pairs + K * pairs
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1):
+def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1, xa, ca, sa):
     """A, G, H, E, B, J2 of the module docstring for g = erf, with the parts of I3 and I4 that
     depend on fewer indices hoisted out of the inner loops; J2(k, j) for every field only where
-    the AF vector's equation needs it (adaptive feedback), else for the students' pairs."""
+    the AF vector's equation needs it (adaptive feedback), else for the students' pairs.
+
+    H, G and E are sums of coefficient x arcsine.  The arguments (xa) and coefficients (ca) are
+    laid out first, in the order H_k, G_kl (l >= k), E_k per student; one vectorised call takes
+    every arcsine (sa, `odes.vecmath.asin_n`); the sums then walk the same order."""
+    t = 0
     for k in range(K):
-        H[k] = 0.0
         for i in range(n):
-            H[k] += c[i] * i2(C, k, i)
+            xa[t] = clip_unit(i2_arg(C, k, i))
+            ca[t] = _2_PI * c[i]
+            t += 1
         for i in range(n if adaptive else 0):
             J[k, i] = j2(C, k, i)
         # A_kj = sum_i c_i I3(k,j,i), with the (k,i) normalisation hoisted: w_i = c_i i3_norm(k,i)
@@ -192,27 +212,41 @@ def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1):
             rsq4 = 1.0 / math.sqrt(lam4)
             for i in range(n):
                 rsq1[i] = 1.0 / math.sqrt(i4_lam1(C, k, l, i, lam4))
-            s = 0.0
             for i in range(n):
-                if c[i] != 0.0:
-                    s += c[i] * c[i] * i4_from_parts(i4_lam0(C, k, l, i, i, lam4), rsq1[i], rsq1[i], rsq4)
-                    for j in range(i + 1, n):
-                        if c[j] != 0.0:
-                            s += 2.0 * c[i] * c[j] * i4_from_parts(i4_lam0(C, k, l, i, j, lam4),
-                                                                   rsq1[i], rsq1[j], rsq4)
+                for j in range(i, n):
+                    ca[t] = (1.0 if i == j else 2.0) * c[i] * c[j] * _4_PI2 * rsq4
+                    xa[t] = (clip_unit(i4_lam0(C, k, l, i, j, lam4) * rsq1[i] * rsq1[j])
+                             if ca[t] != 0.0 else 0.0)
+                    t += 1
+        for i in range(n if fe else 0):
+            for j in range(i, n):
+                fac, arg = i3g_parts(C, k, i, j)
+                ca[t] = (1.0 if i == j else 2.0) * c[i] * c[j] * fac
+                xa[t] = clip_unit(arg) if ca[t] != 0.0 else 0.0
+                t += 1
+    asin_n(xa, sa, t)
+    t = 0
+    pairs = n * (n + 1) // 2
+    for k in range(K):
+        s = 0.0
+        for i in range(t, t + n):
+            s += ca[i] * sa[i]
+        H[k] = s
+        t += n
+        for l in range(k, K):
+            s = 0.0
+            for i in range(t, t + pairs):
+                s += ca[i] * sa[i]
+            t += pairs
             G[k, l] = s + (sigma * sigma * (J[k, l] if adaptive else j2(C, k, l)) if sigma != 0.0
                            else 0.0)
+        E[k] = 0.0
         if fe:
             s = 0.0
-            for i in range(n):
-                if c[i] != 0.0:
-                    s += c[i] * c[i] * i3g(C, k, i, i)
-                    for j in range(i + 1, n):
-                        if c[j] != 0.0:
-                            s += 2.0 * c[i] * c[j] * i3g(C, k, i, j)
+            for i in range(t, t + pairs):
+                s += ca[i] * sa[i]
+            t += pairs
             E[k] = s + sigma * sigma * eg1(C, k)
-        else:
-            E[k] = 0.0
 
 
 @njit(cache=True, error_model="numpy")

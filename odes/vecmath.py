@@ -1,0 +1,141 @@
+"""Elementary functions over short arrays, vectorised with glibc's vector math library (libmvec).
+
+The compiled kernels spend most of their time in arcsin (the closed-form integrals of erf) and in
+erf and exp (the activation at quadrature nodes).  numba calls the scalar libm functions for these,
+about 9-11 ns each; glibc >= 2.35 ships SIMD versions (`_ZGVdN4v_asin` for AVX2, `_ZGVeN8v_asin`
+for AVX-512, the x86-64 vector ABI names), accurate to 4 ulp, which take 1.5-4 ns per element.
+This module calls them from numba:
+
+    asin_n(x, out, n)     out[:n] = arcsin(x[:n])
+    erf_n(x, out, n)      out[:n] = erf(x[:n])
+    exp_n(x, out, n)      out[:n] = exp(x[:n])
+
+Whole vectors of WIDTH elements are computed while they fit in both arrays, the rest one by one
+with libm; a caller that pads its scratch arrays to `padded(n)` gets every element from the vector
+code (the padding entries are computed too, from whatever they hold, and are to be ignored).
+
+WIDTH is 8 on a CPU with AVX-512F, 4 with AVX2, and 1 (plain libm, no vector calls) without
+either, without libmvec, or with TSODE_SCALAR_MATH=1 in the environment.  numba's disk cache does
+not see that choice: set NUMBA_CACHE_DIR to a fresh directory together with TSODE_SCALAR_MATH
+(benchmarks/ode.py does, to time the scalar baseline).
+"""
+import ctypes
+import ctypes.util
+import math
+import os
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+FUNCTIONS = ("asin", "erf", "exp")
+
+
+def _detect():
+    """(WIDTH, library path): the widest vector ABI the CPU and libmvec both offer, else (1, None)."""
+    if os.environ.get("TSODE_SCALAR_MATH", "") not in ("", "0"):
+        return 1, None
+    features = llvm.get_host_cpu_features()
+    path = ctypes.util.find_library("mvec")
+    for width, isa, flag in ((8, "e", "avx512f"), (4, "d", "avx2")):
+        if not features.get(flag, False) or path is None:
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            return 1, None
+        if all(hasattr(lib, f"_ZGV{isa}N{width}v_{f}") for f in FUNCTIONS):
+            return width, path
+    return 1, None
+
+
+WIDTH, LIBRARY = _detect()
+_ISA = {8: "e", 4: "d"}.get(WIDTH)
+if LIBRARY is not None:
+    llvm.load_library_permanently(LIBRARY)       # so that the JIT resolves the _ZGV symbols
+
+
+@njit(cache=True)
+def padded(n):
+    """The length to which a scratch array of n used elements is padded so that every element is
+    computed by whole vectors."""
+    return -(-n // WIDTH) * WIDTH
+
+
+def _vector_call(name):
+    """An intrinsic (x, out, i) computing out[i:i+WIDTH] = name(x[i:i+WIDTH]) with one call of
+    libmvec's WIDTH-wide function (float64 arrays, C-contiguous)."""
+    symbol = f"_ZGV{_ISA}N{WIDTH}v_{name}"
+
+    @intrinsic
+    def call(typingctx, x, out, i):
+        for a in (x, out):
+            if not (isinstance(a, types.Array) and a.dtype == types.float64 and a.layout == "C"):
+                return None
+        def codegen(context, builder, signature, args):
+            vec = ir.VectorType(ir.DoubleType(), WIDTH)
+            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), symbol)
+            src = context.make_array(signature.args[0])(context, builder, value=args[0])
+            dst = context.make_array(signature.args[1])(context, builder, value=args[1])
+            p_src = builder.bitcast(builder.gep(src.data, [args[2]]), vec.as_pointer())
+            p_dst = builder.bitcast(builder.gep(dst.data, [args[2]]), vec.as_pointer())
+            builder.store(builder.call(fn, [builder.load(p_src, align=8)]), p_dst, align=8)
+            return context.get_dummy_value()
+        return types.void(x, out, types.intp), codegen
+    return call
+
+
+if WIDTH > 1:
+    _vasin, _verf, _vexp = (_vector_call(f) for f in FUNCTIONS)
+else:                                    # one element per "vector": plain libm
+    @njit(inline="always")
+    def _vasin(x, out, i):
+        out[i] = math.asin(x[i])
+
+    @njit(inline="always")
+    def _verf(x, out, i):
+        out[i] = math.erf(x[i])
+
+    @njit(inline="always")
+    def _vexp(x, out, i):
+        out[i] = math.exp(x[i])
+
+
+@njit(inline="always")
+def _whole_vectors(n, x, out):
+    """How many elements of x[:n] whole vectors cover without reading or writing past either array."""
+    m = padded(n)
+    lim = (min(x.size, out.size) // WIDTH) * WIDTH
+    return m if m <= lim else lim
+
+
+@njit(cache=True, inline="always")
+def asin_n(x, out, n):
+    """out[:n] = arcsin(x[:n])."""
+    m = _whole_vectors(n, x, out)
+    for i in range(0, m, WIDTH):
+        _vasin(x, out, i)
+    for i in range(m, n):
+        out[i] = math.asin(x[i])
+
+
+@njit(cache=True, inline="always")
+def erf_n(x, out, n):
+    """out[:n] = erf(x[:n])."""
+    m = _whole_vectors(n, x, out)
+    for i in range(0, m, WIDTH):
+        _verf(x, out, i)
+    for i in range(m, n):
+        out[i] = math.erf(x[i])
+
+
+@njit(cache=True, inline="always")
+def exp_n(x, out, n):
+    """out[:n] = exp(x[:n])."""
+    m = _whole_vectors(n, x, out)
+    for i in range(0, m, WIDTH):
+        _vexp(x, out, i)
+    for i in range(m, n):
+        out[i] = math.exp(x[i])
