@@ -4,7 +4,10 @@
 
 1. Right-hand-side evaluations per second of the compiled kernel (called from a compiled loop, as
    the steppers do) and the ratio to a plain NumPy implementation of the same right-hand side
-   contained here, timed in interleaved rounds.
+   contained here, timed in interleaved rounds; then the ratio to the baseline kernel, the package
+   `odes` as of commit BASELINE (extracted with `git archive` into a temporary directory and
+   imported as `odes_baseline`), timed in interleaved rounds in the same process (--baseline-only
+   runs just this).
 2. Long runs: BP K = M = 2, eta = 0.01, t = 1e5 (rtol 1e-8) with dopri5, scipy-LSODA and RK4
    (dt = 0.01), and K = M = 10, eta = 0.05, t = 1e3 with dopri5 and RK4; each with its error
    against solve_ivp DOP853 at rtol 1e-12 (max over outputs and entries, relative to the entry or
@@ -33,6 +36,8 @@ import odes
 from odes.rhs import kernel_args, rhs_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the kernel before the vectorised arcsines and the static choice of kernel (issue 10's baseline)
+BASELINE = "c7bd12b"
 
 
 # ---- plain NumPy baseline: every integral on index grids, then contractions --------------------
@@ -104,6 +109,65 @@ def rhs_rates(K, rounds=5):
         slow = min(slow, best_of(lambda: [numpy_rhs_bp(st.Q, st.R, st.T, st.v, st.v_star, 0.5)
                                           for _ in range(n_np)], 1) / n_np)
     return fast, slow
+
+
+def baseline_package(commit=BASELINE):
+    """The package `odes` as of `commit`, importable as `odes_baseline` (cached per commit in the
+    temporary directory, so that its numba cache survives between runs)."""
+    import tempfile
+    root = Path(tempfile.gettempdir()) / f"tsode-baseline-{commit}"
+    if not (root / "odes_baseline").is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "odes"], check=True,
+                             capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=tar, check=True)
+        (root / "odes").rename(root / "odes_baseline")
+    sys.path.insert(0, str(root))
+    import odes_baseline
+    return odes_baseline
+
+
+def baseline_rates(rounds=9):
+    """{(rule, K): (this kernel, baseline kernel)} seconds per right-hand side, bp and pepita-lin,
+    each kernel called from its own compiled loop, in interleaved rounds (best of `rounds`)."""
+    old = baseline_package()
+    from odes_baseline.rhs import rhs_kernel as old_kernel
+
+    @njit
+    def repeat_old(n, y, dy, K, M, T, vstar, p, par, ws, quad):
+        for _ in range(n):
+            old_kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
+            y[0] += 1e-15 * dy[0]
+        return dy[0]
+
+    out = {}
+    for rule in ("bp", "pepita-lin"):
+        for K in (2, 4, 10):
+            cases = []
+            for pkg, rep in ((odes, _repeat_rhs), (old, repeat_old)):
+                st = pkg.State.random(K, K, 1000, seed=0)
+                if rule == "pepita-lin":
+                    st = pkg.State(Q=st.Q, R=st.R, T=st.T, v=st.v, v_star=st.v_star,
+                                   a=0.1 * np.ones(K), p=0.1 * np.ones(K), phi_F=1.0)
+                y, args = pkg.rhs.kernel_args(st, pkg.get_rule(rule), 0.5)
+                dy = np.zeros_like(y)
+                rep(10, y, dy, *args)
+                cases.append((rep, y, dy, args))
+            assert np.allclose(cases[0][2], cases[1][2], rtol=1e-12, atol=1e-15), "kernels disagree"
+            n = max(500, int(2e5 / K**4))
+            best = [np.inf, np.inf]
+            for _ in range(rounds):
+                for i, (rep, y, dy, args) in enumerate(cases):
+                    best[i] = min(best[i], best_of(lambda: rep(n, y, dy, *args), 1) / n)
+            out[(rule, K)] = tuple(best)
+    return out
+
+
+def print_baseline():
+    for (rule, K), (new, old) in baseline_rates().items():
+        print(f"{rule:10s} K=M={K:<2d}  {1e6 * new:9.3f} us/RHS   baseline ({BASELINE}) "
+              f"{1e6 * old:9.3f} us/RHS   {old / new:5.2f}x faster")
+    print("[targets, BP: K=M=2 <= 0.6 us, K=M=4 <= 4 us]")
 
 
 def activation_rates(K=2, rounds=5):
@@ -235,8 +299,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="also the error of the full K=2 RK4 run (~1 min)")
     ap.add_argument("--pepita", action="store_true", help="only the exact-PEPITA section")
+    ap.add_argument("--baseline-only", action="store_true",
+                    help=f"only the right-hand sides against the kernel of {BASELINE}")
     args = ap.parse_args()
     load = os.getloadavg()[0]
+    if args.baseline_only:
+        print(f"# tsode {odes.__version__}; load average {load:.2f}, {os.cpu_count()} cores")
+        print_baseline()
+        return
     if args.pepita:
         print(f"# tsode {odes.__version__}; load average {load:.2f}, {os.cpu_count()} cores")
         pepita_section()
@@ -247,6 +317,7 @@ def main():
         fast, slow = rhs_rates(K)
         print(f"BP K=M={K:<2d}  compiled {1e6 * fast:9.3f} us/RHS   NumPy {1e6 * slow:9.1f} us/RHS   "
               f"ratio {slow / fast:7.1f}x")
+    print_baseline()
     rates = activation_rates()
     for rule in ("bp", "pepita-lin"):
         print(f"{rule} K=M=2 by activation: " + "   ".join(

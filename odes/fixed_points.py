@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .observables import eps_g as _eps_g
-from .rhs import kernel_args, layout, rhs_kernel, unpack
+from .rhs import evaluate, kernel_args, layout, unpack
 from .rules import FEEDBACK_ADAPTIVE, get_rule
 from .state import State, StateError
 
@@ -79,7 +79,7 @@ class _Flow:
 
     def f(self, y):
         dy = np.zeros_like(y)
-        rhs_kernel(np.ascontiguousarray(y, dtype=float), dy, *self.args)
+        evaluate(np.ascontiguousarray(y, dtype=float), dy, *self.args)
         return dy
 
     def flat(self, z, base):

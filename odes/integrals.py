@@ -14,7 +14,8 @@ repeated indices are allowed.
 
 Each formula is written once, as a scalar numba function of (C, indices): `i2`, `j2`, `i3`, `i4`,
 `i3g`, `eg1`; I3 and I4 are also exposed in parts (`i3_numer`, `i3_norm`, `i4_lam4`, `i4_lam1`, `i4_lam0`,
-`i4_from_parts`) so that the right-hand-side kernel can hoist what depends on fewer indices, and
+`i4_from_parts`, `i4_lam0_coeffs`) so that the right-hand-side kernel can hoist what depends on
+fewer indices, and
 I2, I4, I3g by their arcsines' arguments (`i2_arg`, the Lambdas, `i3g_parts`) so that it can take
 all its arcsines in one vectorised call (`odes.vecmath`).  The right-hand-side kernel calls these for just the index tuples it needs; the
 array functions `I2(C)`, `J2(C)`, `I3(C)`, `I4(C)`, `I3g(C)`, `Eg1(C)` evaluate them for all index
@@ -91,19 +92,31 @@ def i4_lam4(C, a, b):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def i4_lam1(C, a, b, c, lam4):
-    """Lambda1 of I4(a, b, c, .) (Lambda2 is the same function of d)."""
+def i4_lam0_coeffs(C, a, b, c):
+    """(u, w) with Lambda0 of I4(a, b, c, d) = Lambda4 C_cd + u C_bd + w C_ad for every d: the parts
+    that do not depend on d, u = C_ab C_ac - C_bc (1+C_aa), w = C_ab C_bc - C_ac (1+C_bb)."""
     cab, cac, cbc = C[a, b], C[a, c], C[b, c]
-    return (lam4 * (1.0 + C[c, c]) - cbc * cbc * (1.0 + C[a, a]) - cac * cac * (1.0 + C[b, b])
-            + 2.0 * cab * cac * cbc)
+    return cab * cac - cbc * (1.0 + C[a, a]), cab * cbc - cac * (1.0 + C[b, b])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i4_lam0_from_coeffs(C, a, b, c, d, lam4, u, w):
+    """Lambda0 of I4(a, b, c, d) from (u, w) = `i4_lam0_coeffs(C, a, b, c)`."""
+    return lam4 * C[c, d] + u * C[b, d] + w * C[a, d]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def i4_lam0(C, a, b, c, d, lam4):
-    """Lambda0 of I4(a, b, c, d)."""
-    cab, cac, cad, cbc, cbd = C[a, b], C[a, c], C[a, d], C[b, c], C[b, d]
-    return (lam4 * C[c, d] - cbc * cbd * (1.0 + C[a, a]) - cac * cad * (1.0 + C[b, b])
-            + cab * cac * cbd + cab * cad * cbc)
+    """Lambda0 of I4(a, b, c, d) = Lambda4 C_cd - C_bc C_bd (1+C_aa) - C_ac C_ad (1+C_bb)
+    + C_ab (C_ac C_bd + C_ad C_bc)."""
+    u, w = i4_lam0_coeffs(C, a, b, c)
+    return i4_lam0_from_coeffs(C, a, b, c, d, lam4, u, w)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def i4_lam1(C, a, b, c, lam4):
+    """Lambda1 of I4(a, b, c, .) (Lambda2 is the same function of d): Lambda0 with C_cd -> 1+C_cc."""
+    return i4_lam0(C, a, b, c, c, lam4) + lam4
 
 
 @njit(cache=True, error_model="numpy", inline="always")

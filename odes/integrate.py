@@ -32,7 +32,7 @@ from . import adaptive
 from .observables import eps_g as _eps_g
 from .result import Result
 from .parameters import N_NODES
-from .rhs import kernel_args, layout, rhs_kernel, unpack
+from .rhs import evaluate, kernel_args, layout, rhs_kernel, unpack
 from .rules import get_rule
 
 FIXED_STEP = ("rk4", "euler")
@@ -63,7 +63,7 @@ def default_times(t_max, dt=0.01, n=100):
     return t
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _step(y, dt, rk4, K, M, T, vstar, p, par, ws, quad, k1, k2, k3, k4, tmp, out):
     """One Euler or RK4 step of length dt from y into out (out may be y)."""
     n = y.size
@@ -243,7 +243,7 @@ def _adaptive(y0, times, rtol, atol, args, progress, stop):
         return _stats(int(counts[adaptive.STEPS]), int(counts[adaptive.REJECTS]),
                       int(counts[adaptive.RHS_CALLS]))
 
-    rhs_kernel(y, scratch[0], *args)
+    evaluate(y, scratch[0], *args)
     counts[adaptive.RHS_CALLS] = 2
     if not np.all(np.isfinite(scratch[0])):
         return [], "nonfinite", (0.0, _first_nonfinite(scratch[0])), stats()
@@ -311,7 +311,7 @@ def _scipy(y0, times, method, rtol, atol, args):
     dy = np.zeros_like(y0)
 
     def fun(t, y):
-        rhs_kernel(np.ascontiguousarray(y), dy, *args)
+        evaluate(np.ascontiguousarray(y), dy, *args)
         return dy.copy()
 
     sol = solve_ivp(fun, (0.0, times[-1]), y0, method=method, t_eval=times, rtol=rtol, atol=atol)

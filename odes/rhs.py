@@ -28,17 +28,19 @@ convert.  For FA the slot f holds the constant b (its derivative is zero), for B
 convenient Python entry point.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from . import quadrature_rhs as _quad
 from .expectations import default_nodes, hermite_rule
 from .fields import fill_fields
 from . import relu_integrals as _relu
-from .activations import ERF, LINEAR
+from .activations import ERF, LINEAR, RELU
 from .integrals import (_2_PI, _4_PI2, clip_unit, eg1, i2_arg, i3_norm, i3_numer, i3g_parts,
-                        i4_lam0, i4_lam1, i4_lam4, j2)
+                        i4_lam0_coeffs, i4_lam0_from_coeffs, i4_lam1, i4_lam4, j2)
 from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F,
                          QUADRATURE, SIGMA, TRAIN_V, params)
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
@@ -57,11 +59,28 @@ def layout(K, M):
 XI_NODES = 6
 
 
-def workspace_size(K, M, nodes=0, xi_nodes=XI_NODES):
-    """Scratch floats for either kernel (closed form, or quadrature with `nodes` per dimension)."""
+#: scratch of the closed-form kernel: covariance C, error coefficients c, feedback f, the moments
+#: A (K x n), G (K x K), H, E, B, J2 (K x n), four n-vectors, and the arcsines' arguments,
+#: coefficients and values (padded for whole vectors, `odes.vecmath`).  One class per activation
+#: family, so that the kernel is chosen when a caller is compiled (see `rhs_kernel`).
+ErfScratch = namedtuple("ErfScratch", "C c f A G H E B J wi rsq1 ui wi4 xa ca sa")
+LinearScratch = namedtuple("LinearScratch", ErfScratch._fields)
+ReluScratch = namedtuple("ReluScratch", ErfScratch._fields)
+_SCRATCH = {ERF: ErfScratch, LINEAR: LinearScratch, RELU: ReluScratch}
+
+
+def workspace(K, M, par, nodes=0, xi_nodes=XI_NODES):
+    """The scratch `rhs_kernel` works in, allocated once per integration: for a quadrature rule one
+    flat array (`odes.quadrature_rhs.workspace_size`; its views cost nothing against a millisecond),
+    else the closed form's named arrays for the activation of `par`."""
+    if par[QUADRATURE] != 0.0:
+        return np.zeros(_quad.workspace_size(K, M, nodes, xi_nodes))
     n = K + M
-    return max(n * n + n + 2 * K * n + K * K + 4 * K + 2 * n + 3 * padded(n_arcsines(K, M)),
-               _quad.workspace_size(K, M, nodes, xi_nodes))
+    na = padded(n_arcsines(K, M))
+    z = np.zeros
+    return _SCRATCH[int(par[ACTIVATION])](z((n, n)), z(n), z(K), z((K, n)), z((K, K)), z(K), z(K),
+                                          z(K), z((K, n)), z(n), z(n), z(n), z(n), z(na), z(na),
+                                          z(na))
 
 
 def quadrature_nodes(K, M, nodes=None, xi_nodes=None):
@@ -104,17 +123,65 @@ def constants(state):
     return np.ascontiguousarray(state.T), np.ascontiguousarray(state.v_star), np.ascontiguousarray(p)
 
 
-@njit(cache=True, error_model="numpy")
 def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
-    """dy = d/dt y for the packed state y (see module docstring).  `ws` is scratch space of
-    `workspace_size(K, M)` floats; `quad` holds the quadrature nodes for the rules evaluated by
-    quadrature (par[QUADRATURE] = 1: exact PEPITA, or any rule on request) and is unused otherwise."""
-    if par[QUADRATURE] != 0.0:
-        _quad.quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, quad)
-    else:
-        _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws)
-    if par[DECAY] != 0.0:
-        add_weight_decay(y, dy, K, M, par)
+    """dy = d/dt y for the packed state y (see module docstring), in compiled code; from Python
+    call `evaluate`.  `ws` is the `workspace`; `quad` holds the quadrature nodes for the rules
+    evaluated by quadrature (par[QUADRATURE] = 1: exact PEPITA, or any rule on request) and is
+    unused otherwise.
+
+    The kernel is chosen by the type of ws when the caller is compiled (erf, linear or ReLU closed
+    form, or the quadrature), not by a branch at every call: a compiled function that calls
+    another keeps the reference counts of every array it holds (atomic increments, 0.5 us of the
+    K = M = 2 closed form when this was a dispatching function), while a function that calls
+    nothing gets them removed.  So each kernel calls only inlined code."""
+    raise TypeError("rhs_kernel runs in compiled code; from Python call odes.rhs.evaluate")
+
+
+@overload(rhs_kernel, jit_options={"error_model": "numpy"})
+def _choose_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+    if isinstance(ws, types.Array):
+        return _quadrature_kernel
+    return {ErfScratch: _erf_kernel, LinearScratch: _linear_kernel,
+            ReluScratch: _relu_kernel}.get(getattr(ws, "instance_class", None))
+
+
+@njit(cache=True, error_model="numpy")
+def evaluate(y, dy, K, M, T, vstar, p, par, ws, quad):
+    """`rhs_kernel` called from Python: evaluate(y, dy, *args) with (y, args) from `kernel_args`."""
+    rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
+
+
+def _quadrature_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+    _quad.quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, quad)
+    add_weight_decay(y, dy, K, M, par)
+
+
+def _erf_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+    fb = int(par[FEEDBACK])
+    fill_fields(y, K, M, T, vstar, fb, ws.C, ws.c, ws.f)
+    _erf_moments(ws.C, ws.c, K, K + M, par[SIGMA], par[FE_TERMS] != 0.0, fb == FEEDBACK_ADAPTIVE,
+                 ws.A, ws.G, ws.H, ws.E, ws.B, ws.J, ws.wi, ws.rsq1, ws.ui, ws.wi4, ws.xa, ws.ca,
+                 ws.sa)
+    _assemble(y, dy, K, M, p, par, ws.c, ws.f, ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
+    add_weight_decay(y, dy, K, M, par)
+
+
+def _linear_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+    _other_kernel(LINEAR, y, dy, K, M, T, vstar, p, par, ws)
+
+
+def _relu_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+    _other_kernel(RELU, y, dy, K, M, T, vstar, p, par, ws)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _other_kernel(act, y, dy, K, M, T, vstar, p, par, ws):
+    """The closed form for g = linear or ReLU."""
+    fill_fields(y, K, M, T, vstar, int(par[FEEDBACK]), ws.C, ws.c, ws.f)
+    _other_moments(act, ws.C, ws.c, K, K + M, par[SIGMA], par[FE_TERMS] != 0.0,
+                   ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
+    _assemble(y, dy, K, M, p, par, ws.c, ws.f, ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
+    add_weight_decay(y, dy, K, M, par)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -123,6 +190,8 @@ def add_weight_decay(y, dy, K, M, par):
     step: dR -= kappa R, dQ -= 2 kappa Q, dv -= kappa v (a trained second layer), da -= kappa a
     (adaptive feedback; b and the teacher are fixed)."""
     kappa = par[DECAY]
+    if kappa == 0.0:
+        return
     oR, ov, of = K * K, K * K + K * M, K * K + K * M + K
     for i in range(oR):
         dy[i] -= 2.0 * kappa * y[i]
@@ -136,41 +205,6 @@ def add_weight_decay(y, dy, K, M, par):
             dy[i] -= kappa * y[i]
 
 
-@njit(cache=True, error_model="numpy")
-def _closed_form_rhs(y, dy, K, M, T, vstar, p, par, ws):
-    """The closed-form right-hand side (module docstring) of bp, fa, afa and pepita-lin."""
-    n = K + M
-    fb = int(par[FEEDBACK])
-    fe = par[FE_TERMS] != 0.0
-    # scratch: covariance C, coefficients c, A (K x n), G (K x K), H, E, f, B, J2 (K x n), two
-    # n-vectors, and the arcsines' arguments, coefficients and values (padded, odes.vecmath)
-    C = ws[: n * n].reshape((n, n))
-    c = ws[n * n: n * n + n]
-    o = n * n + n
-    A = ws[o: o + K * n].reshape((K, n))
-    o += K * n
-    G = ws[o: o + K * K].reshape((K, K))
-    o += K * K
-    H, E, f, B = ws[o: o + K], ws[o + K: o + 2 * K], ws[o + 2 * K: o + 3 * K], ws[o + 3 * K: o + 4 * K]
-    o += 4 * K
-    J = ws[o: o + K * n].reshape((K, n))
-    o += K * n
-    wi = ws[o: o + n]
-    rsq1 = ws[o + n: o + 2 * n]
-    o += 2 * n
-    na = padded(n_arcsines(K, M))
-    xa, ca, sa = ws[o: o + na], ws[o + na: o + 2 * na], ws[o + 2 * na: o + 3 * na]
-
-    fill_fields(y, K, M, T, vstar, fb, C, c, f)
-    act = int(par[ACTIVATION])
-    adaptive = fb == FEEDBACK_ADAPTIVE
-    if act == ERF:
-        _erf_moments(C, c, K, n, par[SIGMA], fe, adaptive, A, G, H, E, B, J, wi, rsq1, xa, ca, sa)
-    else:
-        _other_moments(act, C, c, K, n, par[SIGMA], fe, A, G, H, E, B, J)
-    _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J)
-
-
 @njit(cache=True)
 def n_arcsines(K, M):
     """Arcsines per closed-form erf right-hand side: I2(k, i), I4(k, l, i, j) for k <= l and
@@ -181,7 +215,7 @@ def n_arcsines(K, M):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1, xa, ca, sa):
+def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1, ui, wi4, xa, ca, sa):
     """A, G, H, E, B, J2 of the module docstring for g = erf, with the parts of I3 and I4 that
     depend on fewer indices hoisted out of the inner loops; J2(k, j) for every field only where
     the AF vector's equation needs it (adaptive feedback), else for the students' pairs.
@@ -208,15 +242,18 @@ def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1, xa
         B[k] = -A[k, k]                  # g'' = -x g'
         # G_kl = sum_ij c_i c_j I4(k,l,i,j), with Lambda4 and Lambda1 hoisted out of the (i,j) loop
         for l in range(k, K):
+            # Lambda0(i, j) = Lambda4 C_ij + u_i C_lj + w_i C_kj (`i4_lam0_coeffs`)
             lam4 = i4_lam4(C, k, l)
             rsq4 = 1.0 / math.sqrt(lam4)
             for i in range(n):
+                ui[i], wi4[i] = i4_lam0_coeffs(C, k, l, i)
                 rsq1[i] = 1.0 / math.sqrt(i4_lam1(C, k, l, i, lam4))
             for i in range(n):
+                cc = _4_PI2 * rsq4 * c[i]
                 for j in range(i, n):
-                    ca[t] = (1.0 if i == j else 2.0) * c[i] * c[j] * _4_PI2 * rsq4
-                    xa[t] = (clip_unit(i4_lam0(C, k, l, i, j, lam4) * rsq1[i] * rsq1[j])
-                             if ca[t] != 0.0 else 0.0)
+                    ca[t] = (1.0 if i == j else 2.0) * cc * c[j]
+                    lam0 = i4_lam0_from_coeffs(C, k, l, i, j, lam4, ui[i], wi4[i])
+                    xa[t] = clip_unit(lam0 * rsq1[i] * rsq1[j]) if ca[t] != 0.0 else 0.0
                     t += 1
         for i in range(n if fe else 0):
             for j in range(i, n):
@@ -249,7 +286,7 @@ def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1, xa
             E[k] = s + sigma * sigma * eg1(C, k)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _other_moments(act, C, c, K, n, sigma, fe, A, G, H, E, B, J):
     """A, G, H, E, B, J2 for g = linear (I2 = C_ab, J2 = 1, I3(a,b,c) = C_bc, I4(a,b,c,d) =
     I3g(a;c,d) = C_cd, g'' = 0) or ReLU (`odes.relu_integrals`)."""
@@ -341,7 +378,7 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
     else:
         quad = np.zeros((0, 2))
     m = int(par[N_NODES])
-    ws = np.zeros(workspace_size(state.K, state.M, m, len(quad) - m))
+    ws = workspace(state.K, state.M, par, m, len(quad) - m)
     return pack(state, rule), (state.K, state.M, T, vstar, p, par, ws, quad)
 
 
@@ -359,7 +396,7 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
     y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes, weight_decay,
                           activation)
     dy = np.zeros_like(y)
-    rhs_kernel(y, dy, *args)
+    evaluate(y, dy, *args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)
     out = {"Q": dQ.copy(), "R": dR.copy(), "v": dv.copy()}
     if rule.feedback_name:

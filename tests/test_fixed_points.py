@@ -12,7 +12,7 @@ import pytest
 import odes
 from conftest import random_state
 from odes.fixed_points import coordinates
-from odes.rhs import kernel_args, pack, rhs_kernel, unpack
+from odes.rhs import evaluate, kernel_args, pack, unpack
 
 RULES = ["bp", "fa", "afa", "pepita-lin"]
 RUN = dict(eta_v=0.15, sigma=0.05)
@@ -24,7 +24,7 @@ def flat_rhs(state, rule, eta, **kw):
 
     def f(y):
         dy = np.zeros_like(y)
-        rhs_kernel(np.ascontiguousarray(y), dy, *args)
+        evaluate(np.ascontiguousarray(y), dy, *args)
         return dy
     return f
 
