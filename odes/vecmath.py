@@ -87,20 +87,12 @@ def _vector_call(name):
     return call
 
 
-if WIDTH > 1:
-    _vasin, _verf, _vexp = (_vector_call(f) for f in FUNCTIONS)
-else:                                    # one element per "vector": plain libm
+def _scalar_call(fn):
+    """(x, out, i) computing out[i] = fn(x[i]): a "vector" of one element, for WIDTH = 1."""
     @njit(inline="always")
-    def _vasin(x, out, i):
-        out[i] = math.asin(x[i])
-
-    @njit(inline="always")
-    def _verf(x, out, i):
-        out[i] = math.erf(x[i])
-
-    @njit(inline="always")
-    def _vexp(x, out, i):
-        out[i] = math.exp(x[i])
+    def call(x, out, i):
+        out[i] = fn(x[i])
+    return call
 
 
 @njit(inline="always")
@@ -111,31 +103,22 @@ def _whole_vectors(n, x, out):
     return m if m <= lim else lim
 
 
-@njit(cache=True, inline="always")
-def asin_n(x, out, n):
-    """out[:n] = arcsin(x[:n])."""
-    m = _whole_vectors(n, x, out)
-    for i in range(0, m, WIDTH):
-        _vasin(x, out, i)
-    for i in range(m, n):
-        out[i] = math.asin(x[i])
+def _array_function(name, scalar):
+    """out[:n] = name(x[:n]) for float64 arrays x, out: whole vectors where they fit, then libm's
+    `scalar` one element at a time."""
+    vector = _vector_call(name) if WIDTH > 1 else _scalar_call(scalar)
+
+    @njit(inline="always")
+    def apply(x, out, n):
+        m = _whole_vectors(n, x, out)
+        for i in range(0, m, WIDTH):
+            vector(x, out, i)
+        for i in range(m, n):
+            out[i] = scalar(x[i])
+    apply.__doc__ = f"out[:n] = {name}(x[:n])."
+    return apply
 
 
-@njit(cache=True, inline="always")
-def erf_n(x, out, n):
-    """out[:n] = erf(x[:n])."""
-    m = _whole_vectors(n, x, out)
-    for i in range(0, m, WIDTH):
-        _verf(x, out, i)
-    for i in range(m, n):
-        out[i] = math.erf(x[i])
-
-
-@njit(cache=True, inline="always")
-def exp_n(x, out, n):
-    """out[:n] = exp(x[:n])."""
-    m = _whole_vectors(n, x, out)
-    for i in range(0, m, WIDTH):
-        _vexp(x, out, i)
-    for i in range(m, n):
-        out[i] = math.exp(x[i])
+asin_n = _array_function("asin", math.asin)
+erf_n = _array_function("erf", math.erf)
+exp_n = _array_function("exp", math.exp)
