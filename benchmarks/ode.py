@@ -205,7 +205,7 @@ def long_run(K, eta, t_max, seed, rk4_fraction, rounds, full_rk4=False):
     ref = odes.integrate(st, "bp", eta, method="scipy-DOP853", rtol=1e-12, atol=1e-14, **run)
     methods = ["dopri5"] + (["scipy-LSODA"] if K <= 4 else [])
     for m in methods:                                   # compile / load caches
-        odes.integrate(st, "bp", eta, times=[0, 1.0], method=m)
+        odes.integrate(st, "bp", eta, times=[0, 1.0], method=m, progress=False)
     best = {m: np.inf for m in methods}
     out = {}
     for _ in range(rounds):
@@ -214,7 +214,7 @@ def long_run(K, eta, t_max, seed, rk4_fraction, rounds, full_rk4=False):
             out[m] = odes.integrate(st, "bp", eta, method=m, **run)
             best[m] = min(best[m], time.perf_counter() - t0)
     part = t_max * rk4_fraction
-    odes.integrate(st, "bp", eta, times=[0, 1.0], method="rk4")
+    odes.integrate(st, "bp", eta, times=[0, 1.0], method="rk4", progress=False)
     t_rk4 = best_of(lambda: odes.integrate(st, "bp", eta, times=[0, part], method="rk4",
                                            progress=False), 3) / rk4_fraction
     rows = []
