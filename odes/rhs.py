@@ -24,8 +24,9 @@ the parts that depend on fewer indices hoisted, linear's are covariances, ReLU's
 
 The state is packed into one flat vector y = (Q.ravel(), R.ravel(), v, f): `pack` and `unpack`
 convert.  For FA the slot f holds the constant b (its derivative is zero), for BP it is unused.
-`rhs_kernel` is compiled with numba, allocates nothing and writes into `dy`; `derivatives` is the
-convenient Python entry point.
+`rhs_kernel` is compiled with numba, allocates nothing and writes into `dy`; compiled callers (the
+steppers) call it, Python calls `evaluate(y, dy, *args)`; `derivatives` is the convenient Python
+entry point.
 """
 import math
 from collections import namedtuple
@@ -207,8 +208,8 @@ def add_weight_decay(y, dy, K, M, par):
 
 @njit(cache=True)
 def n_arcsines(K, M):
-    """Arcsines per closed-form erf right-hand side: I2(k, i), I4(k, l, i, j) for k <= l and
-    i <= j, and (with the Fe terms) I3g(k; i, j) for i <= j."""
+    """Room for the arcsines of a closed-form erf right-hand side: I2(k, i), I4(k, l, i, j) for
+    k <= l and i <= j, and I3g(k; i, j) for i <= j (used by the rules with Fe terms only)."""
     n = K + M
     pairs = n * (n + 1) // 2
     return K * n + K * (K + 1) // 2 * pairs + K * pairs
@@ -366,9 +367,9 @@ def _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J):
 
 def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
                 weight_decay=0.0, activation="erf"):
-    """(y, args) for `rhs_kernel(y, dy, *args)`: the packed state of `state` under `rule` (a Rule)
-    and the kernel's other arguments (K, M, the constants, the parameters, a workspace, the
-    quadrature nodes).  quadrature=True evaluates a closed-form rule by quadrature too (exact
+    """(y, args) for `rhs_kernel(y, dy, *args)` (from Python `evaluate(y, dy, *args)`): the packed
+    state of `state` under `rule` (a Rule) and the kernel's other arguments (K, M, the constants,
+    the parameters, a workspace, the quadrature nodes).  quadrature=True evaluates a closed-form rule by quadrature too (exact
     PEPITA always is); nodes: quadrature nodes per dimension (default: see `quadrature_nodes`)."""
     T, vstar, p = constants(state)
     par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay, activation)

@@ -14,15 +14,16 @@ Whole vectors of WIDTH elements are computed while they fit in both arrays, the 
 with libm; a caller that pads its scratch arrays to `padded(n)` gets every element from the vector
 code (the padding entries are computed too, from whatever they hold, and are to be ignored).
 
-WIDTH is 8 on a CPU with AVX-512F, 4 with AVX2, and 1 (plain libm, no vector calls) without
-either, without libmvec, or with TSODE_SCALAR_MATH=1 in the environment.  numba's disk cache does
-not see that choice: set NUMBA_CACHE_DIR to a fresh directory together with TSODE_SCALAR_MATH
-(benchmarks/ode.py does, to time the scalar baseline).
+WIDTH is 8 when numba compiles for a CPU with AVX-512F, 4 with AVX2, and 1 (plain libm, no vector
+calls) without either or without libmvec.  numba compiles for the host unless NUMBA_CPU_NAME or
+NUMBA_CPU_FEATURES say otherwise (e.g. NUMBA_CPU_NAME=generic for caches shared between machines):
+then only the features named in NUMBA_CPU_FEATURES count, so NUMBA_CPU_NAME=generic alone gives the
+scalar path, which is also the way to switch the vector calls off.  numba's disk cache is keyed on
+that target, so cached kernels always match the WIDTH they were compiled with.
 """
 import ctypes
 import ctypes.util
 import math
-import os
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -33,11 +34,21 @@ from numba.extending import intrinsic
 FUNCTIONS = ("asin", "erf", "exp")
 
 
+def _target_features():
+    """The CPU features numba compiles for: the host's, unless NUMBA_CPU_FEATURES lists them or
+    NUMBA_CPU_NAME names another CPU (then the features listed, or none)."""
+    from numba.core import config
+    if config.CPU_FEATURES:
+        return {f[1:]: f[0] == "+" for f in config.CPU_FEATURES.split(",") if f[:1] in "+-" and f[1:]}
+    if config.CPU_NAME and config.CPU_NAME != "host":
+        return {}
+    return llvm.get_host_cpu_features()
+
+
 def _detect():
-    """(WIDTH, library path): the widest vector ABI the CPU and libmvec both offer, else (1, None)."""
-    if os.environ.get("TSODE_SCALAR_MATH", "") not in ("", "0"):
-        return 1, None
-    features = llvm.get_host_cpu_features()
+    """(WIDTH, library path): the widest vector ABI the target CPU and libmvec both offer, else
+    (1, None)."""
+    features = _target_features()
     path = ctypes.util.find_library("mvec")
     for width, isa, flag in ((8, "e", "avx512f"), (4, "d", "avx2")):
         if not features.get(flag, False) or path is None:
