@@ -203,7 +203,7 @@ def long_run(K, eta, t_max, seed, rk4_fraction, rounds, full_rk4=False):
     times = odes.default_times(t_max)
     run = dict(times=times, progress=False)
     ref = odes.integrate(st, "bp", eta, method="scipy-DOP853", rtol=1e-12, atol=1e-14, **run)
-    methods = ["dopri5"] + (["scipy-LSODA"] if K <= 4 else [])
+    methods = ["dopri5", "bdf"] + (["scipy-LSODA"] if K <= 4 else [])
     for m in methods:                                   # compile / load caches
         odes.integrate(st, "bp", eta, times=[0, 1.0], method=m, progress=False)
     best = {m: np.inf for m in methods}

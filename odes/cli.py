@@ -84,12 +84,13 @@ def add_run_arguments(p, rules):
     p.add_argument("--times", type=times_list, default=None,
                    help="comma-separated output times (default: log-spaced up to --t-max)")
     p.add_argument("--method", default=DEFAULT_METHOD,
-                   help=f"ODE method: dopri5 (adaptive Dormand-Prince 5(4), default), rk4, euler "
+                   help=f"ODE method: dopri5 (adaptive Dormand-Prince 5(4), default), bdf (compiled "
+                        f"stiff method, for long runs at small eta), rk4, euler "
                         f"or scipy-<METHOD> with METHOD one of {', '.join(SCIPY_METHODS)}")
     p.add_argument("--rtol", type=float, default=1e-8,
-                   help="relative tolerance of dopri5 and scipy-* (default 1e-8)")
+                   help="relative tolerance of dopri5, bdf and scipy-* (default 1e-8)")
     p.add_argument("--atol", type=float, default=1e-14,
-                   help="absolute tolerance of dopri5 and scipy-* (default 1e-14)")
+                   help="absolute tolerance of dopri5, bdf and scipy-* (default 1e-14)")
     p.add_argument("--nodes", type=positive_int, default=None,
                    help="quadrature nodes per field dimension of the exact-PEPITA ODE (default 16 "
                         "for K+M = 4; more is slower and more accurate, theory.md 3.6)")

@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 from tqdm.auto import tqdm
 
-from . import adaptive
+from . import adaptive, bdf
 from .observables import eps_g as _eps_g
 from .result import Result
 from .parameters import N_NODES
@@ -39,6 +39,7 @@ FIXED_STEP = ("rk4", "euler")
 #: the methods of scipy.integrate.solve_ivp, used as 'scipy-<METHOD>'
 SCIPY_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 ADAPTIVE = ("dopri5",)
+STIFF = ("bdf",)
 DEFAULT_METHOD = "dopri5"
 #: accepted steps after which the adaptive method gives up (status 'failed')
 MAX_STEPS = 10**8
@@ -115,9 +116,9 @@ def _name_of(index, K, M, feedback_name):
 def check_solver(method, dt=0.01, rtol=1e-8, atol=1e-14):
     """Raise ValueError unless `method` is 'dopri5', 'rk4', 'euler' or 'scipy-<METHOD>', dt is
     finite and > 0, rtol is in (0, 1) and atol >= 0 (both finite)."""
-    known = ADAPTIVE + FIXED_STEP + tuple(f"scipy-{m}" for m in SCIPY_METHODS)
+    known = ADAPTIVE + STIFF + FIXED_STEP + tuple(f"scipy-{m}" for m in SCIPY_METHODS)
     if method not in known:
-        raise ValueError(f"unknown method {method!r}; use dopri5, rk4, euler or scipy-<METHOD> with "
+        raise ValueError(f"unknown method {method!r}; use dopri5, bdf, rk4, euler or scipy-<METHOD> with "
                          f"METHOD one of {', '.join(SCIPY_METHODS)}")
     for name, x, ok in (("dt", dt, lambda x: x > 0), ("rtol", rtol, lambda x: 0 < x < 1),
                         ("atol", atol, lambda x: x >= 0)):
@@ -191,6 +192,11 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
 
     if method in ADAPTIVE:
         ys, status, detail, stats = _adaptive(y0, times, rtol, atol, args, progress, stop)
+    elif method in STIFF:
+        ys, status, detail, stats = _bdf(y0, times, rtol, atol, args, progress)
+        first = next((i for i, y in enumerate(ys) if stop(y)), None)
+        if first is not None:
+            ys, status = ys[: first + 1], "stopped"
     elif method in FIXED_STEP:
         ys, status, detail, stats = _fixed_step(y0, times, dt, method == "rk4", args, progress, stop)
     else:   # solve_ivp runs to the end; the stop is applied to its outputs
@@ -266,6 +272,26 @@ def _adaptive(y0, times, rtol, atol, args, progress, stop):
             if stop(out[0]):
                 return ys, "stopped", "", stats()
     return ys, "finished", "", stats()
+
+
+def _bdf(y0, times, rtol, atol, args, progress):
+    """The compiled BDF integration from t = 0 through `times` in one call (the stop condition is
+    applied to its outputs afterwards); returns (states at times, status, detail, stats)."""
+    y = y0.copy()
+    out = np.full((len(times), y.size), np.nan)
+    counts = np.zeros(5, np.int64)
+    with tqdm(total=1, disable=progress is not True, unit="run", leave=False):
+        code, t_end, bad = bdf.bdf(y, np.asarray(times, float), out, rtol, atol, MAX_STEPS, counts,
+                                   *args)
+    stats = _stats(int(counts[bdf.STEPS]), int(counts[bdf.REJECTS]), int(counts[bdf.RHS_CALLS]))
+    stats.update(n_jacobians=int(counts[bdf.JACOBIANS]), n_inversions=int(counts[bdf.INVERSIONS]))
+    reached = np.all(np.isfinite(out), axis=1) & (np.asarray(times) <= t_end)
+    done = list(out[: int(np.argmin(reached)) if not reached.all() else len(times)])
+    if code == adaptive.NONFINITE:
+        return done, "nonfinite", (t_end, bad), stats
+    if code == adaptive.MAX_STEPS:
+        return done, "failed", f"more than {MAX_STEPS} steps before t = {t_end:g}", stats
+    return done, "finished", "", stats
 
 
 def _fixed_step(y0, times, dt, rk4, args, progress, stop):

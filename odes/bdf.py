@@ -1,0 +1,332 @@
+"""Stiff stepper: variable-order, quasi-constant-step backward differentiation (NDF/BDF orders 1-5),
+compiled end to end, for the long runs whose steps an explicit pair can only take as long as its
+stability allows.
+
+    L. F. Shampine and M. W. Reichelt, "The MATLAB ODE Suite", SIAM J. Sci. Comput. 18, 1 (1997)
+    (the numerical differentiation formulas with the kappa below); the step, order and Newton
+    control follow scipy.integrate.BDF, which implements the same paper.
+
+The solution is kept as the modified divided differences D[0..order+2] of the interpolating
+polynomial on the equally spaced past points t, t - h, ..., so that a change of the step size h by
+a factor r is the linear map `_change_d` (D <- (R(r) U)^T D) and the dense output between two
+steps is that polynomial.  A step predicts y = sum_{j<=q} D_j and solves
+
+    y_new - c f(t_new, y_new) + psi = y_pred,   c = h / alpha_q,
+    psi = sum_{j=1..q} gamma_j D_j / alpha_q
+
+by a simplified Newton iteration with (I - c J)^-1, J the Jacobian by forward differences (one
+evaluation per state entry), re-evaluated only when the iteration fails to converge and inverted
+again only when c changes.  The local error is error_const_q |d| (d = y_new - y_pred) in the RMS
+norm of `odes.adaptive` (atol + rtol |y_new|); after q+1 steps at one size the order moves to the
+neighbour (q-1, q, q+1) whose error estimate allows the longest next step.
+
+A right-hand side that is not finite fails the Newton iteration, which halves the step; once the
+step falls below 1e-12 (1 + |t|) (as in `odes.adaptive`) the run stops with status NONFINITE and
+names the first non-finite entry of the last evaluation, or else the one that grows fastest
+relative to its tolerance.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .adaptive import MAX_STEPS, NONFINITE, OK
+from .rhs import rhs_kernel
+
+MAX_ORDER = 5
+NEWTON_MAXITER = 4
+_MIN_FACTOR, _MAX_FACTOR = 0.2, 10.0
+_KAPPA = np.array([0.0, -0.1850, -1 / 9, -0.0823, -0.0415, 0.0])
+_GAMMA = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, MAX_ORDER + 1))])
+_ALPHA = (1.0 - _KAPPA) * _GAMMA
+_ERROR_CONST = _KAPPA * _GAMMA + 1.0 / np.arange(1, MAX_ORDER + 2)
+_EPS = np.finfo(float).eps
+#: entries of the counters: accepted steps, rejected steps, right-hand-side evaluations (the
+#: Jacobians' included), Jacobians, inversions of I - c J
+STEPS, REJECTS, RHS_CALLS, JACOBIANS, INVERSIONS = range(5)
+
+
+@njit(cache=True, error_model="numpy")
+def _norm(x, scale):
+    s = 0.0
+    for i in range(x.size):
+        s += (x[i] / scale[i]) ** 2
+    return math.sqrt(s / x.size)
+
+
+@njit(cache=True, error_model="numpy")
+def _r_matrix(order, factor, out):
+    """out[:q+1, :q+1] = R(order, factor): cumulative products over rows of
+    M_0j = 1, M_ij = (i - 1 - factor j) / i (i, j >= 1)."""
+    q = order + 1
+    for j in range(q):
+        out[0, j] = 1.0
+    for i in range(1, q):
+        out[i, 0] = 0.0
+        for j in range(1, q):
+            out[i, j] = out[i - 1, j] * (i - 1 - factor * j) / i
+
+
+@njit(cache=True, error_model="numpy")
+def _change_d(D, order, factor, R, U, RU, tmp):
+    """Rescale the differences D for a step size changed by `factor`."""
+    q = order + 1
+    _r_matrix(order, factor, R)
+    _r_matrix(order, 1.0, U)
+    for i in range(q):
+        for j in range(q):
+            s = 0.0
+            for k in range(q):
+                s += R[i, k] * U[k, j]
+            RU[i, j] = s
+    n = D.shape[1]
+    for j in range(q):
+        for c in range(n):
+            s = 0.0
+            for k in range(q):
+                s += RU[k, j] * D[k, c]
+            tmp[j, c] = s
+    for j in range(q):
+        for c in range(n):
+            D[j, c] = tmp[j, c]
+
+
+@njit(cache=True, error_model="numpy")
+def _jacobian(t_y, f0, J, work, fwork, K, M, T, vstar, p, par, ws, quad):
+    """Forward-difference Jacobian J[:, j] = (f(y + d e_j) - f(y)) / d, d = 1e-8 max(1, |y_j|)."""
+    n = t_y.size
+    for j in range(n):
+        for i in range(n):
+            work[i] = t_y[i]
+        d = 1e-8 * max(1.0, abs(t_y[j]))
+        work[j] += d
+        d = work[j] - t_y[j]
+        rhs_kernel(work, fwork, K, M, T, vstar, p, par, ws, quad)
+        for i in range(n):
+            J[i, j] = (fwork[i] - f0[i]) / d
+
+
+@njit(cache=True, error_model="numpy")
+def _dense(t, h, order, D, t_at, out):
+    """The interpolating polynomial of the differences D (step h ending at t) at time t_at."""
+    n = D.shape[1]
+    for c in range(n):
+        out[c] = D[0, c]
+    prod = 1.0
+    for j in range(order):
+        prod *= (t_at - (t - h * j)) / (h * (1 + j))
+        for c in range(n):
+            out[c] += D[j + 1, c] * prod
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws, quad):
+    """Integrate from t = 0 (state y) through every time in t_out, writing the solution at
+    t_out[i] into out[i].  Returns (code, t, index): code OK, NONFINITE (t where the step
+    collapsed, index of a non-finite entry of the right-hand side or -1) or MAX_STEPS."""
+    n = y.size
+    D = np.zeros((MAX_ORDER + 3, n))
+    R, U, RU = np.zeros((MAX_ORDER + 1, MAX_ORDER + 1)), np.zeros((MAX_ORDER + 1, MAX_ORDER + 1)), \
+        np.zeros((MAX_ORDER + 1, MAX_ORDER + 1))
+    tmp = np.zeros((MAX_ORDER + 1, n))
+    J = np.zeros((n, n))
+    A = np.zeros((n, n))
+    Minv = np.zeros((n, n))
+    f, work, fwork = np.zeros(n), np.zeros(n), np.zeros(n)
+    y_pred, y_new, d, scale, psi, dy, rhs = (np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n),
+                                             np.zeros(n), np.zeros(n), np.zeros(n))
+    t_bound = t_out[-1]
+    newton_tol = max(10.0 * _EPS / rtol, min(0.03, math.sqrt(rtol)))
+
+    t = 0.0
+    rhs_kernel(y, f, K, M, T, vstar, p, par, ws, quad)
+    counts[RHS_CALLS] += 1
+    for i in range(n):
+        if not math.isfinite(f[i]):
+            return NONFINITE, t, i
+    # initial step (Hairer, Norsett & Wanner II.4, for order 1)
+    for i in range(n):
+        scale[i] = atol + abs(y[i]) * rtol
+    d0, d1 = _norm(y, scale), _norm(f, scale)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    for i in range(n):
+        work[i] = y[i] + h0 * f[i]
+    rhs_kernel(work, fwork, K, M, T, vstar, p, par, ws, quad)
+    counts[RHS_CALLS] += 1
+    for i in range(n):
+        dy[i] = fwork[i] - f[i]
+    d2 = _norm(dy, scale) / h0
+    if not math.isfinite(d2):
+        d2 = 0.0
+    h1 = max(1e-6, 1e-3 * h0) if (d1 <= 1e-15 and d2 <= 1e-15) else (0.01 / max(d1, d2)) ** 0.5
+    h_abs = min(100.0 * h0, h1, t_bound) if t_bound > 0 else h1
+
+    _jacobian(y, f, J, work, fwork, K, M, T, vstar, p, par, ws, quad)
+    counts[RHS_CALLS] += n
+    counts[JACOBIANS] += 1
+    for i in range(n):
+        D[0, i] = y[i]
+        D[1, i] = f[i] * h_abs
+    order = 1
+    n_equal = 0
+    have_inverse = False
+    i_out = 0
+    while i_out < t_out.size and t_out[i_out] <= 0.0:
+        out[i_out, :] = y
+        i_out += 1
+
+    while i_out < t_out.size:
+        if counts[STEPS] >= max_steps:
+            return MAX_STEPS, t, -1
+        min_step = max(10.0 * abs(np.nextafter(t, np.inf) - t), 1e-12 * (1.0 + abs(t)))
+        current_jac = False
+        accepted = False
+        n_iter = 0
+        error_norm = 0.0
+        while not accepted:
+            if h_abs < min_step:             # the entry that is not finite, or runs away fastest
+                bad, fastest = -1, -1.0
+                for i in range(n):
+                    if not math.isfinite(fwork[i]):
+                        bad = i
+                        break
+                    rate = abs(fwork[i]) / (atol + rtol * abs(y[i]))
+                    if rate > fastest:
+                        bad, fastest = i, rate
+                return NONFINITE, t, bad
+            t_new = t + h_abs
+            if t_new > t_bound:
+                t_new = t_bound
+                _change_d(D, order, (t_new - t) / h_abs, R, U, RU, tmp)
+                n_equal = 0
+                have_inverse = False
+            h = t_new - t
+            h_abs = h
+            for i in range(n):
+                s = 0.0
+                for j in range(order + 1):
+                    s += D[j, i]
+                y_pred[i] = s
+                scale[i] = atol + rtol * abs(s)
+                s = 0.0
+                for j in range(1, order + 1):
+                    s += _GAMMA[j] * D[j, i]
+                psi[i] = s / _ALPHA[order]
+            c = h / _ALPHA[order]
+            converged = False
+            while not converged:
+                if not have_inverse:
+                    for i in range(n):
+                        for j in range(n):
+                            A[i, j] = (1.0 if i == j else 0.0) - c * J[i, j]
+                    Minv[:, :] = np.linalg.inv(A)
+                    have_inverse = True
+                    counts[INVERSIONS] += 1
+                # simplified Newton (scipy's solve_bdf_system)
+                for i in range(n):
+                    y_new[i] = y_pred[i]
+                    d[i] = 0.0
+                dy_norm_old = -1.0
+                n_iter = 0
+                for k in range(NEWTON_MAXITER):
+                    n_iter = k + 1
+                    rhs_kernel(y_new, fwork, K, M, T, vstar, p, par, ws, quad)
+                    counts[RHS_CALLS] += 1
+                    finite = True
+                    for i in range(n):
+                        if not math.isfinite(fwork[i]):
+                            finite = False
+                    if not finite:
+                        break
+                    for i in range(n):
+                        rhs[i] = c * fwork[i] - psi[i] - d[i]
+                    for i in range(n):
+                        s = 0.0
+                        for j in range(n):
+                            s += Minv[i, j] * rhs[j]
+                        dy[i] = s
+                    dy_norm = _norm(dy, scale)
+                    rate = dy_norm / dy_norm_old if dy_norm_old > 0.0 else -1.0
+                    if rate >= 0.0 and (rate >= 1.0 or
+                                        rate ** (NEWTON_MAXITER - k) / (1.0 - rate) * dy_norm > newton_tol):
+                        break
+                    for i in range(n):
+                        y_new[i] += dy[i]
+                        d[i] += dy[i]
+                    if dy_norm == 0.0 or (rate >= 0.0 and rate / (1.0 - rate) * dy_norm < newton_tol):
+                        converged = True
+                        break
+                    dy_norm_old = dy_norm
+                if not converged:
+                    if current_jac:
+                        break
+                    rhs_kernel(y_pred, f, K, M, T, vstar, p, par, ws, quad)
+                    _jacobian(y_pred, f, J, work, fwork, K, M, T, vstar, p, par, ws, quad)
+                    counts[RHS_CALLS] += n + 1
+                    counts[JACOBIANS] += 1
+                    have_inverse = False
+                    current_jac = True
+            if not converged:
+                h_abs *= 0.5
+                _change_d(D, order, 0.5, R, U, RU, tmp)
+                n_equal = 0
+                have_inverse = False
+                counts[REJECTS] += 1
+                continue
+            safety = 0.9 * (2 * NEWTON_MAXITER + 1) / (2 * NEWTON_MAXITER + n_iter)
+            for i in range(n):
+                scale[i] = atol + rtol * abs(y_new[i])
+                work[i] = _ERROR_CONST[order] * d[i]
+            error_norm = _norm(work, scale)
+            if error_norm > 1.0:
+                factor = max(_MIN_FACTOR, safety * error_norm ** (-1.0 / (order + 1)))
+                h_abs *= factor
+                _change_d(D, order, factor, R, U, RU, tmp)
+                n_equal = 0
+                have_inverse = False
+                counts[REJECTS] += 1
+            else:
+                accepted = True
+        # accepted: update the differences
+        counts[STEPS] += 1
+        n_equal += 1
+        t_old, t = t, t_new
+        for i in range(n):
+            D[order + 2, i] = d[i] - D[order + 1, i]
+            D[order + 1, i] = d[i]
+        for j in range(order, -1, -1):
+            for i in range(n):
+                D[j, i] += D[j + 1, i]
+        for i in range(n):
+            y[i] = y_new[i]
+        if n_equal >= order + 1:            # choose the next order and step
+            err_m = np.inf
+            err_p = np.inf
+            if order > 1:
+                for i in range(n):
+                    work[i] = _ERROR_CONST[order - 1] * D[order, i]
+                err_m = _norm(work, scale)
+            if order < MAX_ORDER:
+                for i in range(n):
+                    work[i] = _ERROR_CONST[order + 1] * D[order + 2, i]
+                err_p = _norm(work, scale)
+            best, best_factor = 0, -1.0
+            for which, e in enumerate((err_m, error_norm, err_p)):
+                fac = np.inf if e == 0.0 else e ** (-1.0 / (order + which))
+                if fac > best_factor:
+                    best, best_factor = which, fac
+            order += best - 1
+            factor = min(_MAX_FACTOR, safety * best_factor)
+            h_abs *= factor
+            _change_d(D, order, factor, R, U, RU, tmp)
+            n_equal = 0
+            have_inverse = False
+        # outputs inside the step just taken: the interpolating polynomial, which after a change
+        # of step size is the same polynomial on the rescaled differences
+        while i_out < t_out.size and t_out[i_out] <= t:
+            if t_out[i_out] == t:
+                out[i_out, :] = y
+            else:
+                _dense(t, h_abs, order, D, t_out[i_out], out[i_out])
+            i_out += 1
+    return OK, t, -1
