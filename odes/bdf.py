@@ -68,27 +68,24 @@ def _r_matrix(order, factor, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _change_d(D, order, factor, R, U, RU, tmp):
-    """Rescale the differences D for a step size changed by `factor`."""
+def _tmul(A, B, out, q, n):
+    """out[:q, :n] = A[:q, :q]^T B[:q, :n]."""
+    for j in range(q):
+        for c in range(n):
+            s = 0.0
+            for k in range(q):
+                s += A[k, j] * B[k, c]
+            out[j, c] = s
+
+
+@njit(cache=True, error_model="numpy")
+def _change_d(D, order, factor, R, U, tmp):
+    """Rescale the differences D for a step size changed by `factor`: D <- (R U)^T D = U^T (R^T D)."""
     q = order + 1
     _r_matrix(order, factor, R)
     _r_matrix(order, 1.0, U)
-    for i in range(q):
-        for j in range(q):
-            s = 0.0
-            for k in range(q):
-                s += R[i, k] * U[k, j]
-            RU[i, j] = s
-    n = D.shape[1]
-    for j in range(q):
-        for c in range(n):
-            s = 0.0
-            for k in range(q):
-                s += RU[k, j] * D[k, c]
-            tmp[j, c] = s
-    for j in range(q):
-        for c in range(n):
-            D[j, c] = tmp[j, c]
+    _tmul(R, D, tmp, q, D.shape[1])
+    _tmul(U, tmp, D, q, D.shape[1])
 
 
 @njit(cache=True, error_model="numpy")
@@ -126,8 +123,7 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
     collapsed, index of a non-finite entry of the right-hand side or -1) or MAX_STEPS."""
     n = y.size
     D = np.zeros((MAX_ORDER + 3, n))
-    R, U, RU = np.zeros((MAX_ORDER + 1, MAX_ORDER + 1)), np.zeros((MAX_ORDER + 1, MAX_ORDER + 1)), \
-        np.zeros((MAX_ORDER + 1, MAX_ORDER + 1))
+    R, U = np.zeros((MAX_ORDER + 1, MAX_ORDER + 1)), np.zeros((MAX_ORDER + 1, MAX_ORDER + 1))
     tmp = np.zeros((MAX_ORDER + 1, n))
     J = np.zeros((n, n))
     A = np.zeros((n, n))
@@ -197,7 +193,7 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
             t_new = t + h_abs
             if t_new > t_bound:
                 t_new = t_bound
-                _change_d(D, order, (t_new - t) / h_abs, R, U, RU, tmp)
+                _change_d(D, order, (t_new - t) / h_abs, R, U, tmp)
                 n_equal = 0
                 have_inverse = False
             h = t_new - t
@@ -268,7 +264,7 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
                     current_jac = True
             if not converged:
                 h_abs *= 0.5
-                _change_d(D, order, 0.5, R, U, RU, tmp)
+                _change_d(D, order, 0.5, R, U, tmp)
                 n_equal = 0
                 have_inverse = False
                 counts[REJECTS] += 1
@@ -281,7 +277,7 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
             if error_norm > 1.0:
                 factor = max(_MIN_FACTOR, safety * error_norm ** (-1.0 / (order + 1)))
                 h_abs *= factor
-                _change_d(D, order, factor, R, U, RU, tmp)
+                _change_d(D, order, factor, R, U, tmp)
                 n_equal = 0
                 have_inverse = False
                 counts[REJECTS] += 1
@@ -318,7 +314,7 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
             order += best - 1
             factor = min(_MAX_FACTOR, safety * best_factor)
             h_abs *= factor
-            _change_d(D, order, factor, R, U, RU, tmp)
+            _change_d(D, order, factor, R, U, tmp)
             n_equal = 0
             have_inverse = False
         # outputs inside the step just taken: the interpolating polynomial, which after a change
