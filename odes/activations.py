@@ -6,7 +6,8 @@ the compiled kernels read.
     relu    g(x) = max(0, x),      g'(x) = Theta(x)  (Theta(0) = 0)
 
 `g` and `g_prime` are the scalar compiled functions used by the simulator and the quadrature
-engine, `g_pair_n` both over an array (for erf with libmvec's vector erf and exp, `odes.vecmath`); the closed-form Gaussian integrals of each activation are in `odes.integrals` (erf) and
+engine, `g_pair_n` both over an array (for erf by libmvec's vector erf and exp, `odes.vecmath`);
+the closed-form Gaussian integrals of each activation are in `odes.integrals` (erf) and
 `odes.relu_integrals` (ReLU; linear ones are the covariances themselves).
 """
 import math

@@ -286,7 +286,7 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
         # accepted: update the differences
         counts[STEPS] += 1
         n_equal += 1
-        t_old, t = t, t_new
+        t = t_new
         for i in range(n):
             D[order + 2, i] = d[i] - D[order + 1, i]
             D[order + 1, i] = d[i]

@@ -45,20 +45,29 @@ def _target_features():
     return llvm.get_host_cpu_features()
 
 
+def _libmvec():
+    """(library, name) of glibc's libmvec, by its soname first (find_library runs ldconfig), or
+    (None, None)."""
+    for name in ("libmvec.so.1", "find"):
+        if name == "find":
+            name = ctypes.util.find_library("mvec")
+        try:
+            return (ctypes.CDLL(name), name) if name else (None, None)
+        except OSError:
+            continue
+    return None, None
+
+
 def _detect():
-    """(WIDTH, library path): the widest vector ABI the target CPU and libmvec both offer, else
+    """(WIDTH, library name): the widest vector ABI the target CPU and libmvec both offer, else
     (1, None)."""
     features = _target_features()
-    path = ctypes.util.find_library("mvec")
-    for width, isa, flag in ((8, "e", "avx512f"), (4, "d", "avx2")):
-        if not features.get(flag, False) or path is None:
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            return 1, None
-        if all(hasattr(lib, f"_ZGV{isa}N{width}v_{f}") for f in FUNCTIONS):
-            return width, path
+    widths = [(w, isa) for w, isa, flag in ((8, "e", "avx512f"), (4, "d", "avx2"))
+              if features.get(flag, False)]
+    lib, name = _libmvec() if widths else (None, None)
+    for width, isa in widths:
+        if lib is not None and all(hasattr(lib, f"_ZGV{isa}N{width}v_{f}") for f in FUNCTIONS):
+            return width, name
     return 1, None
 
 
