@@ -73,10 +73,11 @@ def _rms(e, y, y2, rtol, atol):
 
 
 @njit(cache=True, error_model="numpy")
-def initial_step(y, f0, rtol, atol, scratch, K, M, T, vstar, p, par, ws, quad):
-    """First step size (Hairer, Norsett & Wanner, II.4): h0 from the sizes of y and f, then
-    corrected by an estimate of the second derivative from one Euler step.  Uses scratch[7:9]."""
-    y1, f1 = scratch[7], scratch[8]
+def initial_step(y, f0, rtol, atol, order, y1, f1, K, M, T, vstar, p, par, ws, quad):
+    """First step size (Hairer, Norsett & Wanner, II.4) for a method whose local error grows as
+    h^(order+1): h0 from the sizes of y and f, then corrected by an estimate of the second
+    derivative from one Euler step (y1, f1: scratch; f1 is left holding f(y1) - f0).  dopri5 calls
+    it with order 4, `odes.bdf` with 1."""
     d0 = _rms(y, y, y, rtol, atol)
     d1 = _rms(f0, y, y, rtol, atol)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
@@ -89,7 +90,7 @@ def initial_step(y, f0, rtol, atol, scratch, K, M, T, vstar, p, par, ws, quad):
     if not math.isfinite(d2):
         return h0
     big = max(d1, d2)
-    h1 = max(1e-6, 1e-3 * h0) if big <= 1e-15 else (0.01 / big) ** 0.2
+    h1 = max(1e-6, 1e-3 * h0) if big <= 1e-15 else (0.01 / big) ** (1.0 / (order + 1))
     return min(100.0 * h0, h1)
 
 

@@ -30,7 +30,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .adaptive import MAX_STEPS, NONFINITE, OK
+from .adaptive import MAX_STEPS, NONFINITE, OK, initial_step
 from .rhs import rhs_kernel
 
 MAX_ORDER = 5
@@ -140,22 +140,10 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
     for i in range(n):
         if not math.isfinite(f[i]):
             return NONFINITE, t, i
-    # initial step (Hairer, Norsett & Wanner II.4, for order 1)
-    for i in range(n):
-        scale[i] = atol + abs(y[i]) * rtol
-    d0, d1 = _norm(y, scale), _norm(f, scale)
-    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-    for i in range(n):
-        work[i] = y[i] + h0 * f[i]
-    rhs_kernel(work, fwork, K, M, T, vstar, p, par, ws, quad)
+    h_abs = initial_step(y, f, rtol, atol, 1, work, fwork, K, M, T, vstar, p, par, ws, quad)
     counts[RHS_CALLS] += 1
-    for i in range(n):
-        dy[i] = fwork[i] - f[i]
-    d2 = _norm(dy, scale) / h0
-    if not math.isfinite(d2):
-        d2 = 0.0
-    h1 = max(1e-6, 1e-3 * h0) if (d1 <= 1e-15 and d2 <= 1e-15) else (0.01 / max(d1, d2)) ** 0.5
-    h_abs = min(100.0 * h0, h1, t_bound) if t_bound > 0 else h1
+    if t_bound > 0:
+        h_abs = min(h_abs, t_bound)
 
     _jacobian(y, f, J, work, fwork, K, M, T, vstar, p, par, ws, quad)
     counts[RHS_CALLS] += n

@@ -253,7 +253,7 @@ def _adaptive(y0, times, rtol, atol, args, progress, stop):
     counts[adaptive.RHS_CALLS] = 2
     if not np.all(np.isfinite(scratch[0])):
         return [], "nonfinite", (0.0, _first_nonfinite(scratch[0])), stats()
-    h0 = adaptive.initial_step(y, scratch[0], rtol, atol, scratch, *args)
+    h0 = adaptive.initial_step(y, scratch[0], rtol, atol, 4, scratch[7], scratch[8], *args)
     solver = adaptive.new_solver(h0)
     t_bound = float(times[-1])
     ys = []

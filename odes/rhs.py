@@ -263,28 +263,28 @@ def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1, ui
                 xa[t] = clip_unit(arg) if ca[t] != 0.0 else 0.0
                 t += 1
     asin_n(xa, sa, t)
-    t = 0
     pairs = n * (n + 1) // 2
+    t = 0
     for k in range(K):
-        s = 0.0
-        for i in range(t, t + n):
-            s += ca[i] * sa[i]
-        H[k] = s
+        H[k] = _dot(ca, sa, t, n)
         t += n
         for l in range(k, K):
-            s = 0.0
-            for i in range(t, t + pairs):
-                s += ca[i] * sa[i]
+            G[k, l] = _dot(ca, sa, t, pairs) + (
+                sigma * sigma * (J[k, l] if adaptive else j2(C, k, l)) if sigma != 0.0 else 0.0)
             t += pairs
-            G[k, l] = s + (sigma * sigma * (J[k, l] if adaptive else j2(C, k, l)) if sigma != 0.0
-                           else 0.0)
         E[k] = 0.0
         if fe:
-            s = 0.0
-            for i in range(t, t + pairs):
-                s += ca[i] * sa[i]
+            E[k] = _dot(ca, sa, t, pairs) + sigma * sigma * eg1(C, k)
             t += pairs
-            E[k] = s + sigma * sigma * eg1(C, k)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dot(a, b, start, length):
+    """sum of a[i] b[i] over i in [start, start + length)."""
+    s = 0.0
+    for i in range(start, start + length):
+        s += a[i] * b[i]
+    return s
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -369,8 +369,9 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
                 weight_decay=0.0, activation="erf"):
     """(y, args) for `rhs_kernel(y, dy, *args)` (from Python `evaluate(y, dy, *args)`): the packed
     state of `state` under `rule` (a Rule) and the kernel's other arguments (K, M, the constants,
-    the parameters, a workspace, the quadrature nodes).  quadrature=True evaluates a closed-form rule by quadrature too (exact
-    PEPITA always is); nodes: quadrature nodes per dimension (default: see `quadrature_nodes`)."""
+    the parameters, a workspace, the quadrature nodes).  quadrature=True evaluates a closed-form
+    rule by quadrature too (exact PEPITA always is); nodes: quadrature nodes per dimension
+    (default: see `quadrature_nodes`)."""
     T, vstar, p = constants(state)
     par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay, activation)
     if par[QUADRATURE] != 0.0:
