@@ -1,6 +1,6 @@
 """Speed of the ODE right-hand side and of the integrators (issue targets in brackets).
 
-    python benchmarks/ode.py [--quick]
+    python benchmarks/ode.py [--full] [--long | --pepita | --baseline-only]
 
 1. Right-hand-side evaluations per second of the compiled kernel (called from a compiled loop, as
    the steppers do) and the ratio to a plain NumPy implementation of the same right-hand side
@@ -11,10 +11,11 @@
 2. Long runs: BP K = M = 2, eta = 0.01, t = 1e5 (rtol 1e-8) with dopri5, bdf, scipy-LSODA and RK4
    (dt = 0.01), and K = M = 10, eta = 0.05, t = 1e3 with dopri5 and RK4; each with its error
    against solve_ivp DOP853 at rtol 1e-12 (max over outputs and entries, relative to the entry or
-   to 1e-2 of the largest entry at that time).  dopri5, bdf and LSODA are timed in interleaved rounds
-   (best of 5).  RK4's cost is exactly linear in its step count, so it is timed over the first
-   1/10 (K = 2) or 1/100 (K = 10) of the run, best of 3, and scaled; its error is that of the full run
-   for K = 2 only with --full.
+   to 1e-2 of the largest entry at that time).  dopri5, bdf and LSODA are timed in interleaved
+   rounds (best of 15 for K = 2, of 2 for K = 10), and LSODA's time is divided by the compiled
+   methods'.  RK4's cost is exactly linear in its step count, so it is timed over the first 1/10
+   (K = 2) or 1/100 (K = 10) of the run, best of 3, and scaled; its error is that of the full run
+   for K = 2 only with --full (--long runs just this section).
 3. The README example run twice in fresh processes (the second loads the on-disk numba cache).
 4. Exact PEPITA's right-hand side by quadrature (theory.md 3.6): time per evaluation and relative
    error (max over entries, relative to the largest) against a converged rule (36 nodes per
@@ -299,6 +300,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="also the error of the full K=2 RK4 run (~1 min)")
     ap.add_argument("--pepita", action="store_true", help="only the exact-PEPITA section")
+    ap.add_argument("--long", action="store_true", help="only the long runs")
     ap.add_argument("--baseline-only", action="store_true",
                     help=f"only the right-hand sides against the kernel of {BASELINE}")
     args = ap.parse_args()
@@ -313,6 +315,16 @@ def main():
         return
     print(f"# tsode {odes.__version__}, ODE benchmark (one core); load average {load:.2f}, "
           f"{os.cpu_count()} cores")
+    if not args.long:
+        rhs_section()
+    long_runs(args.full)
+    if args.long:
+        return
+    readme_example()
+    pepita_section()
+
+
+def rhs_section():
     for K in (2, 4, 10):
         fast, slow = rhs_rates(K)
         print(f"BP K=M={K:<2d}  compiled {1e6 * fast:9.3f} us/RHS   NumPy {1e6 * slow:9.1f} us/RHS   "
@@ -323,16 +335,26 @@ def main():
         print(f"{rule} K=M=2 by activation: " + "   ".join(
             f"{act} {1e6 * rates[(rule, act)]:8.2f} us/RHS ({rates[(rule, act)] / rates[(rule, 'erf')]:.2f}x erf)"
             for act in odes.activations.ACTIVATIONS))
+
+
+def long_runs(full):
     for K, eta, t_max, seed, frac in ((2, 0.01, 1e5, 1, 0.1), (10, 0.05, 1e3, 0, 0.01)):
         print(f"\nBP K=M={K}, eta={eta}, t={t_max:g}, seed {seed}, rtol 1e-8 (100 log-spaced outputs)")
-        rows = long_run(K, eta, t_max, seed, frac, rounds=5 if K == 2 else 2, full_rk4=args.full and K == 2)
+        rows = long_run(K, eta, t_max, seed, frac, rounds=15 if K == 2 else 2, full_rk4=full and K == 2)
         base = rows[0][1]
         for name, sec, n_rhs, err in rows:
             err_s = f"{err:9.2e}" if np.isfinite(err) else "        -"
             print(f"  {name:32s} {sec:9.4f} s  {n_rhs:9d} RHS   rel. error {err_s}   "
                   f"{sec / base:8.1f}x dopri5's time")
-    print("\n[targets: K=2 the adaptive method >= 10x faster than scipy-LSODA and >= 100x than RK4; "
+        sec = {name: s for name, s, _, _ in rows}
+        if "scipy-LSODA" in sec:
+            print("  scipy-LSODA's time / " + ", ".join(
+                f"{m}'s {sec['scipy-LSODA'] / sec[m]:.1f}x" for m in ("dopri5", "bdf")))
+    print("\n[targets: K=2 a compiled adaptive method >= 10x faster than scipy-LSODA and >= 100x than RK4; "
           "K=10 >= 20x faster than RK4 (the old default)]")
+
+
+def readme_example():
     cmd = [sys.executable, "-m", "odes", "--rule", "bp", "--K", "2", "--M", "2", "--eta", "0.05",
            "--t-max", "1000", "--quiet"]
     walls = []
@@ -342,7 +364,6 @@ def main():
         walls.append(time.perf_counter() - t0)
     print(f"\nREADME example `python -m odes ... --t-max 1000`: first run {walls[0]:.2f} s, "
           f"second run {walls[1]:.2f} s   [target second < 2 s]")
-    pepita_section()
 
 
 if __name__ == "__main__":
