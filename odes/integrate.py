@@ -7,6 +7,9 @@ What to integrate (a `State` and a rule with its parameters), how (``method``) a
     the compiled adaptive Dormand-Prince 5(4) pair of `odes.adaptive`, with error control by
     ``rtol``/``atol``, step-size control and dense output: every output time is hit exactly
     without shortening a step, and the whole loop runs in numba.
+``bdf``
+    the compiled variable-order backward differentiation of `odes.bdf`, for stiff runs (long runs
+    at small eta near a fixed point); one compiled call, outputs from its interpolating polynomial.
 ``rk4``, ``euler``
     fixed steps of ``dt`` on the grid t = n dt with an integer step counter, so there is no
     accumulated float drift; an output time that is not a multiple of dt is reached by one extra
@@ -114,8 +117,8 @@ def _name_of(index, K, M, feedback_name):
 
 
 def check_solver(method, dt=0.01, rtol=1e-8, atol=1e-14):
-    """Raise ValueError unless `method` is 'dopri5', 'rk4', 'euler' or 'scipy-<METHOD>', dt is
-    finite and > 0, rtol is in (0, 1) and atol >= 0 (both finite)."""
+    """Raise ValueError unless `method` is 'dopri5', 'bdf', 'rk4', 'euler' or 'scipy-<METHOD>',
+    dt is finite and > 0, rtol is in (0, 1) and atol >= 0 (both finite)."""
     known = ADAPTIVE + STIFF + FIXED_STEP + tuple(f"scipy-{m}" for m in SCIPY_METHODS)
     if method not in known:
         raise ValueError(f"unknown method {method!r}; use dopri5, bdf, rk4, euler or scipy-<METHOD> with "
@@ -155,11 +158,11 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer;
     weight_decay: kappa >= 0 of theory.md 8.1 (per step w <- w - (kappa/D) w, and v likewise);
     activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2;
-    ReLU not with the rules evaluated by quadrature).  times: output times (default `default_times(t_max, dt)`; t_max, if also given, must equal the
-    last one); method: 'dopri5' (adaptive, default), 'rk4', 'euler' or 'scipy-<METHOD>';
-    rtol, atol: error tolerances of the adaptive and scipy methods (atol also bounds how far a
-    converging eps_g is resolved: to about atol/3); dt: step of the fixed-step
-    methods.  stop_eps: stop once eps_g < stop_eps, stop_above: once eps_g > stop_above (a run
+    ReLU not with the rules evaluated by quadrature).  times: output times (default
+    `default_times(t_max, dt)`; t_max, if also given, must equal the last one); method: 'dopri5'
+    (adaptive, default), 'bdf' (stiff), 'rk4', 'euler' or 'scipy-<METHOD>'; rtol, atol: error
+    tolerances of the adaptive and scipy methods (atol also bounds how far a converging eps_g is
+    resolved: to about atol/3); dt: step of the fixed-step methods.  stop_eps: stop once eps_g < stop_eps, stop_above: once eps_g > stop_above (a run
     that is blowing up; both checked at output times, status 'stopped'); progress: show a
     progress bar (default: only for runs that last more than about 2 s).  Returns a `Result`.
     """
