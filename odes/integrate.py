@@ -162,9 +162,10 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     `default_times(t_max, dt)`; t_max, if also given, must equal the last one); method: 'dopri5'
     (adaptive, default), 'bdf' (stiff), 'rk4', 'euler' or 'scipy-<METHOD>'; rtol, atol: error
     tolerances of the adaptive and scipy methods (atol also bounds how far a converging eps_g is
-    resolved: to about atol/3); dt: step of the fixed-step methods.  stop_eps: stop once eps_g < stop_eps, stop_above: once eps_g > stop_above (a run
-    that is blowing up; both checked at output times, status 'stopped'); progress: show a
-    progress bar (default: only for runs that last more than about 2 s).  Returns a `Result`.
+    resolved: to about atol/3); dt: step of the fixed-step methods.  stop_eps: stop once
+    eps_g < stop_eps, stop_above: once eps_g > stop_above (a run that is blowing up; both checked
+    at output times, status 'stopped'); progress: show a progress bar (default: only for runs that
+    last more than about 2 s).  Returns a `Result`.
     """
     rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
     state.check_rule(rule)
