@@ -86,6 +86,30 @@ def test_bdf_takes_the_stiff_long_run_in_fewer_evaluations():
     assert rel_error(fast, ref) < 1e-6
 
 
+def test_dopri5_says_when_the_run_turns_stiff():
+    """Hairer's stiffness test: the long K = M = 2 run is reported stiff from a time after which
+    its evaluations no longer depend on rtol (the steps are bounded by stability: 1e-8 needs
+    1.03x the evaluations of 1e-6 there, measured), while before it they do (1.9x, measured,
+    ~100^(1/5) for an accuracy-bound 5th-order pair); a run that ends before is not."""
+    s = odes.State.random(2, 2, 500, seed=1)
+    res = odes.integrate(s, "bp", 0.01, t_max=1e5)
+    t_s = res.stats["stiff_at"]
+    assert t_s is not None and 1e4 < t_s < 5e4, res.stats
+    assert "stiff from t ~" in res.message and "'bdf'" in res.message
+
+    def evaluations(t0, t1, rtol):
+        return (odes.integrate(s, "bp", 0.01, times=[0, t1], rtol=rtol).stats["n_rhs"]
+                - odes.integrate(s, "bp", 0.01, times=[0, t0], rtol=rtol).stats["n_rhs"])
+
+    def rtol_dependence(t0, t1):
+        return evaluations(t0, t1, 1e-8) / evaluations(t0, t1, 1e-6)
+
+    assert rtol_dependence(t_s, 2 * t_s) < 1.2
+    assert rtol_dependence(t_s / 10, t_s / 2) > 1.5
+    early = odes.integrate(s, "bp", 0.01, t_max=t_s / 2)
+    assert early.stats["stiff_at"] is None and "stiff" not in early.message
+
+
 @pytest.mark.parametrize("n", [1, 2, 5, 12, 30])
 def test_bdf_linear_algebra_against_scipy(n):
     """bdf's allocation-free LU and inverse: the factors and pivots of scipy.linalg.lu_factor
