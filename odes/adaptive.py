@@ -142,7 +142,7 @@ def _stiffness_test(solver, h, k, ynew, y6, t_new):
 
 
 def new_solver(h0):
-    """Solver state at t = 0 with first step h0 (see T_ ... FSAL_PENDING)."""
+    """Solver state at t = 0 with first step h0 (see T_ ... STIFF_AT)."""
     solver = np.zeros(SOLVER_SIZE)
     solver[H_] = h0
     solver[STIFF_AT] = -1.0
@@ -154,7 +154,7 @@ def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratc
            K, M, T, vstar, p, par, ws, quad):
     """Advance (solver[T_], y) until every time in t_out has been reached, writing the solution
     at t_out[i] into out[i].  y then holds the state at the end of the last accepted step and
-    solver (see T_ ... FSAL_PENDING) what the next call needs, so that the trajectory does not
+    solver (see T_ ... STIFF_AT) what the next call needs, so that the trajectory does not
     depend on how the outputs are split into calls: an output inside the last accepted step comes
     from that step's dense output.  Before the first call scratch[0] must hold f(y).
     Returns (code, index): code OK, NONFINITE (index = the first non-finite entry of the failed

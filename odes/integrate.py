@@ -253,12 +253,12 @@ def _adaptive(y0, times, rtol, atol, args, progress, stop):
     scratch = np.zeros((adaptive.SCRATCH_ROWS, y.size))
     counts = np.zeros(3, np.int64)
 
-    solver = None
+    solver = adaptive.new_solver(0.0)            # its first step is set below
 
     def stats():
         out = _stats(int(counts[adaptive.STEPS]), int(counts[adaptive.REJECTS]),
                      int(counts[adaptive.RHS_CALLS]))
-        stiff_at = -1.0 if solver is None else float(solver[adaptive.STIFF_AT])
+        stiff_at = float(solver[adaptive.STIFF_AT])
         out["stiff_at"] = stiff_at if stiff_at >= 0 else None
         return out
 
@@ -266,8 +266,8 @@ def _adaptive(y0, times, rtol, atol, args, progress, stop):
     counts[adaptive.RHS_CALLS] = 2
     if not np.all(np.isfinite(scratch[0])):
         return [], "nonfinite", (0.0, _first_nonfinite(scratch[0])), stats()
-    h0 = adaptive.initial_step(y, scratch[0], rtol, atol, 4, scratch[7], scratch[8], *args)
-    solver = adaptive.new_solver(h0)
+    solver[adaptive.H_] = adaptive.initial_step(y, scratch[0], rtol, atol, 4, scratch[7], scratch[8],
+                                                *args)
     t_bound = float(times[-1])
     ys = []
     out = np.empty((1, y.size))
