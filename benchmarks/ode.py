@@ -76,12 +76,18 @@ def numpy_rhs_bp(Q, R, T, v, v_star, eta):
     return dQ, dR, -eta * H
 
 
-@njit(cache=True)
-def _repeat_rhs(n, y, dy, K, M, T, vstar, p, par, ws, quad):
-    for _ in range(n):
-        rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
-        y[0] += 1e-15 * dy[0]       # keep the calls from being hoisted
-    return dy[0]
+def repeater(kernel):
+    """A compiled loop calling `kernel` n times, as the steppers call it."""
+    @njit
+    def repeat(n, y, dy, K, M, T, vstar, p, par, ws, quad):
+        for _ in range(n):
+            kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
+            y[0] += 1e-15 * dy[0]       # keep the calls from being hoisted
+        return dy[0]
+    return repeat
+
+
+_repeat_rhs = repeater(rhs_kernel)
 
 
 def best_of(fn, rounds):
@@ -132,14 +138,7 @@ def baseline_rates(rounds=9):
     """{(rule, K): (this kernel, baseline kernel)} seconds per right-hand side, bp and pepita-lin,
     each kernel called from its own compiled loop, in interleaved rounds (best of `rounds`)."""
     old = baseline_package()
-    from odes_baseline.rhs import rhs_kernel as old_kernel
-
-    @njit
-    def repeat_old(n, y, dy, K, M, T, vstar, p, par, ws, quad):
-        for _ in range(n):
-            old_kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
-            y[0] += 1e-15 * dy[0]
-        return dy[0]
+    repeat_old = repeater(old.rhs.rhs_kernel)
 
     out = {}
     for rule in ("bp", "pepita-lin"):
@@ -304,17 +303,14 @@ def main():
     ap.add_argument("--baseline-only", action="store_true",
                     help=f"only the right-hand sides against the kernel of {BASELINE}")
     args = ap.parse_args()
-    load = os.getloadavg()[0]
+    print(f"# tsode {odes.__version__}, ODE benchmark (one core); load average "
+          f"{os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
     if args.baseline_only:
-        print(f"# tsode {odes.__version__}; load average {load:.2f}, {os.cpu_count()} cores")
         print_baseline()
         return
     if args.pepita:
-        print(f"# tsode {odes.__version__}; load average {load:.2f}, {os.cpu_count()} cores")
         pepita_section()
         return
-    print(f"# tsode {odes.__version__}, ODE benchmark (one core); load average {load:.2f}, "
-          f"{os.cpu_count()} cores")
     if not args.long:
         rhs_section()
     long_runs(args.full)

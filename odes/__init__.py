@@ -8,9 +8,9 @@
 Modules: integrals (Gaussian integrals of erf), state (order parameters), rules (BP, FA, AFA,
 PEPITA as data), rhs (the ODE right-hand sides), integrate (solvers), result (Result object),
 observables (eps_g, angles), fixed_points (fixed points and their stability),
-adaptive (the compiled Dormand-Prince stepper), bdf (the compiled stiff stepper), weights (random and exact-overlap weights), symbolic (sympy oracle),
-expectations and quadrature_rhs (Gaussian expectations by quadrature; exact PEPITA), vecmath (vectorised
-arcsin, erf, exp from libmvec).
+adaptive (the compiled Dormand-Prince stepper), bdf (the compiled stiff stepper), weights (random
+and exact-overlap weights), symbolic (sympy oracle), expectations and quadrature_rhs (Gaussian
+expectations by quadrature; exact PEPITA), vecmath (vectorised arcsin, erf, exp from libmvec).
 """
 from . import activations
 from .activations import ACTIVATIONS

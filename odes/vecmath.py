@@ -48,9 +48,8 @@ def _target_features():
 def _libmvec():
     """(library, name) of glibc's libmvec, by its soname first (find_library runs ldconfig), or
     (None, None)."""
-    for name in ("libmvec.so.1", "find"):
-        if name == "find":
-            name = ctypes.util.find_library("mvec")
+    for find in (lambda: "libmvec.so.1", lambda: ctypes.util.find_library("mvec")):
+        name = find()
         try:
             return (ctypes.CDLL(name), name) if name else (None, None)
         except OSError:
