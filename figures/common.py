@@ -54,7 +54,7 @@ def run_with_ode(rule, K, M, D, eta, times, seeds, jobs=2, weights=None, ode_rul
         ode_rules = (rule,)
     odes_out = {}
     for name in ode_rules:
-        arrays, status, _ = integrate_seeds(sim, name, dt=ode_dt, progress=False)
+        arrays, status, _, _ = integrate_seeds(sim, name, dt=ode_dt, progress=False)
         arrays["status"] = status
         odes_out[name] = arrays
     return sim, odes_out, time.perf_counter() - t0

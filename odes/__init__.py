@@ -15,7 +15,7 @@ expectations by quadrature; exact PEPITA), vecmath (vectorised arcsin, erf, exp 
 from . import activations
 from .activations import ACTIVATIONS
 from .fixed_points import FixedPoint, FixedPointError, fixed_point, jacobian
-from .integrate import IntegrationError, default_times, integrate
+from .integrate import AccuracyWarning, IntegrationError, default_times, integrate
 from .observables import angle, angles, degenerate_solution, eps_g
 from .result import Result, __version__
 from .rhs import derivatives
@@ -23,6 +23,6 @@ from .rules import ODE_RULES, RULES, Rule, get_rule
 from .state import State, StateError
 from .weights import Weights, draw_weights, realise
 
-__all__ = ["activations", "ACTIVATIONS", "FixedPoint", "FixedPointError", "fixed_point", "jacobian", "IntegrationError", "default_times", "integrate", "angle", "angles",
+__all__ = ["activations", "ACTIVATIONS", "FixedPoint", "FixedPointError", "fixed_point", "jacobian", "AccuracyWarning", "IntegrationError", "default_times", "integrate", "angle", "angles",
            "degenerate_solution", "eps_g", "Result", "derivatives", "ODE_RULES", "RULES", "Rule",
            "get_rule", "State", "StateError", "Weights", "draw_weights", "realise", "__version__"]

@@ -24,7 +24,8 @@ between, the step size is set by stability, not by the tolerance, and the solver
 
 A trial step whose error is not finite (the state or the right-hand side overflowed or became NaN)
 is rejected and retried 5x shorter; once the step falls below 1e-12 (1 + |t|) the run stops with
-status NONFINITE and reports the first offending entry.
+status NONFINITE and reports the first offending entry.  An accepted step after which some Q_kk or
+v_k^2 exceeds the caller's `limit` (`odes.divergence`) ends the run with status DIVERGED.
 
 The stepper is written against `rhs_kernel(y, dy, *args)` of `odes.rhs` and is called by
 `odes.integrate` once per output time with the solver's state (t, h, k_1, counters) carried
@@ -35,6 +36,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .divergence import blown_up
 from .rhs import rhs_kernel
 
 # ---- the Dormand-Prince tableau ------------------------------------------------------------------
@@ -72,8 +74,9 @@ SOLVER_SIZE = 9
 STIFF_H_LAMBDA, STIFF_STEPS, NONSTIFF_STEPS = 3.0, 15, 6
 #: entries of the counters: accepted steps, rejected steps, right-hand-side evaluations
 STEPS, REJECTS, RHS_CALLS = range(3)
-#: return codes of `dopri5`
-OK, NONFINITE, MAX_STEPS = 0, 1, 2
+#: return codes of `dopri5` and `odes.bdf.bdf`: finished, non-finite, out of steps, diverged
+#: (Q_kk or v_k^2 beyond the threshold of `odes.divergence`), stopped by the caller's abort flag
+OK, NONFINITE, MAX_STEPS, DIVERGED, ABORTED = 0, 1, 2, 3, 4
 
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
 
@@ -107,6 +110,21 @@ def initial_step(y, f0, rtol, atol, order, y1, f1, K, M, T, vstar, p, par, ws, q
     big = max(d1, d2)
     h1 = max(1e-6, 1e-3 * h0) if big <= 1e-15 else (0.01 / big) ** (1.0 / (order + 1))
     return min(100.0 * h0, h1)
+
+
+@njit(cache=True, error_model="numpy")
+def _crossing(y, ynew, k, h, limit, K, M, work):
+    """The fraction theta of the step y -> ynew (ynew beyond `limit`, y not) at which its
+    continuous extension passes the limit of `odes.divergence.blown_up`, by bisection."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        _dense(y, ynew, k, h, mid, work)
+        if blown_up(work, K, M, limit) >= 0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 @njit(cache=True, error_model="numpy")
@@ -150,7 +168,7 @@ def new_solver(h0):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratch,
+def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, limit, counts, scratch,
            K, M, T, vstar, p, par, ws, quad):
     """Advance (solver[T_], y) until every time in t_out has been reached, writing the solution
     at t_out[i] into out[i].  y then holds the state at the end of the last accepted step and
@@ -158,7 +176,10 @@ def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratc
     depend on how the outputs are split into calls: an output inside the last accepted step comes
     from that step's dense output.  Before the first call scratch[0] must hold f(y).
     Returns (code, index): code OK, NONFINITE (index = the first non-finite entry of the failed
-    trial, or -1) or MAX_STEPS (accepted steps reached max_steps)."""
+    trial, or -1), MAX_STEPS (accepted steps reached max_steps: a call with a larger max_steps
+    goes on from there) or DIVERGED (index = the Q_kk or v_k beyond `limit` at the end of a step,
+    solver[T_] = where the step's continuous extension crossed it; outputs before that time are
+    written, and a call whose outputs all come before it returns OK without taking the step)."""
     n = y.size
     k = scratch[:N_STAGES]
     ynew, trial, yprev = scratch[N_STAGES], scratch[N_STAGES + 1], scratch[N_STAGES + 2]
@@ -225,6 +246,17 @@ def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, counts, scratc
                 return NONFINITE, bad
             continue
         t_new = t_bound if last else t + h
+        bad = blown_up(ynew, K, M, limit)
+        if bad >= 0:                     # diverged within this step: outputs before the crossing
+            t_cross = t + h * _crossing(y, ynew, k, h, limit, K, M, trial)
+            while i_out < t_out.size and t_out[i_out] < t_cross:
+                _dense(y, ynew, k, h, (t_out[i_out] - t) / h, out[i_out])
+                i_out += 1
+            if i_out == t_out.size:      # all asked for: the next call takes this step again
+                solver[T_], solver[H_], solver[REJECTED_] = t, h, 1.0 if rejected else 0.0
+                return OK, -1
+            solver[T_] = t_cross
+            return DIVERGED, bad
         if solver[STIFF_AT] < 0.0:
             _stiffness_test(solver, h, k, ynew, y6, t_new)
         while i_out < t_out.size and t_out[i_out] <= t_new:

@@ -28,14 +28,16 @@ The local error is error_const_q |d| (d = y_new - y_pred) in the RMS norm of `od
 A right-hand side that is not finite fails the Newton iteration, which halves the step; once the
 step falls below 1e-12 (1 + |t|) (as in `odes.adaptive`) the run stops with status NONFINITE and
 names the first non-finite entry of the last evaluation, or else the one that grows fastest
-relative to its tolerance.
+relative to its tolerance.  A step after which some Q_kk or v_k^2 exceeds `limit`
+(`odes.divergence`) ends the run with status DIVERGED.
 """
 import math
 
 import numpy as np
 from numba import njit
 
-from .adaptive import MAX_STEPS, NONFINITE, OK, initial_step
+from .adaptive import ABORTED, DIVERGED, MAX_STEPS, NONFINITE, OK, initial_step
+from .divergence import blown_up
 from .rhs import rhs_kernel
 
 MAX_ORDER = 5
@@ -195,10 +197,13 @@ def _dense(t, h, order, D, t_at, out):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws, quad):
+def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vstar, p, par, ws,
+        quad):
     """Integrate from t = 0 (state y) through every time in t_out, writing the solution at
     t_out[i] into out[i].  Returns (code, t, index): code OK, NONFINITE (t where the step
-    collapsed, index of a non-finite entry of the right-hand side or -1) or MAX_STEPS."""
+    collapsed, index of a non-finite entry of the right-hand side or -1), MAX_STEPS, DIVERGED
+    (t after the step at which the Q_kk or v_k at `index` passed `limit`) or ABORTED (abort[0]
+    was set by another thread; checked before every step)."""
     n = y.size
     D = np.zeros((MAX_ORDER + 3, n))
     R, U = np.zeros((MAX_ORDER + 1, MAX_ORDER + 1)), np.zeros((MAX_ORDER + 1, MAX_ORDER + 1))
@@ -241,6 +246,8 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
     while i_out < t_out.size:
         if counts[STEPS] >= max_steps:
             return MAX_STEPS, t, -1
+        if abort[0] != 0:
+            return ABORTED, t, -1
         min_step = max(10.0 * abs(np.nextafter(t, np.inf) - t), 1e-12 * (1.0 + abs(t)))
         current_jac = False
         accepted = False
@@ -383,11 +390,26 @@ def bdf(y, t_out, out, rtol, atol, max_steps, counts, K, M, T, vstar, p, par, ws
             n_equal = 0
             have_inverse = False
         # outputs inside the step just taken: the interpolating polynomial, which after a change
-        # of step size is the same polynomial on the rescaled differences
-        while i_out < t_out.size and t_out[i_out] <= t:
+        # of step size is the same polynomial on the rescaled differences; a step that ends beyond
+        # `limit` gives the outputs before the polynomial crosses it (by bisection)
+        bad = blown_up(y, K, M, limit)
+        t_stop = t
+        if bad >= 0:
+            lo, hi = t - h, t
+            for _ in range(60):
+                mid = 0.5 * (lo + hi)
+                _dense(t, h_abs, order, D, mid, work)
+                if blown_up(work, K, M, limit) >= 0:
+                    hi = mid
+                else:
+                    lo = mid
+            t_stop = hi
+        while i_out < t_out.size and (t_out[i_out] < t_stop or (bad < 0 and t_out[i_out] == t)):
             if t_out[i_out] == t:
                 out[i_out, :] = y
             else:
                 _dense(t, h_abs, order, D, t_out[i_out], out[i_out])
             i_out += 1
+        if bad >= 0:
+            return DIVERGED, t_stop, bad
     return OK, t, -1

@@ -20,18 +20,26 @@ What to integrate (a `State` and a rule with its parameters), how (``method``) a
     atol; it calls the compiled right-hand side from Python at every evaluation.
 
 Every method starts at the state's time t = 0, whatever the first output time.  Integration stops
-early only when asked (``stop_eps``: once eps_g falls below it at an output time).  A state that
-becomes non-finite raises `IntegrationError`, which says when and which quantity, and carries the
-result up to the last finite output.  The `Result` reports the work done in ``result.stats``
+early when asked (``stop_eps``: once eps_g falls below it at an output time) and when the run
+diverges: once some Q_kk or v_k^2 exceeds ``blowup`` (`odes.divergence`, the simulator's threshold)
+or the state becomes non-finite, checked after every step of every method.  A diverged run raises
+`IntegrationError`, which says when and which quantity, and carries the result (status
+'diverged', ``t_diverged``) up to the last output before the divergence.  Ctrl-C stops every
+method within a fraction of a second (KeyboardInterrupt), and so does setting ``cancel``.  The `Result` reports the work done in ``result.stats``
 (accepted and rejected steps, right-hand-side evaluations).
 """
 import math
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 
 import numpy as np
 from numba import njit
 from tqdm.auto import tqdm
 
 from . import adaptive, bdf
+from .divergence import BLOWUP, blown_up
+from .expectations import accuracy_note
 from .observables import eps_g as _eps_g
 from .result import Result
 from .parameters import N_NODES
@@ -46,6 +54,12 @@ STIFF = ("bdf",)
 DEFAULT_METHOD = "dopri5"
 #: accepted steps after which the adaptive method gives up (status 'failed')
 MAX_STEPS = 10**8
+#: wall time of one compiled call between checks for an interrupt (and progress-bar updates)
+CALL_SECONDS = 0.1
+
+
+class AccuracyWarning(UserWarning):
+    """The default quadrature is coarser than at K + M = 4 (see `odes.expectations.accuracy_note`)."""
 
 
 class IntegrationError(RuntimeError):
@@ -90,18 +104,20 @@ def _step(y, dt, rk4, K, M, T, vstar, p, par, ws, quad, k1, k2, k3, k4, tmp, out
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _advance(y, n_steps, dt, rk4, K, M, T, vstar, p, par, ws, quad, scratch):
-    """Advance y in place by n_steps fixed steps.  Returns the number of steps done; fewer than
-    n_steps means y became non-finite (y then holds the first non-finite state)."""
+def _advance(y, n_steps, dt, rk4, limit, K, M, T, vstar, p, par, ws, quad, scratch):
+    """Advance y in place by n_steps fixed steps.  Returns (steps done, index): fewer than n_steps
+    means y diverged (non-finite, or Q_kk or v_k^2 beyond `limit`; y then holds that state and
+    index names an entry at fault)."""
     k1, k2, k3, k4, tmp = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
     for s in range(n_steps):
         _step(y, dt, rk4, K, M, T, vstar, p, par, ws, quad, k1, k2, k3, k4, tmp, y)
-        total = 0.0
         for i in range(y.size):
-            total += y[i]
-        if not math.isfinite(total):
-            return s
-    return n_steps
+            if not math.isfinite(y[i]):
+                return s, i
+        bad = blown_up(y, K, M, limit)
+        if bad >= 0:
+            return s, bad
+    return n_steps, -1
 
 
 def _name_of(index, K, M, feedback_name):
@@ -149,12 +165,15 @@ def _check_times(times, t_max, dt):
 
 def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0, train_v=True,
               method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, stop_eps=None, stop_above=None,
-              progress=None, nodes=None, weight_decay=0.0, activation="erf"):
+              progress=None, nodes=None, weight_decay=0.0, activation="erf", blowup=BLOWUP,
+              cancel=None):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
-    state: `odes.State`; rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact PEPITA, whose
-    expectations are evaluated by quadrature with `nodes` per field dimension, default
-    `odes.expectations.default_nodes(K+M)`); eta: first-layer learning rate;
+    state: `odes.State`; rule: a name of `odes.ODE_RULES` or its `Rule`: 'bp', 'fa', 'afa',
+    'pepita-lin' (closed forms), 'pepita' (exact PEPITA), 'pepita-hebbian' or 'pepita-tl' (its
+    Hebbian and time-local forms; these three by quadrature with `nodes` per field dimension,
+    default `odes.expectations.default_nodes(K+M)`, said in a warning where that is below the
+    accurate default); eta: first-layer learning rate;
     eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer;
     weight_decay: kappa >= 0 of theory.md 8.1 (per step w <- w - (kappa/D) w, and v likewise);
     activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2;
@@ -163,15 +182,20 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     (adaptive, default), 'bdf' (stiff), 'rk4', 'euler' or 'scipy-<METHOD>'; rtol, atol: error
     tolerances of the adaptive and scipy methods (atol also bounds how far a converging eps_g is
     resolved: to about atol/3); dt: step of the fixed-step methods.  stop_eps: stop once
-    eps_g < stop_eps, stop_above: once eps_g > stop_above (a run that is blowing up; both checked
-    at output times, status 'stopped'); progress: show a progress bar (default: only for runs that
-    last more than about 2 s).  Returns a `Result`.
+    eps_g < stop_eps, stop_above: once eps_g > stop_above (both checked at output times, status
+    'stopped').  blowup: the run has diverged once some Q_kk or v_k^2 exceeds it (default
+    `odes.divergence.BLOWUP`, the simulator's; checked after every step): `IntegrationError`.
+    progress: show a progress bar (default: only for runs that last more than about 2 s).
+    cancel: a `threading.Event` that stops the run when set (KeyboardInterrupt), for integrations
+    on threads that Ctrl-C does not reach.  Returns a `Result`.
     """
-    rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
+    rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)
     y0, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, nodes=nodes,
                            weight_decay=weight_decay, activation=activation)
     check_solver(method, dt, rtol, atol)
+    if not (isinstance(blowup, (int, float)) and blowup > 0):
+        raise ValueError(f"blowup must be a number > 0, got {blowup!r}")
     times = _check_times(times, t_max, dt)
     K, M = state.K, state.M
     T, vstar = args[2], args[3]
@@ -181,9 +205,12 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
                       activation=activation, method=method,
                       dt=float(dt), rtol=float(rtol),
                       atol=float(atol), stop_eps=stop_eps, stop_above=stop_above,
-                      initial_state=state.to_dict())
+                      blowup=float(blowup), initial_state=state.to_dict())
     if rule.exact_pepita:
         run_params["nodes"] = int(args[5][N_NODES])
+        note = accuracy_note(K + M) if nodes is None else None
+        if note:
+            warnings.warn(f"{rule.name} ODE: {note}", AccuracyWarning, stacklevel=2)
 
     def stop(y):
         if stop_eps is None and stop_above is None:
@@ -194,25 +221,27 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
         return bool((stop_eps is not None and e < stop_eps)
                     or (stop_above is not None and not e <= stop_above))
 
+    run = _Run(y0, times, args, float(blowup), progress, cancel)
     if method in ADAPTIVE:
-        ys, status, detail, stats = _adaptive(y0, times, rtol, atol, args, progress, stop)
+        status, detail = _adaptive(run, rtol, atol, stop)
     elif method in STIFF:
-        ys, status, detail, stats = _bdf(y0, times, rtol, atol, args, progress)
-        first = next((i for i, y in enumerate(ys) if stop(y)), None)
-        if first is not None:
-            ys, status = ys[: first + 1], "stopped"
+        status, detail = _bdf(run, rtol, atol)
     elif method in FIXED_STEP:
-        ys, status, detail, stats = _fixed_step(y0, times, dt, method == "rk4", args, progress, stop)
-    else:   # solve_ivp runs to the end; the stop is applied to its outputs
-        ys, status, detail, stats = _scipy(y0, times, method[len("scipy-"):], rtol, atol, args)
-        first = next((i for i, y in enumerate(ys) if np.all(np.isfinite(y)) and stop(y)), None)
+        status, detail = _fixed_step(run, dt, method == "rk4", stop)
+    else:
+        status, detail = _scipy(run, method[len("scipy-"):], rtol, atol)
+    ys = run.ys
+    if status == "finished" and method in STIFF + tuple(f"scipy-{m}" for m in SCIPY_METHODS):
+        first = next((i for i, y in enumerate(ys) if stop(y)), None)    # applied afterwards
         if first is not None:
-            ys, status = ys[: first + 1], "stopped"
+            del ys[first + 1:]
+            status = "stopped"
 
-    def finish(status, message):
+    def finish(status, message, t_diverged=None):
         n = len(ys)
         Y = np.array(ys).reshape(n, y0.size)
-        return Result.from_flat(times[:n], Y, state, rule, run_params, status, message, stats)
+        return Result.from_flat(times[:n], Y, state, rule, run_params, status, message, run.stats,
+                                t_diverged=t_diverged)
 
     if status == "stopped":
         Q, R, v, _ = unpack(ys[-1], K, M)
@@ -220,20 +249,60 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
             e = _eps_g(Q, R, T, v, vstar, activation)
         which = f"eps_g < {stop_eps}" if stop_eps is not None and e < stop_eps else f"eps_g > {stop_above}"
         return finish(status, f"{which} at t = {times[len(ys) - 1]:g}")
-    if status == "nonfinite":
-        when, bad = detail
+    if status == "diverged":
+        when, bad, nonfinite = detail
         what = _name_of(bad, K, M, rule.feedback_name or "f") if bad >= 0 else "the state"
-        raise IntegrationError(f"the ODE solution became non-finite at t ~ {when:g}: {what} "
-                               f"(rule {rule.name}, eta={eta}); try a smaller eta"
-                               + (" or dt" if method in FIXED_STEP else ""),
-                               finish(status, f"non-finite at t ~ {when:g}: {what}"))
+        how = "became non-finite" if nonfinite else f"exceeded {blowup:g}"
+        if not nonfinite and what.startswith("v"):
+            how = f"squared {how}"
+        message = f"diverged at t ~ {when:.4g}: {what} {how}"
+        raise IntegrationError(f"the ODE solution {message} (rule {rule.name}, eta={eta}); try a "
+                               f"smaller eta" + (" or dt" if method in FIXED_STEP else ""),
+                               finish(status, message, when))
     if status == "failed":
         raise IntegrationError(f"solver failed: {detail}", finish(status, detail))
     message = f"reached t = {times[len(ys) - 1]:g}"
-    if stats.get("stiff_at") is not None:
-        message += (f"; stiff from t ~ {stats['stiff_at']:.3g} (the steps were bounded by "
+    if run.stats.get("stiff_at") is not None:
+        message += (f"; stiff from t ~ {run.stats['stiff_at']:.3g} (the steps were bounded by "
                     f"stability there): method 'bdf' takes such runs in fewer evaluations")
     return finish("finished", message)
+
+
+class _Run:
+    """What every driver shares: the start, output times, kernel arguments, blow-up threshold, the
+    outputs so far (`ys`), the work done (`stats`), the progress bar and the interrupt checks."""
+
+    def __init__(self, y0, times, args, blowup, progress, cancel):
+        self.y0, self.times, self.args, self.blowup = y0, times, args, blowup
+        self.progress, self.cancel = progress, cancel
+        self.ys, self.stats = [], _stats(0, 0, 0)
+
+    def bar(self, total, unit="t"):
+        """A progress bar in time units with the remaining time; shown after 2 s by default."""
+        return tqdm(total=total, disable=self.progress is False, delay=0.0 if self.progress else 2.0,
+                    unit=unit, leave=False,
+                    bar_format="{l_bar}{bar}| t = {n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+
+    def check_cancel(self):
+        if self.cancel is not None and self.cancel.is_set():
+            raise KeyboardInterrupt
+
+
+class _Calls:
+    """Compiled calls of a step budget that keeps each near CALL_SECONDS of wall time, so that an
+    interrupt is seen and the bar moves that often (the budget doubles while calls are short)."""
+
+    def __init__(self, start=64):
+        self.budget = start
+
+    def timed(self, fn, *args):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        if time.perf_counter() - t0 < 0.5 * CALL_SECONDS:
+            self.budget = min(2 * self.budget, 2**24)
+        elif self.budget > 1:
+            self.budget //= 2
+        return out
 
 
 def _first_nonfinite(x):
@@ -245,121 +314,168 @@ def _stats(steps, rejected, rhs):
     return dict(n_steps=steps, n_rejected=rejected, n_rhs=rhs)
 
 
-def _adaptive(y0, times, rtol, atol, args, progress, stop):
-    """The compiled Dormand-Prince integration from t = 0 through `times`; returns (states at
-    times, status, detail, stats), detail = (time, index of the first non-finite entry) for
-    status 'nonfinite' and a message for 'failed'."""
-    y = y0.copy()
+def _adaptive(run, rtol, atol, stop):
+    """The compiled Dormand-Prince integration from t = 0 through the output times, in calls of a
+    step budget; returns (status, detail): detail = (time, index at fault, non-finite?) for
+    'diverged' and a message for 'failed'."""
+    y, times, args = run.y0.copy(), run.times, run.args
     scratch = np.zeros((adaptive.SCRATCH_ROWS, y.size))
     counts = np.zeros(3, np.int64)
-
     solver = adaptive.new_solver(0.0)            # its first step is set below
 
     def stats():
-        out = _stats(int(counts[adaptive.STEPS]), int(counts[adaptive.REJECTS]),
-                     int(counts[adaptive.RHS_CALLS]))
+        run.stats = _stats(int(counts[adaptive.STEPS]), int(counts[adaptive.REJECTS]),
+                           int(counts[adaptive.RHS_CALLS]))
         stiff_at = float(solver[adaptive.STIFF_AT])
-        out["stiff_at"] = stiff_at if stiff_at >= 0 else None
-        return out
+        run.stats["stiff_at"] = stiff_at if stiff_at >= 0 else None
 
     evaluate(y, scratch[0], *args)
     counts[adaptive.RHS_CALLS] = 2
+    stats()
     if not np.all(np.isfinite(scratch[0])):
-        return [], "nonfinite", (0.0, _first_nonfinite(scratch[0])), stats()
+        return "diverged", (0.0, _first_nonfinite(scratch[0]), True)
     solver[adaptive.H_] = adaptive.initial_step(y, scratch[0], rtol, atol, 4, scratch[7], scratch[8],
                                                 *args)
     t_bound = float(times[-1])
-    ys = []
     out = np.empty((1, y.size))
-    with tqdm(total=t_bound, disable=progress is False, delay=0.0 if progress else 2.0,
-              unit="t", leave=False, bar_format="{l_bar}{bar}| t = {n:.4g}/{total:.4g} [{elapsed}]") as bar:
+    calls = _Calls()
+    with run.bar(t_bound) as bar:
         for i in range(len(times)):
-            code, bad = adaptive.dopri5(y, solver, times[i:i + 1], out, t_bound, rtol, atol,
-                                        MAX_STEPS, counts, scratch, *args)
-            bar.update(solver[adaptive.T_] - bar.n)
-            if code == adaptive.NONFINITE:
-                return ys, "nonfinite", (solver[adaptive.T_], bad), stats()
+            while True:
+                run.check_cancel()
+                budget = min(MAX_STEPS, int(counts[adaptive.STEPS]) + calls.budget)
+                code, bad = calls.timed(adaptive.dopri5, y, solver, times[i:i + 1], out, t_bound,
+                                        rtol, atol, budget, run.blowup, counts, scratch, *args)
+                bar.update(solver[adaptive.T_] - bar.n)
+                stats()
+                if code != adaptive.MAX_STEPS or counts[adaptive.STEPS] >= MAX_STEPS:
+                    break
+            if code in (adaptive.NONFINITE, adaptive.DIVERGED):
+                return "diverged", (solver[adaptive.T_], bad, code == adaptive.NONFINITE)
             if code == adaptive.MAX_STEPS:
-                return ys, "failed", f"more than {MAX_STEPS} steps before t = {times[i]:g}", stats()
-            ys.append(out[0].copy())
+                return "failed", f"more than {MAX_STEPS} steps before t = {times[i]:g}"
+            run.ys.append(out[0].copy())
             if stop(out[0]):
-                return ys, "stopped", "", stats()
-    return ys, "finished", "", stats()
+                return "stopped", ""
+    return "finished", ""
 
 
-def _bdf(y0, times, rtol, atol, args, progress):
-    """The compiled BDF integration from t = 0 through `times` in one call (the stop condition is
-    applied to its outputs afterwards); returns (states at times, status, detail, stats)."""
-    y = y0.copy()
+def _bdf(run, rtol, atol):
+    """The compiled BDF integration from t = 0 through the output times in one call on a thread
+    (which an interrupt stops through its `abort` flag); the stop condition is applied to its
+    outputs afterwards.  Returns (status, detail) as `_adaptive`."""
+    y, times = run.y0.copy(), np.asarray(run.times, float)
     out = np.full((len(times), y.size), np.nan)
     counts = np.zeros(5, np.int64)
-    with tqdm(total=1, disable=progress is not True, unit="run", leave=False):
-        code, t_end, bad = bdf.bdf(y, np.asarray(times, float), out, rtol, atol, MAX_STEPS, counts,
-                                   *args)
-    stats = _stats(int(counts[bdf.STEPS]), int(counts[bdf.REJECTS]), int(counts[bdf.RHS_CALLS]))
-    stats.update(n_jacobians=int(counts[bdf.JACOBIANS]), n_inversions=int(counts[bdf.INVERSIONS]))
-    reached = np.all(np.isfinite(out), axis=1) & (np.asarray(times) <= t_end)
-    done = list(out[: int(np.argmin(reached)) if not reached.all() else len(times)])
-    if code == adaptive.NONFINITE:
-        return done, "nonfinite", (t_end, bad), stats
+    abort = np.zeros(1, np.int64)
+    with run.bar(1, unit="run"), ThreadPoolExecutor(1) as pool:
+        job = pool.submit(bdf.bdf, y, times, out, rtol, atol, MAX_STEPS, run.blowup, abort, counts,
+                          *run.args)
+        try:
+            while True:
+                try:
+                    code, t_end, bad = job.result(timeout=CALL_SECONDS)
+                    break
+                except TimeoutError:
+                    run.check_cancel()
+        except KeyboardInterrupt:
+            abort[0] = 1
+            job.result()
+            raise
+    run.stats = _stats(int(counts[bdf.STEPS]), int(counts[bdf.REJECTS]), int(counts[bdf.RHS_CALLS]))
+    run.stats.update(n_jacobians=int(counts[bdf.JACOBIANS]), n_inversions=int(counts[bdf.INVERSIONS]))
+    reached = np.all(np.isfinite(out), axis=1) & (times <= t_end)
+    run.ys = list(out[: int(np.argmin(reached)) if not reached.all() else len(times)])
+    if code in (adaptive.NONFINITE, adaptive.DIVERGED):
+        return "diverged", (t_end, bad, code == adaptive.NONFINITE)
     if code == adaptive.MAX_STEPS:
-        return done, "failed", f"more than {MAX_STEPS} steps before t = {t_end:g}", stats
-    return done, "finished", "", stats
+        return "failed", f"more than {MAX_STEPS} steps before t = {t_end:g}"
+    return "finished", ""
 
 
-def _fixed_step(y0, times, dt, rk4, args, progress, stop):
-    """Fixed-step integration on the integer grid; returns (states at times, status, detail, stats).
-    Ends early with status 'stopped' at the first output state for which stop(state) is true."""
-    K, M = args[0], args[1]
-    y = y0.copy()
+def _fixed_step(run, dt, rk4, stop):
+    """Fixed-step integration on the integer grid, in calls of a step budget; returns (status,
+    detail) as `_adaptive`.  Ends early with status 'stopped' at the first output state for which
+    stop(state) is true."""
+    y, times, args = run.y0.copy(), run.times, run.args
     scratch = np.zeros((5, y.size))
     grid_steps = np.floor(times / dt + 1e-9).astype(np.int64)
     rest = times - grid_steps * dt
-    total = int(grid_steps[-1])
-    if progress is None:
-        progress = total * (K + M) ** 4 > 1.25e8       # longer than about 2 s
-    ys, done, extra = [], 0, 0
+    done, extra = 0, 0
     per_step = 4 if rk4 else 1
+    calls = _Calls()
 
     def stats():
-        return _stats(done + extra, 0, per_step * (done + extra))
+        run.stats = _stats(done + extra, 0, per_step * (done + extra))
 
-    with tqdm(total=total, disable=not progress, unit="step", leave=False) as bar:
+    with run.bar(float(times[-1])) as bar:
         for target, r in zip(grid_steps, rest):
-            n = int(target - done)
-            made = _advance(y, n, dt, rk4, *args, scratch)
-            bar.update(made)
-            done += made
-            if made < n:
-                return ys, "nonfinite", ((done + 1) * dt, _first_nonfinite(y)), stats()
+            while done < target:
+                run.check_cancel()
+                n = int(min(target - done, calls.budget))
+                made, bad = calls.timed(_advance, y, n, dt, rk4, run.blowup, *args, scratch)
+                done += made
+                stats()
+                bar.update(done * dt - bar.n)
+                if made < n:
+                    return "diverged", ((done + 1) * dt, bad, not np.isfinite(y[bad]))
             out = y.copy()
             if r > 1e-12 * dt:
                 _step(y, r, rk4, *args, *scratch, out)
                 extra += 1
-            if not np.all(np.isfinite(out)):
-                return ys, "nonfinite", (done * dt + r, _first_nonfinite(out)), stats()
-            ys.append(out)
+                stats()
+            bad = _first_diverged(out, args, run.blowup)
+            if bad is not None:
+                return "diverged", (done * dt + r, *bad)
+            run.ys.append(out)
             if stop(out):
-                return ys, "stopped", "", stats()
-    return ys, "finished", "", stats()
+                return "stopped", ""
+    return "finished", ""
 
 
-def _scipy(y0, times, method, rtol, atol, args):
-    """solve_ivp from t = 0 (not from the first output time) to the last output time."""
+def _first_diverged(y, args, limit):
+    """(index at fault, non-finite?) if the packed state y has diverged, else None."""
+    if not np.all(np.isfinite(y)):
+        return _first_nonfinite(y), True
+    bad = blown_up(y, args[0], args[1], limit)
+    return None if bad < 0 else (bad, False)
+
+
+def _scipy(run, method, rtol, atol):
+    """solve_ivp from t = 0 (not from the first output time) to the last output time, ended by a
+    terminal event where the run diverges.  Returns (status, detail) as `_adaptive`."""
     from scipy.integrate import solve_ivp
+    y0, times, args, limit = run.y0, run.times, run.args, run.blowup
+    K, M = args[0], args[1]
     dy = np.zeros_like(y0)
+    lay = layout(K, M)
+    diag = np.arange(K) * (K + 1)
 
     def fun(t, y):
+        run.check_cancel()
         evaluate(np.ascontiguousarray(y), dy, *args)
         return dy.copy()
 
-    sol = solve_ivp(fun, (0.0, times[-1]), y0, method=method, t_eval=times, rtol=rtol, atol=atol)
-    stats = _stats(None, None, int(sol.nfev))
-    ys = list(sol.y.T)
-    bad = [i for i, y in enumerate(ys) if not np.all(np.isfinite(y))]
-    if bad:
-        k = bad[0]
-        return ys[:k], "nonfinite", (times[k], _first_nonfinite(ys[k])), stats
+    def margin(t, y):          # > 0 while every Q_kk and v_k^2 is below the threshold
+        v = y[lay["v"]]
+        return limit - max(np.max(y[diag]), np.max(v * v))
+    margin.terminal = True
+
+    sol = solve_ivp(fun, (0.0, times[-1]), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
+                    events=margin)
+    run.stats = _stats(None, None, int(sol.nfev))
+    run.ys = list(sol.y.T)
+    for k, y in enumerate(run.ys):
+        bad = _first_diverged(y, args, limit)
+        if bad is not None:
+            del run.ys[k:]
+            return "diverged", (times[k], *bad)
+    if sol.status == 1:                       # the event: diverged between two output times
+        y = sol.y_events[0][0]
+        sizes = np.concatenate([y[diag], y[lay["v"]] ** 2])
+        at = int(np.argmax(sizes))
+        return "diverged", (float(sol.t_events[0][0]),
+                            int(diag[at]) if at < K else lay["v"].start + at - K, False)
     if not sol.success:
-        return ys, "failed", sol.message, stats
-    return ys, "finished", "", stats
+        return "failed", sol.message
+    return "finished", ""

@@ -22,13 +22,15 @@ class Result:
 
     Attributes: t (n,), Q (n,K,K), R (n,K,M), v (n,K), a or b (n,K) where the rule has them,
     the constants T, v_star, p, phi_F, eps_g (n,), angles (dict of (n,) arrays in degrees),
-    params (dict of every parameter of the run), status ('finished', 'stopped', 'nonfinite') and
-    message, stats (the solver's work: n_steps accepted steps, n_rejected rejected steps, n_rhs
-    right-hand-side evaluations; None where a solver does not say).
+    params (dict of every parameter of the run), status ('finished', 'stopped' by stop_eps or
+    stop_above, or 'diverged': see `odes.divergence`) and message, t_diverged (when it diverged,
+    else None; the outputs end before it), stats (the solver's work: n_steps accepted steps,
+    n_rejected rejected steps, n_rhs right-hand-side evaluations; None where a solver does not
+    say).
     """
 
     def __init__(self, t, Q, R, v, T, v_star, rule, params, status="finished", message="",
-                 f=None, p=None, phi_F=None, stats=None):
+                 f=None, p=None, phi_F=None, stats=None, t_diverged=None):
         self.t = np.asarray(t, float)
         self.Q, self.R, self.v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
         self.T, self.v_star = np.asarray(T, float), np.asarray(v_star, float)
@@ -39,6 +41,7 @@ class Result:
         self.phi_F = phi_F
         self.params, self.status, self.message = dict(params), status, message
         self.stats = dict(stats or {})
+        self.t_diverged = None if t_diverged is None else float(t_diverged)
         self.eps_g = _eps_g(self.Q, self.R, self.T, self.v, self.v_star,
                             self.params.get("activation", "erf"))
 
@@ -50,12 +53,12 @@ class Result:
                        feedback=self.feedback_name, phi_F=self.phi_F)
 
     @classmethod
-    def from_flat(cls, t, Y, state, rule, params, status, message, stats=None):
+    def from_flat(cls, t, Y, state, rule, params, status, message, stats=None, t_diverged=None):
         """Build from packed state vectors Y (n, size) as produced by the integrator."""
         Q, R, v, f = unpack(Y, state.K, state.M)
         return cls(t, Q.copy(), R.copy(), v.copy(), state.T, state.v_star, rule, params, status,
                    message, f=f.copy() if rule.feedback_name else None, p=state.p, phi_F=state.phi_F,
-                   stats=stats)
+                   stats=stats, t_diverged=t_diverged)
 
     def __getattr__(self, name):
         # a / b are the feedback vector under its physical name
@@ -91,7 +94,8 @@ class Result:
 
     def metadata(self):
         return dict(params=self.params, status=self.status, message=self.message,
-                    stats=self.stats, phi_F=self.phi_F, tsode_version=__version__,
+                    stats=self.stats, t_diverged=self.t_diverged, phi_F=self.phi_F,
+                    tsode_version=__version__,
                     rule=self.rule.name)
 
     def save(self, path):
@@ -108,7 +112,8 @@ class Result:
         return cls(arr["t"], arr["Q"], arr["R"], arr["v"], arr["T"], arr["v_star"], rule,
                    meta["params"], meta["status"], meta["message"],
                    f=arr.get(rule.feedback_name) if rule.feedback_name else None,
-                   p=arr.get("p"), phi_F=meta.get("phi_F"), stats=meta.get("stats"))
+                   p=arr.get("p"), phi_F=meta.get("phi_F"), stats=meta.get("stats"),
+                   t_diverged=meta.get("t_diverged"))
 
     def columns(self):
         """Flat columns (name, (n,) array): t, eps_g, angles, then every order parameter."""

@@ -113,7 +113,7 @@ def main(argv=None):
         lines += [(r, cmp.also_status[r], cmp.also_messages[r]) for r in cmp.also]
         for name, statuses, messages in lines:
             for s, status, msg in zip(sim.seeds, statuses, messages):
-                if status == "nonfinite":
+                if status not in ("finished", "stopped"):
                     print(f"# {name} ODE from seed {s}: {msg}")
     if sim.n_diverged == sim.n_seeds:
         print(f"{PROG}: every seed diverged (the last at t = {max(sim.t_diverged):g}); "

@@ -12,11 +12,14 @@ across seeds measure how far the finite-D simulation is from the D -> infinity t
 seed-to-seed spread of the initial conditions.
 """
 
+import threading
+
 import numpy as np
 from tqdm.auto import tqdm
 
 import odes
 from odes import io
+from odes.divergence import BLOWUP
 from odes.integrate import DEFAULT_METHOD, check_solver
 from odes.parameters import check_activation
 from odes.rules import RULES, get_rule
@@ -59,8 +62,9 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8,
     threads (the compiled integrators release the GIL).  Seeds whose initial states agree to
     1e-12 (weights that realise one given state) share one integration.
 
-    Returns (arrays, status, messages): arrays maps 'eps_g', 'Q', 'R', 'v', 'f' and 'theta_<name>'
-    to (S, n, ...) arrays, NaN after an ODE solution that became non-finite.
+    Returns (arrays, status, messages, t_diverged): arrays maps 'eps_g', 'Q', 'R', 'v', 'f' and
+    'theta_<name>' to (S, n, ...) arrays, NaN after an ODE solution that diverged (status
+    'diverged'); t_diverged lists when, per seed (None where it did not).
     """
     from concurrent.futures import ThreadPoolExecutor
     p = sim.params
@@ -73,19 +77,23 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8,
         if rule.feedback_name == "b" and state.b is None:
             raise ValueError(f"the {ode_rule} ODE needs b; simulate 'fa'")
 
+    cancel = threading.Event()          # set on Ctrl-C, which reaches only this thread
+
     def one(state):
         try:
             res = odes.integrate(state, rule, p["eta"], times=sim.t, eta_v=p["eta_v"],
                                  sigma=p["sigma"], train_v=p["train_v"], method=method, dt=dt,
                                  rtol=rtol, atol=atol, nodes=nodes if rule.exact_pepita else None,
                                  weight_decay=p.get("weight_decay", 0.0),
-                                 activation=p.get("activation", "erf"), progress=False)
+                                 activation=p.get("activation", "erf"), progress=False,
+                                 blowup=p.get("blowup", BLOWUP), cancel=cancel)
         except odes.IntegrationError as err:
-            return err.result, "nonfinite", str(err)
+            return err.result, err.result.status, str(err)
         return res, res.status, res.message
 
     shapes = dict(eps_g=(), Q=(sim.K, sim.K), R=(sim.K, sim.M), v=(sim.K,), f=(sim.K,))
     out = {k: np.full((S, n) + shp, np.nan) for k, shp in shapes.items()}
+    t_diverged = [None] * S
     angles, status, messages = {}, [], []
     firsts, which = [], []             # the distinct initial states, and each seed's
     for state in states:
@@ -99,10 +107,15 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8,
         futures = [pool.submit(one, states[i]) for i in firsts]
         for f in futures:
             f.add_done_callback(lambda _: bar.update(1))
-        results = [f.result() for f in futures]
+        try:
+            results = [f.result() for f in futures]
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
         for s in range(S):
             res, st, msg = results[which[s]]
             status.append(st)
+            t_diverged[s] = res.t_diverged
             messages.append(msg)
             m = len(res.t)
             out["eps_g"][s, :m] = res.eps_g
@@ -115,7 +128,7 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8,
         out[f"theta_{k}"] = x
     if not rule.feedback_name:
         del out["f"]
-    return out, status, messages
+    return out, status, messages, t_diverged
 
 
 class Comparison:
@@ -123,12 +136,14 @@ class Comparison:
 
     sim: the Simulation; ode: dict of (S, n, ...) ODE arrays ('eps_g', 'Q', 'R', 'v', 'f',
     'theta_<angle>'), or None without ODE; ode_rule, note; ode_status, ode_messages per seed.
+    ode_t_diverged: per seed, when its ODE diverged (None where it did not).
     also: {rule: arrays of the same form} for extra theory lines from the same starts, with
-    also_status and also_messages {rule: per-seed list}.
+    also_status, also_messages and also_t_diverged {rule: per-seed list}.
     """
 
     def __init__(self, sim, ode=None, ode_rule=None, note="", ode_params=None, ode_status=None,
-                 ode_messages=None, also=None, also_status=None, also_messages=None):
+                 ode_messages=None, also=None, also_status=None, also_messages=None,
+                 ode_t_diverged=None, also_t_diverged=None):
         self.sim, self.ode = sim, ode
         self.ode_rule, self.note = ode_rule, note
         self.ode_params = dict(ode_params or {})
@@ -137,6 +152,8 @@ class Comparison:
         self.also = dict(also or {})
         self.also_status = dict(also_status or {})
         self.also_messages = dict(also_messages or {})
+        self.ode_t_diverged = list(ode_t_diverged or [None] * len(self.ode_status))
+        self.also_t_diverged = dict(also_t_diverged or {})
 
     @property
     def t(self):
@@ -283,8 +300,9 @@ class Comparison:
         meta = self.sim.metadata()
         meta.update(ode=self.ode is not None, ode_rule=self.ode_rule, note=self.note,
                     ode_params=self.ode_params, ode_status=self.ode_status,
-                    ode_messages=self.ode_messages, also=list(self.also),
-                    also_status=self.also_status, also_messages=self.also_messages)
+                    ode_messages=self.ode_messages, ode_t_diverged=self.ode_t_diverged,
+                    also=list(self.also), also_status=self.also_status,
+                    also_messages=self.also_messages, also_t_diverged=self.also_t_diverged)
         return io.save(path, self.arrays(), meta)
 
     @classmethod
@@ -304,7 +322,8 @@ class Comparison:
             target["f" if key == sim.feedback_name else key] = x
         return cls(sim, ode, meta.get("ode_rule"), meta.get("note", ""), meta.get("ode_params"),
                    meta.get("ode_status"), meta.get("ode_messages"), also,
-                   meta.get("also_status"), meta.get("also_messages"))
+                   meta.get("also_status"), meta.get("also_messages"),
+                   meta.get("ode_t_diverged"), meta.get("also_t_diverged"))
 
     def to_csv(self, path):
         """Per-time table: t, then for eps_g and each angle the columns of `columns` (simulation
@@ -324,12 +343,13 @@ class Comparison:
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
             method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, nodes=None, seed=0, n_test=0,
-            weights=None, weight_decay=0.0, activation="erf", progress=None):
+            weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
     Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
-    `weights`, one `odes.Weights` per seed; weight_decay; activation) plus the ODE's method, dt, rtol, atol and nodes
+    `weights`, one `odes.Weights` per seed; weight_decay; activation; blowup, the divergence
+    threshold of both halves, `odes.divergence`) plus the ODE's method, dt, rtol, atol and nodes
     (`odes.integrate`); ode=False skips the theory; also: further ODE rules integrated from the
     same starts (e.g. ('afa', 'pepita-lin') for a pepita run).  Returns a `Comparison`.
     """
@@ -344,16 +364,17 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, weight_decay=weight_decay,
-              activation=activation, progress=progress)
+              activation=activation, blowup=blowup, progress=progress)
     ode_params = dict(method=method, dt=float(dt), rtol=float(rtol), atol=float(atol))
     if not ode:
         return Comparison(sim, None, None, "", ode_params)
     if rule.exact_pepita or any(get_rule(r).exact_pepita for r in also):
         ode_params["nodes"] = nodes
     kw = dict(method=method, dt=dt, rtol=rtol, atol=atol, nodes=nodes, jobs=jobs, progress=progress)
-    arrays, status, messages = integrate_seeds(sim, rule.name, **kw)
-    extra, extra_status, extra_messages = {}, {}, {}
+    arrays, status, messages, t_div = integrate_seeds(sim, rule.name, **kw)
+    extra, extra_status, extra_messages, extra_t_div = {}, {}, {}, {}
     for other in also:
-        extra[other], extra_status[other], extra_messages[other] = integrate_seeds(sim, other, **kw)
+        (extra[other], extra_status[other], extra_messages[other],
+         extra_t_div[other]) = integrate_seeds(sim, other, **kw)
     return Comparison(sim, arrays, rule.name, "", ode_params, status, messages, extra,
-                      extra_status, extra_messages)
+                      extra_status, extra_messages, t_div, extra_t_div)

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 import odes
 from odes.activations import activation_code, g_numpy
+from odes.divergence import BLOWUP
 from odes.rules import get_rule
 from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, default_sigma_F,
                           draw_weights)
@@ -30,7 +31,6 @@ class DivergenceWarning(RuntimeWarning):
     """Some seeds of a simulation diverged (their weights blew up)."""
 
 
-BLOWUP = 1e8          # a run diverges once some |Q_kk| or v_k^2 exceeds this
 _NS_PER_MAC = 0.6     # rough cost of the kernel per multiply-add, for the progress-bar decision
 
 
@@ -197,6 +197,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                                                     init, v_star, n_test, jobs, activation)
     K, M, D, jobs = int(K), int(M), int(D), int(jobs)
     seeds = seed_list(seeds, seed)
+    check_sizes(K, M, D, copies=len(seeds))
     steps, t = record_steps(D, times, t_max, dt)
     _finite_nonneg("blowup", blowup)
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
@@ -222,10 +223,12 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         progress = est_seconds > 2.0
     chunk = _chunk(K, M, D)
     lock = threading.Lock()
+    cancel = threading.Event()          # set on Ctrl-C: the seeds in flight stop after a chunk
+    runs[0].advance(0)                 # compile (or load from cache) once, before the bar starts
     with tqdm(total=total, disable=not progress, unit="step", unit_scale=True,
               desc=f"{rule.name} D={D}", leave=False) as bar:
         def work(sr):
-            while not sr.done:
+            while not sr.done and not cancel.is_set():
                 made = sr.advance(chunk)
                 with lock:
                     bar.update(made)
@@ -233,13 +236,18 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                 bar.update(int(steps[-1]) - sr.step)
             return sr
 
-        runs[0].advance(0)             # compile (or load from cache) once, outside the pool
         if jobs == 1 or len(runs) == 1:
             for sr in runs:
                 work(sr)
         else:
             with ThreadPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
-                list(pool.map(work, runs))
+                futures = [pool.submit(work, sr) for sr in runs]
+                try:
+                    for f in futures:
+                        f.result()
+                except KeyboardInterrupt:
+                    cancel.set()
+                    raise
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
                   train_v=bool(train_v), weight_decay=weight_decay, activation=activation,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from odes.io import atomic_write
+from odes.io import atomic_write, unwritable
 
 from .spec import SpecError
 from .task import MISSING, STATUS_NAMES
@@ -43,7 +43,7 @@ def versions():
 
 def variable_dims(name):
     """The dimensions after (grid..., seed) of a task variable, by its name."""
-    if name.startswith("status") or name == "t_diverged":
+    if name.startswith("status") or name.startswith("t_diverged"):
         return ()
     base = name.split("_")[0]
     return {"Q": ("t", "k", "l"), "R": ("t", "k", "m"), "v": ("t", "k"), "a": ("t", "k"),
@@ -81,6 +81,9 @@ class Store:
                                 f"{', '.join(keys) or 'the initial state'}); refusing to resume")
         elif path.exists() and any(path.iterdir()):
             raise SpecError(f"out: {path} is a non-empty directory that holds no sweep")
+        reason = unwritable(head)
+        if reason:
+            raise SpecError(f"out: cannot write the store {path}: {reason}")
         store = cls(path, spec)
         if not head.exists():
             (path / TASK_DIR).mkdir(parents=True, exist_ok=True)

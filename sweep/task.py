@@ -4,8 +4,9 @@
 and the time axis, padded to nothing (the store pads K and M), and a small dict of facts (wall
 time, host).  It needs nothing from the driver but its arguments, so any Dask worker can run it.
 
-Per seed, status is 'finished' or 'diverged' (the simulation blew up, or the ODE became
-non-finite), with t_diverged the time it happened (NaN if finished).  A diverged run keeps its
+Per seed, status is 'finished' or 'diverged' (the simulation or the ODE passed the threshold of
+`odes.divergence`, or the ODE's solver failed), with t_diverged the time it happened (NaN if
+finished).  A diverged run keeps its
 values up to then and NaN after: a diverged point is data.
 """
 import os
@@ -43,7 +44,7 @@ def _ode_seed(p, times, seed, state):
         return res, FINISHED, np.nan
     except odes.IntegrationError as err:
         res = err.result
-        t_end = res.t[-1] if res is not None and len(res.t) else 0.0
+        t_end = res.t_diverged if res.t_diverged is not None else res.t[-1] if len(res.t) else 0.0
         return res, DIVERGED, float(t_end)
 
 
@@ -123,6 +124,8 @@ def _simulation_arrays(kind, p, times, seeds, state):
                     continue
                 out[name + suffix] = ode
             out["eps_g" + suffix.replace("_ode", "_dev")] = out["eps_g"] - out["eps_g" + suffix]
-            out["status" + suffix] = np.array([DIVERGED if s == "nonfinite" else FINISHED
+            out["status" + suffix] = np.array([FINISHED if s == "finished" else DIVERGED
                                                for s in status], np.int8)
+            when = cmp.ode_t_diverged if which == "ode" else cmp.also_t_diverged[which]
+            out["t_diverged" + suffix] = np.array([np.nan if t is None else t for t in when])
     return out
