@@ -3,7 +3,8 @@ Used by `odes.Result` and by the simulator's results, so that all outputs look a
 
 Every file is written atomically (`atomic_write`): to a temporary name in the same directory,
 then renamed over the target, so that an interrupted run leaves either the old file or the new
-one, never a truncated one.
+one, never a truncated one; it gets the mode of any other new file (0666 less the umask).
+`unwritable` tells before a run whether its outputs can be written.
 """
 import json
 import os
@@ -23,10 +24,37 @@ def atomic_write(path, mode="w"):
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
+        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp's file is private (0600)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def unwritable(path):
+    """Why a file cannot be written at `path` (a short reason), or None if it can: the nearest
+    existing directory above it is probed by creating and removing a temporary file, which
+    catches what permission bits do not (a read-only or special filesystem, a full disk)."""
+    path = Path(path)
+    if path.is_dir():
+        return "it is a directory"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tsode-probe-")
+    except OSError as err:
+        return f"{parent} is not writable ({err.strerror})"
+    os.close(fd)
+    os.unlink(tmp)
+    return None
+
+
+def _umask():
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def npz_path(path):

@@ -47,10 +47,26 @@ def streams(seed):
     return [np.random.default_rng(s) for s in ss.spawn(4)]
 
 
-def check_sizes(K, M, D):
+def check_sizes(K, M, D, copies=1):
+    """Refuse (ValueError, one line) sizes that are not positive integers, and networks whose
+    `copies` sets of weights (one per seed of a simulation) cannot fit in this machine's memory,
+    before anything is allocated."""
     for name, x in (("K", K), ("M", M), ("D", D)):
         if int(x) != x or x < 1:
             raise ValueError(f"{name} must be a positive integer, got {x!r}")
+    # W, its working copy, W*, F and an input: 2K + M + 2 rows of D doubles per copy
+    need = 8.0 * D * (2 * K + M + 2) * copies
+    have = memory_bytes()
+    if need > have:
+        whose = f"the weights of {copies} seeds" if copies > 1 else "the weights"
+        raise ValueError(f"D = {D:g} with K = {K}, M = {M}: {whose} need {need / 2**30:.3g} GiB, "
+                         f"more than this machine's {have / 2**30:.3g} GiB of memory")
+
+
+def memory_bytes():
+    """This machine's physical memory in bytes."""
+    import os
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, train_v=True):
@@ -103,6 +119,7 @@ def realise(state, D, seed=0, b=None):
     n = G.shape[0]
     if D < n:
         raise ValueError(f"D={D} is smaller than the number of vectors to realise ({n})")
+    check_sizes(state.K, state.M, D)
     try:
         L = np.linalg.cholesky(G)
     except np.linalg.LinAlgError:
