@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import unwritable
+
 
 class UsageError(Exception):
     pass
@@ -48,15 +50,19 @@ def times_list(s):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {s!r}") from None
 
 
-def add_run_arguments(p, rules):
-    """The flags shared by `python -m odes` and `python -m simulate`."""
+def add_run_arguments(p, rules, eta_required=True):
+    """The flags shared by `python -m odes` and `python -m simulate`.  eta_required=False leaves
+    --eta to `check_run_arguments` (python -m odes --latex needs none); `show_required` then marks
+    it required in the usage line all the same."""
     from .activations import ACTIVATIONS
     from .integrate import DEFAULT_METHOD, SCIPY_METHODS
     from .weights import STUDENT_INITS, V_STAR_INITS
     p.add_argument("--rule", required=True, choices=rules, help="learning rule")
     p.add_argument("--K", type=positive_int, default=None, help="student hidden units (default 2)")
     p.add_argument("--M", type=positive_int, default=None, help="teacher hidden units (default 2)")
-    p.add_argument("--eta", type=float, default=None, help="first-layer learning rate (required)")
+    p.add_argument("--eta", type=float, default=None, required=eta_required,
+                   help="first-layer learning rate (required" +
+                        (")" if eta_required else ", except with --latex)"))
     p.add_argument("--eta-v", type=float, default=None, help="second-layer learning rate (default eta)")
     p.add_argument("--sigma", type=float, default=0.0, help="label-noise standard deviation (default 0)")
     p.add_argument("--freeze-v", action="store_true", help="do not train the second layer")
@@ -168,6 +174,25 @@ def check_run_arguments(args, realise_init=False):
             raise UsageError(f"--{name}: directory {path.parent} does not exist")
         if path.suffix.lower() != suffix:
             raise UsageError(f"--{name}: expected a file name ending in {suffix}, got {path.name}")
+        reason = unwritable(path)
+        if reason:
+            raise UsageError(f"--{name}: cannot write {path}: {reason}")
+
+
+#: the exit status of a command line stopped by Ctrl-C (128 + SIGINT, as a shell reports it)
+INTERRUPTED = 130
+
+
+def run_main(prog, main, note="nothing written"):
+    """main()'s exit status; Ctrl-C (SIGINT) ends it with one line '<prog>: interrupted; <note>'
+    on stderr and status 130.  The computations stop within a fraction of a second (the seeds
+    and integrations in flight check for it between compiled calls), and the outputs, written
+    atomically at the end, are not written."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted; {note}", file=sys.stderr)
+        return INTERRUPTED
 
 
 def command_line_setup(prog):
@@ -217,7 +242,7 @@ def build_parser():
     p = _Parser(prog="python -m odes",
                 description="Integrate the order-parameter ODEs of a two-layer teacher-student "
                             "network (erf, linear or ReLU activation) for BP, FA, AFA, PEPITA-linearised or exact PEPITA.")
-    add_run_arguments(p, ODE_RULES)
+    add_run_arguments(p, ODE_RULES, eta_required=False)
     p.add_argument("--init", type=Path, default=None,
                    help="JSON initial condition (keys Q, R, T, v, v_star and b, a, p, phi_F as the "
                         "rule needs); default: the order parameters of random weights (--seed, --D)")
@@ -228,7 +253,20 @@ def build_parser():
     p.add_argument("--fixed-point", action="store_true",
                    help="instead of integrating, find the fixed point nearest the initial state and "
                         "print it, eps_g there and the eigenvalues of its Jacobian")
+    show_required(p, "--eta ETA")
     return p
+
+
+def show_required(p, flag):
+    """Show `flag` without the brackets of an optional one in p's usage line."""
+    import re
+    import textwrap
+    usage = " ".join(p.format_usage().split(":", 1)[1].replace(f"[{flag}]", flag).split())
+    words = re.findall(r"\[[^\]]*\]|--\S+ [A-Z_]+\b|\S+", usage)    # [..] and --flag VALUE whole
+    wrapped = textwrap.fill("\n".join(w.replace(" ", "\0") for w in words), width=78,
+                            break_on_hyphens=False, break_long_words=False,
+                            subsequent_indent=" " * (len(p.prog) + 8))
+    p.usage = wrapped.replace("\0", " ").replace("%", "%%")
 
 
 def print_fixed_point(fp, args):

@@ -59,6 +59,18 @@ def _array(name, x, shape):
 
 @dataclass
 class State:
+    """The order parameters of one network at one time: the initial condition of `odes.integrate`.
+
+    Fields (the module docstring says what each is): Q (K, K), R (K, M), T (M, M), v (K,),
+    v_star (M,), and as the rule needs them b (K,) for FA, or a (K,), p (M,) and phi_F for the
+    rules with F (AFA and the PEPITA family).  Arrays are validated on construction (shapes,
+    finite values, a positive semidefinite Gram matrix: `StateError`).
+
+    Made directly, ``State(Q=..., R=..., T=..., v=..., v_star=...)``; from the overlaps of a random
+    draw, ``State.random(K, M, D, seed)`` (the simulator's draw for that seed); from weights,
+    ``State.from_weights(W, W_star, v, v_star, F=, b=)``; from a file, ``State.from_json(path)``
+    (written by `to_json`; keys as the field names).
+    """
     Q: np.ndarray
     R: np.ndarray
     T: np.ndarray
