@@ -391,7 +391,7 @@ LATEX_PREAMBLE = r"""% Order-parameter ODEs of a two-layer teacher-student netwo
 % in align* after \allowdisplaybreaks to let a long system break across pages.
 %
 % Fields: u = (lambda_1..lambda_K, nu_1..nu_M) ~ N(0, C), C = [[Q, R], [R^T, T]]; g(x) = erf(x/sqrt 2);
-% error e = sum_k v_k g(lambda_k) - sum_m v*_m g(nu_m) (+ sigma xi).  Integrals (theory.md 3.2),
+% error e = sum_k v_k g(lambda_k) - sum_m v*_m g(nu_m){error_noise}.  Integrals (theory.md 3.2),
 % arguments are fields a, b, c, d (repeated fields allowed):
 %   I_2(a,b)      = E[g(u_a) g(u_b)]           = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))
 %   J_2(a,b)      = E[g'(u_a) g'(u_b)]         = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2)
@@ -404,17 +404,20 @@ LATEX_PREAMBLE = r"""% Order-parameter ODEs of a two-layer teacher-student netwo
 %   I^g_3(a;c,d)  = E[g'(u_a) g(u_c) g(u_d)]   = sqrt(2/pi) (1+C_aa)^(-1/2) (2/pi)
 %                   arcsin(C'_cd / sqrt((1+C'_cc)(1+C'_dd))),  C'_xy = C_xy - C_xa C_ay / (1+C_aa)
 %   E g'(a)       = E[g'(u_a)]                 = sqrt(2/pi) / sqrt(1+C_aa)
-% Parameters: eta (first layer), eta_v (second layer), sigma (label noise), phi_F = |F|^2;
+% Parameters: eta (first layer), eta_v (second layer), {sigma_note}phi_F = |F|^2;
 % v, v* second layers, b the FA feedback, a = W F / sqrt(D) the AF vector, p = W* F / sqrt(D).
 """
 
 
 def latex_document(rule, K, M, train_v=True, noise=True):
-    """`latex` with a comment preamble that defines every integral and symbol (for a paper)."""
+    """`latex` with a comment preamble that defines every integral and symbol (for a paper); it
+    mentions sigma and the label noise only with `noise`."""
     rule_rec = get_rule(rule, closed_form=True)
     head = LATEX_PREAMBLE.format(rule=f"{rule_rec.name} ({rule_rec.description})", K=K, M=M,
                                  v_note="second layer trained" if train_v else "second layer frozen",
-                                 noise_note=", with label noise" if noise else ", no label noise")
+                                 noise_note=", with label noise sigma xi" if noise else "",
+                                 error_noise=" - sigma xi, xi ~ N(0, 1)" if noise else "",
+                                 sigma_note="sigma (label noise), " if noise else "")
     return head + latex(rule, K, M, train_v, noise) + "\n"
 
 

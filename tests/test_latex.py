@@ -1,13 +1,15 @@
 """The LaTeX output of `odes.symbolic` (and `python -m odes --latex`): every display fits an
-article's text width and the layout keeps every term."""
+article's text width, the layout keeps every term, and sigma appears only when it was given."""
 import re
 import shutil
 import subprocess
+import warnings
 
 import pytest
 import sympy as sp
 
 from odes import symbolic
+from odes.cli import main
 
 CASES = [(rule, K, M) for rule in ("bp", "fa", "afa", "pepita-lin") for K, M in ((2, 2), (3, 2))]
 
@@ -89,3 +91,17 @@ def test_compiles_without_overfull_boxes(rule, K, M, env, tmp_path):
     assert "Overfull \\hbox" not in log, re.findall(r"Overfull \\hbox.*", log)[:3]
     if env == "align*":
         assert "Overfull \\vbox" not in log
+
+
+@pytest.mark.parametrize("sigma", [None, "0", "0.3"])
+@pytest.mark.parametrize("rule,K,M", CASES)
+def test_cli_mentions_label_noise_iff_sigma_is_given(rule, K, M, sigma, tmp_path, monkeypatch):
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)    # main() replaces it
+    tex = tmp_path / "eqs.tex"
+    argv = ["--rule", rule, "--K", str(K), "--M", str(M), "--latex", str(tex)]
+    assert main(argv + (["--sigma", sigma] if sigma else [])) == 0
+    text = tex.read_text()
+    header = text[:text.index(r"\begin{aligned}")].lower()
+    noisy = sigma == "0.3"
+    assert ("sigma" in header) == noisy and ("noise" in header) == noisy
+    assert (r"\sigma" in text[len(header):]) == noisy
