@@ -307,7 +307,8 @@ def main(argv=None):
         if args.latex is not None:
             from .io import atomic_write
             from .symbolic import latex_document
-            text = latex_document(args.rule, state.K, state.M, train_v=not args.freeze_v)
+            text = latex_document(args.rule, state.K, state.M, train_v=not args.freeze_v,
+                                  noise=args.sigma > 0)
             with atomic_write(args.latex) as fh:
                 fh.write(text)
             print(f"wrote {args.latex}", file=sys.stderr)

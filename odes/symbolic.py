@@ -30,6 +30,7 @@ integrals (they are functions of C = [[Q, R], [R^T, T]]).
 Public API: `ode_exprs` (sympy expressions), `latex` (for notebooks) and `derivatives` (numerical
 values, same convention as `odes.rhs.derivatives`).
 """
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -307,9 +308,58 @@ def _latex_names(K, M):
     return names, field
 
 
+#: the widest row of a right-hand side, in `_glyphs`.  Measured with pdflatex: a glyph is at most
+#: 5.3pt wide here, and an article's 345pt text width holds the left-hand side (24pt), the \qquad of
+#: a continuation row (20pt) and 56 glyphs; 52 leaves a margin (tests/test_latex.py)
+LATEX_ROW_GLYPHS = 52
+
+
+def _glyphs(tex):
+    """Rough printed width of LaTeX math: one per character or symbol, nothing for sizing and
+    spacing commands, braces, script markers and spaces."""
+    tex = re.sub(r"\\(left|right|bigl|bigr|mathrm|mathbb|quad|qquad)\b", "", tex)
+    tex = re.sub(r"\\[a-zA-Z]+", "x", tex)
+    return len(re.sub(r"[{}_^\s&]", "", tex))
+
+
+def _rhs_rows(expr, names):
+    """The right-hand side `expr` as rows of LaTeX: its terms grouped by their power of eta and
+    eta_v, as `collect` would (\\eta^{2} \\bigl[...\\bigr] + \\eta \\bigl[...\\bigr]), each group
+    starting a row and broken after at most LATEX_ROW_GLYPHS."""
+    def show(x):
+        return sp.latex(x, symbol_names=names)
+
+    groups = {}
+    for term in sp.Add.make_args(sp.expand(expr)):
+        rest, rate = term.as_independent(eta, eta_v, as_Add=False)
+        groups.setdefault(rate, []).append(rest)
+    rows = []
+    for rate in sp.Add(*groups).as_ordered_terms():
+        terms = [show(t) for t in sp.Add(*groups[rate]).as_ordered_terms()]
+        opening = ""
+        if len(terms) == 1:                       # one term: no brackets, as sympy prints it
+            terms = [show(rate * groups[rate][0])]
+        elif rate != 1:
+            opening = show(rate) + r" \bigl["
+            terms[-1] += r"\bigr]"
+        signed = [t if t.startswith("- ") else "+ " + t for t in terms]
+        row = opening + terms[0]
+        if rows:                                  # a later group: a row of its own
+            row = r"\quad " + ("+ " + row if opening else signed[0])
+        for t in signed[1:]:
+            if _glyphs(row + t) > LATEX_ROW_GLYPHS:
+                rows.append(row)
+                row = r"\qquad " + t
+            else:
+                row += " " + t
+        rows.append(row)
+    return rows
+
+
 def latex(rule, K, M, train_v=True, noise=True):
-    """The ODEs as one LaTeX ``aligned`` block, one equation per order-parameter entry (Q for k <= l).
-    Integrals are written with their fields, e.g. I_3(\\lambda_1, \\lambda_1, \\nu_1)."""
+    """The ODEs as one LaTeX ``aligned`` block, one equation per order-parameter entry (Q for k <= l),
+    long right-hand sides broken over rows that fit an article's text width.  Integrals are written
+    with their fields, e.g. I_3(\\lambda_1, \\lambda_1, \\nu_1)."""
     exprs = ode_exprs(rule, K, M, train_v, noise)
     names, field = _latex_names(K, M)
     for s in set().union(*(m.free_symbols for m in exprs.values())):
@@ -321,9 +371,6 @@ def latex(rule, K, M, train_v=True, noise=True):
                 args = [args[0] + ";"] + args[1:]
             names[s] = r"%s(%s)" % (_LATEX_INTEGRAL[kind], ", ".join(args).replace(";,", ";"))
 
-    def show(expr):
-        return sp.latex(sp.collect(sp.expand(expr), [eta, eta_v]), symbol_names=names)
-
     lines = []
     for key, mat in exprs.items():
         rows, cols = mat.shape
@@ -331,17 +378,20 @@ def latex(rule, K, M, train_v=True, noise=True):
             for j in range(i if key == "Q" else 0, cols):
                 label = {"Q": f"Q_{{{i + 1}{j + 1}}}", "R": f"R_{{{i + 1}{j + 1}}}",
                          "v": f"v_{{{i + 1}}}", "a": f"a_{{{i + 1}}}"}[key]
-                lines.append(r"\frac{\mathrm{d}%s}{\mathrm{d}t} &= %s" % (label, show(mat[i, j])))
+                first, *more = _rhs_rows(mat[i, j], names)
+                lines.append(r"\frac{\mathrm{d}%s}{\mathrm{d}t} &= %s" % (label, first))
+                lines += ["&" + row for row in more]
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 
 #: the integrals named in `latex`, defined as in theory.md section 3.2 (for the file preamble)
 LATEX_PREAMBLE = r"""% Order-parameter ODEs of a two-layer teacher-student network, derived by tsode's sympy oracle
 % (odes.symbolic) from the learning rule: {rule}, K = {K} student and M = {M} teacher units,
-% {v_note}{noise_note}.  Use inside an equation environment (amsmath's aligned).
+% {v_note}{noise_note}.  Needs amsmath and amssymb: use inside equation*, or put the rows
+% in align* after \allowdisplaybreaks to let a long system break across pages.
 %
 % Fields: u = (lambda_1..lambda_K, nu_1..nu_M) ~ N(0, C), C = [[Q, R], [R^T, T]]; g(x) = erf(x/sqrt 2);
-% error e = sum_k v_k g(lambda_k) - sum_m v*_m g(nu_m) (+ sigma xi).  Integrals (theory.md 3.2),
+% error e = sum_k v_k g(lambda_k) - sum_m v*_m g(nu_m){error_noise}.  Integrals (theory.md 3.2),
 % arguments are fields a, b, c, d (repeated fields allowed):
 %   I_2(a,b)      = E[g(u_a) g(u_b)]           = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))
 %   J_2(a,b)      = E[g'(u_a) g'(u_b)]         = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2)
@@ -354,17 +404,20 @@ LATEX_PREAMBLE = r"""% Order-parameter ODEs of a two-layer teacher-student netwo
 %   I^g_3(a;c,d)  = E[g'(u_a) g(u_c) g(u_d)]   = sqrt(2/pi) (1+C_aa)^(-1/2) (2/pi)
 %                   arcsin(C'_cd / sqrt((1+C'_cc)(1+C'_dd))),  C'_xy = C_xy - C_xa C_ay / (1+C_aa)
 %   E g'(a)       = E[g'(u_a)]                 = sqrt(2/pi) / sqrt(1+C_aa)
-% Parameters: eta (first layer), eta_v (second layer), sigma (label noise), phi_F = |F|^2;
+% Parameters: eta (first layer), eta_v (second layer), {sigma_note}phi_F = |F|^2;
 % v, v* second layers, b the FA feedback, a = W F / sqrt(D) the AF vector, p = W* F / sqrt(D).
 """
 
 
 def latex_document(rule, K, M, train_v=True, noise=True):
-    """`latex` with a comment preamble that defines every integral and symbol (for a paper)."""
+    """`latex` with a comment preamble that defines every integral and symbol (for a paper); it
+    mentions sigma and the label noise only with `noise`."""
     rule_rec = get_rule(rule, closed_form=True)
     head = LATEX_PREAMBLE.format(rule=f"{rule_rec.name} ({rule_rec.description})", K=K, M=M,
                                  v_note="second layer trained" if train_v else "second layer frozen",
-                                 noise_note=", with label noise" if noise else ", no label noise")
+                                 noise_note=", with label noise sigma xi" if noise else "",
+                                 error_noise=" - sigma xi, xi ~ N(0, 1)" if noise else "",
+                                 sigma_note="sigma (label noise), " if noise else "")
     return head + latex(rule, K, M, train_v, noise) + "\n"
 
 
