@@ -288,6 +288,7 @@ BAD = [
     (dict(kind="compare", also=["fa"]), "also: the fa ODE needs b"),
     (dict(train_v="yes"), "train_v: expected true or false"),
     (dict(kind="ode", n_test=100), "n_test: the Monte-Carlo test error is for simulations"),
+    (dict(grid=dict(eta=[0.1], D=[100, 200])), "D: given both as a value and under [grid]"),
 ]
 
 
