@@ -177,3 +177,18 @@ def test_exact_pepita_from_the_command_line(tmp_path):
     tex = tmp_path / "eqs.tex"
     p = run("--rule", "pepita", "--latex", tex)
     assert p.returncode == 2 and "no closed-form ODE" in p.stderr and not tex.exists()
+
+
+@pytest.mark.parametrize("flag", ["--K", "--M"])
+def test_init_refuses_K_or_M_that_disagree_with_the_file(tmp_path, capsys, monkeypatch, flag):
+    """--init with a 2 x 2 state and --K 3 (or --M 3): exit 2, one line naming the flag, no output
+    (rather than silently integrating the file's sizes)."""
+    import warnings
+    from odes.cli import main
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)   # main replaces it
+    ic, out = write_ic(tmp_path / "ic.json"), tmp_path / "out.npz"
+    code = main(["--rule", "bp", "--eta", "0.5", "--init", str(ic), flag, "3", "--t-max", "1",
+                 "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and f"but {flag} 3 was given" in err, err
+    assert sorted(tmp_path.iterdir()) == [ic]

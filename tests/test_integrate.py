@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import odes
+import simulate
 from conftest import random_state
 
 
@@ -156,3 +157,17 @@ def test_outputs_are_written_atomically(tmp_path, state):
         res.save(tmp_path / "run.npz")
     assert odes.Result.load(tmp_path / "run.npz").params == {k: v for k, v in res.params.items()
                                                             if k != "bad"}
+
+
+@pytest.mark.parametrize("rule, activation", [("bp", "erf"), ("bp", "linear"), ("pepita", "erf")])
+def test_weight_decay_leaves_a_frozen_second_layer_alone(state, rule, activation):
+    """train_v=False with kappa > 0: w decays, v does not (theory.md 8.1) -- in the closed forms
+    (erf, linear) and the quadrature (exact PEPITA), as in the simulator at D = 300."""
+    kw = dict(train_v=False, weight_decay=0.5, activation=activation, progress=False)
+    assert np.all(odes.derivatives(state, rule, 0.5, train_v=False, weight_decay=0.5,
+                                   activation=activation)["v"] == 0)
+    res = odes.integrate(state, rule, 0.5, times=[0, 2, 4], **kw)
+    assert np.all(res.v == state.v)
+    sim = simulate.run(rule, 2, 2, 300, 0.5, times=[0, 2, 4], seeds=[1],
+                       weights=odes.realise(state, 300, seed=1, b=state.b), **kw)
+    np.testing.assert_array_equal(sim.v[0], res.v)

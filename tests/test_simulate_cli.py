@@ -104,3 +104,21 @@ def test_every_seed_diverging_exits_1_with_one_line_warnings(tmp_path):
                         for w in warn)
     assert not any(".py:" in line for line in lines)        # no file path, no source line
     assert "diverged" in p.stdout and not out.exists()
+
+
+@pytest.mark.parametrize("flag", ["--K", "--M"])
+def test_cli_init_refuses_K_or_M_that_disagree_with_the_file(tmp_path, capsys, monkeypatch, flag):
+    """--init with a 2 x 2 state and --K 3 (or --M 3): exit 2, one line naming the flag, no output
+    (rather than silently simulating the file's sizes)."""
+    import warnings
+    import odes
+    from simulate.cli import main
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)   # main replaces it
+    ic, out = tmp_path / "ic.json", tmp_path / "out.npz"
+    odes.State(Q=np.eye(2), R=np.zeros((2, 2)), T=np.eye(2), v=[1.0, 1.0],
+               v_star=[1.0, 1.0]).to_json(ic)
+    code = main(["--rule", "bp", "--eta", "0.5", "--init", str(ic), flag, "3", "--D", "50",
+                 "--t-max", "1", "--seeds", "1", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and f"but {flag} 3 was given" in err, err
+    assert sorted(tmp_path.iterdir()) == [ic]

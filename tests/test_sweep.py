@@ -160,6 +160,23 @@ def test_blocking_and_seed_numbers_do_not_change_the_numbers(tmp_path, sim_ref):
                                   sim_ref.eps_g.sel(eta=0.3, phi_F=0.05, seed=1).values)
 
 
+def test_a_given_state_is_realised_with_each_seed_number(tmp_path):
+    """With `state`, seed number s starts from realise(state, D, seed=s), in every block: seeds
+    2 and 3 (the second block) equal a direct run from those weights.  At t = 0 every realisation
+    has the state's order parameters, so the check is at t > 0."""
+    state = odes.State.random(2, 2, 100, seed=7)
+    state.to_json(tmp_path / "ic.json")
+    spec = dict(kind="sim", rule="bp", D=100, eta=0.5, t_max=2.0, seeds=4, block=2,
+                sigma=0.1, state=str(tmp_path / "ic.json"))
+    ds = sweep.run(spec, tmp_path / "s", jobs=1, progress=False)
+    seeds = [2, 3]
+    sim = simulate.run("bp", 2, 2, 100, 0.5, times=ds.t.values, seeds=seeds, jobs=1, sigma=0.1,
+                       weights=[odes.realise(state, 100, seed=s, b=state.b) for s in seeds])
+    assert ds.t.values[-1] == 2.0
+    np.testing.assert_array_equal(ds.Q.sel(seed=seeds).values, sim.Q)
+    np.testing.assert_array_equal(ds.R.sel(seed=seeds).values, sim.R)
+
+
 # ---- backends ---------------------------------------------------------------------------------
 
 def test_local_cluster_gives_identical_numbers(tmp_path, sim_ref):
@@ -288,6 +305,7 @@ BAD = [
     (dict(kind="compare", also=["fa"]), "also: the fa ODE needs b"),
     (dict(train_v="yes"), "train_v: expected true or false"),
     (dict(kind="ode", n_test=100), "n_test: the Monte-Carlo test error is for simulations"),
+    (dict(grid=dict(eta=[0.1], D=[100, 200])), "D: given both as a value and under [grid]"),
 ]
 
 
