@@ -38,8 +38,8 @@ def build_parser():
                        help=f"output directory (default: {output_dir(False)}/ under the working "
                             "directory)")
     where.add_argument("--committed", action="store_true",
-                       help=f"write the committed full-size figures in {FIGURE_DIR}/ (only the files "
-                            "that change)")
+                       help=f"write the committed full-size figures in {FIGURE_DIR}/ (only "
+                            "the files that change)")
     p.add_argument("--quiet", action="store_true", help="do not print the summaries")
     return p
 

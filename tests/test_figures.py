@@ -106,7 +106,8 @@ def test_cli_small_run_writes_png_and_pdf_once(tmp_path):
         assert p.stat().st_mtime_ns == OLD and p.read_bytes() == first[p]
     pdf.write_bytes(first[pdf][:-100])          # a figure that no longer matches its file
     age([pdf])
-    assert run_cli("fa_align_memorise", "--small", "--outdir", str(tmp_path), "--quiet").returncode == 0
+    out = run_cli("fa_align_memorise", "--small", "--outdir", str(tmp_path), "--quiet")
+    assert out.returncode == 0
     assert pdf.stat().st_mtime_ns != OLD and pdf.read_bytes() == first[pdf]
     assert png.stat().st_mtime_ns == OLD
 
@@ -116,7 +117,7 @@ def test_cli_default_output_is_not_the_committed_directory(tmp_path):
     out = run_cli("fa_align_memorise", "--small", "--quiet", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     saved = tmp_path / "runs" / "figures" / "small"
-    assert sorted(p.name for p in saved.iterdir()) == ["fa_align_memorise.pdf", "fa_align_memorise.png"]
+    assert sorted(p.name for p in saved.iterdir()) == [f"fa_align_memorise.{e}" for e in ("pdf", "png")]
     assert committed_figures() == before
     # full size: runs/figures/ under the working directory; figures/ only when asked for
     parse = build_parser().parse_args
