@@ -1,16 +1,21 @@
 """Paper figures of the tsode project, each a short script over the public APIs of `odes` and
 `simulate` (no physics of its own), so that a change in the library shows up in the figures.
 
-    python -m figures fig2            # writes figures/fig2.png and figures/fig2.pdf
-    python -m figures all             # every figure
-    python -m figures all --small     # quick, small sizes (or TSODE_SMALL=1), into figures/small/
+    python -m figures fig2              # writes runs/figures/fig2.png and .pdf (under the cwd)
+    python -m figures all               # every figure
+    python -m figures all --small       # quick, small sizes (or TSODE_SMALL=1): runs/figures/small/
+    python -m figures fig2 --committed  # updates the committed figures/fig2.png and .pdf
+
+The committed figures in this directory are written only when asked for (--committed, or this
+directory as outdir), and a file whose bytes would not change is never rewritten.
 
 From Python or a notebook::
 
     from figures import fig2
     data = fig2.compute()             # simulations and ODEs -> dict of arrays and parameters
     fig = fig2.plot(data)             # matplotlib Figure
-    fig2.save(fig)                    # figures/fig2.png and .pdf
+    fig2.save(fig)                    # runs/figures/fig2.png and .pdf (runs/figures/small/ with
+                                      # TSODE_SMALL=1); fig2.save(fig, outdir) elsewhere
     figures.make("fig2")              # compute + plot + save
 
 Every figure module has PARAMS (full size), SMALL (overrides for quick runs), ``compute(small=None,
@@ -53,11 +58,13 @@ def module(name):
 
 
 def make(name, small=None, outdir=None, **overrides):
-    """Compute, draw and save figure `name` (figures/NAME.png and .pdf, or into outdir); returns
-    the matplotlib Figure."""
+    """Compute, draw and save figure `name` (runs/figures/NAME.png and .pdf under the working
+    directory, runs/figures/small/ for small sizes, or into outdir); returns the matplotlib
+    Figure."""
+    from .style import output_dir
     mod = module(name)
     fig = mod.plot(mod.compute(small, **overrides))
-    mod.save(fig, outdir)
+    mod.save(fig, output_dir(small) if outdir is None else outdir)
     return fig
 
 

@@ -1,15 +1,17 @@
-"""Command line: ``python -m figures NAME [NAME ...] | all [--small] [--outdir DIR]``.
+"""Command line: ``python -m figures NAME [NAME ...] | all [--small] [--outdir DIR | --committed]``.
 
-Writes DIR/NAME.png and DIR/NAME.pdf (default DIR: the figures/ directory, or figures/small/ with
---small so that quick runs never overwrite the full-size figures), then prints how long the figure
-took and the numbers it shows.  An unknown name: a one-line message on stderr and exit status 2.
+Writes DIR/NAME.png and DIR/NAME.pdf, then prints how long the figure took and the numbers it
+shows.  Default DIR: runs/figures/ under the working directory (runs/figures/small/ with --small);
+the committed figures in figures/ are rewritten only with --committed (full size only) or an
+explicit --outdir.  A file whose bytes would not change is left untouched.  An unknown name, or
+--committed with small sizes: a one-line message on stderr and exit status 2.
 """
 import argparse
 import sys
 import time
 
 from . import FIGURES
-from .style import FIGURE_DIR, SMALL_ENV, is_small
+from .style import FIGURE_DIR, SMALL_ENV, is_small, output_dir
 
 PROG = "python -m figures"
 
@@ -30,11 +32,23 @@ def build_parser():
     p.add_argument("names", nargs="+", metavar="NAME", help="figure name(s), or 'all'")
     p.add_argument("--small", action="store_true", default=None,
                    help=f"small sizes for a quick check (same as {SMALL_ENV}=1); writes to "
-                        "figures/small/ unless --outdir is given")
-    p.add_argument("--outdir", default=None,
-                   help="output directory (default: the figures/ directory)")
+                        f"{output_dir(True)}/ unless --outdir is given")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--outdir", default=None,
+                       help=f"output directory (default: {output_dir(False)}/ under the working "
+                            "directory)")
+    where.add_argument("--committed", action="store_true",
+                       help=f"write the committed full-size figures in {FIGURE_DIR}/ (only "
+                            "the files that change)")
     p.add_argument("--quiet", action="store_true", help="do not print the summaries")
     return p
+
+
+def destination(args, small):
+    """The output directory of a parsed command line."""
+    if args.committed:
+        return FIGURE_DIR
+    return args.outdir if args.outdir is not None else output_dir(small)
 
 
 def main(argv=None):
@@ -51,7 +65,11 @@ def main(argv=None):
                              f"{', '.join(FIGURES)} or all\n")
             return 2
     small = is_small(args.small)
-    outdir = args.outdir if args.outdir is not None else (FIGURE_DIR / "small" if small else FIGURE_DIR)
+    if args.committed and small:
+        sys.stderr.write(f"{PROG}: error: --committed writes the full-size figures; drop --small "
+                         f"and {SMALL_ENV}\n")
+        return 2
+    outdir = destination(args, small)
 
     import matplotlib
     matplotlib.use("Agg")

@@ -134,7 +134,7 @@ def plot(data):
         fig.suptitle(f"BP, soft committee machine (v = v* = 1 frozen, T = I): D={p['D']}, "
                      f"$\\eta$={p['eta']}, small init" + ("  [small run]" if p["small"] else ""),
                      fontsize=9.5)
-    return fig
+    return style.fixed_layout(fig)
 
 
 def summary(data):

@@ -104,7 +104,7 @@ def plot(data):
         fig.suptitle(f"Feedback alignment, align then memorise: D={p['D']}, $\\eta$={p['eta']}, "
                      f"K=M={p['K']}, v*=(1,1), b ~ N(0, I)" + ("  [small run]" if p["small"] else ""),
                      fontsize=9.5)
-    return fig
+    return style.fixed_layout(fig)
 
 
 def summary(data):

@@ -114,7 +114,7 @@ def plot(data):
                      f"specialised (theory.md 4.2): by t = {style.fmt_num(t[-1])}, {where}.")
         fig.text(0.5, -0.005, foot, ha="center", va="top", fontsize=7, color="0.3",
                  linespacing=1.4)
-    return fig
+    return style.fixed_layout(fig)
 
 
 def _panel_b(ax, data, pos):

@@ -191,7 +191,7 @@ def plot(data):
         fig.suptitle(f"Where PEPITA $\\approx$ AFA: D={D}, $\\eta$={p['eta']}, K=M={p['K']}, "
                      f"v*=(1,1), $t^*$={style.fmt_num(p['t_star'])}"
                      + ("  [small run]" if p["small"] else ""), fontsize=9.5)
-    return fig
+    return style.fixed_layout(fig)
 
 
 def summary(data):

@@ -212,7 +212,7 @@ def plot(data):
                  "seeds): ○ agree with the exact ODE (3 s.e. + 3 %%), × do not, ■ every seed blew "
                  "up (as the ODE did)" % (p["D"], p["spot_seeds"]), ha="center", va="top",
                  fontsize=7, color="0.3", linespacing=1.4)
-    return fig
+    return style.fixed_layout(fig)
 
 
 def summary(data):

@@ -124,7 +124,7 @@ def plot(data):
                      f"$\\eta$={p['eta']}, K=M={p['K']}, erf, v*=(1,1), {p['seeds']} seeds; "
                      f"lines ODE, markers simulation" + ("  [small run]" if p["small"] else ""),
                      fontsize=9)
-    return fig
+    return style.fixed_layout(fig)
 
 
 def findings(data):

@@ -52,7 +52,7 @@ def plot(data):
         fig.suptitle(f"BP, K = M = 2, D = {p['D']}, {p['seeds']} seeds per point: lines ODE, "
                      f"markers simulation", fontsize=9)
         fig.tight_layout()
-    return fig
+    return style.fixed_layout(fig)
 
 
 def summary(data):

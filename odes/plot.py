@@ -59,34 +59,47 @@ def title_of(params):
     return f"{params.get('rule', '')}: " + ", ".join(parts)
 
 
+def set_time_range(ax, t):
+    """x-limits: the run's positive times (log axes), without margins beyond the run."""
+    t = np.asarray(t)[np.asarray(t) > 0]
+    if len(t) > 1:
+        ax.set_xlim(t[0], t[-1])
+
+
 def plot_result(res, path=None, axes=None, label=None):
     """eps_g (log-log) and the angles of an `odes.Result`; saved to `path` if given; returns the
-    figure (a Figure outside pyplot, see the module docstring)."""
-    if axes is None:
-        fig = new_figure(figsize=(10, 4), layout="constrained")
-        axes = fig.subplots(1, 2)
-    else:
-        fig = axes[0].figure
-    colour = RULE_COLOURS.get(res.rule.name)
+    figure (a Figure outside pyplot, see the module docstring).  axes: optional (eps_g axis[,
+    angle axis]).  Without a defined angle the figure has the eps_g panel only, and the undefined
+    angles are named above it."""
     t = res.t
     pos = t > 0
+    drawn = {name: theta for name, theta in res.angles.items() if np.isfinite(theta[pos]).any()}
+    undefined = [name for name in res.angles if name not in drawn]
+    if axes is None:
+        fig = new_figure(figsize=(10, 4), layout="constrained")
+        axes = fig.subplots(1, 2 if drawn else 1, squeeze=False)[0]
+    fig = axes[0].figure
+    colour = RULE_COLOURS.get(res.rule.name)
     axes[0].loglog(t[pos], res.eps_g[pos], color=colour, label=label or res.rule.name)
     axes[0].set(xlabel=r"time $t$ = steps$/D$", ylabel=r"$\epsilon_g$")
     axes[0].legend(frameon=False)
-    undefined = []
-    for name, theta in res.angles.items():
-        if np.all(np.isnan(theta)):
-            undefined.append(name)
-            continue
-        axes[1].semilogx(t[pos], theta[pos], ANGLE_STYLES.get(name, "-"), color=colour,
-                         label=ANGLE_LABELS.get(name, name))
-    axes[1].set(xscale="log", xlabel=r"time $t$", ylabel="angle (degrees)", ylim=(0, 180),
-                yticks=[0, 45, 90, 135, 180])
-    if axes[1].get_legend_handles_labels()[0]:
-        axes[1].legend(frameon=False)
-    mark_undefined(axes[1], undefined)
+    if len(axes) > 1:
+        _angle_panel(axes[1], t, drawn, colour)
+    mark_undefined(axes[-1], undefined)
+    for ax in axes:
+        set_time_range(ax, t)
     fig.suptitle(title_of(res.params))
     if path is not None:
         fig.savefig(path, dpi=150)
     return fig
 
+
+def _angle_panel(ax, t, angles, colour):
+    pos = t > 0
+    for name, theta in angles.items():
+        ax.semilogx(t[pos], theta[pos], ANGLE_STYLES.get(name, "-"), color=colour,
+                    label=ANGLE_LABELS.get(name, name))
+    ax.set(xscale="log", xlabel=r"time $t$", ylabel="angle (degrees)", ylim=(0, 180),
+           yticks=[0, 45, 90, 135, 180])
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False)

@@ -1,5 +1,7 @@
 """The figure scripts: command line, files written, and the plotted data against known values
 (small sizes, a few seconds per figure)."""
+import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import figures  # noqa: E402
 from figures import (bp_plateau, fa_align_memorise, fig2, pepita_f_scale,  # noqa: E402
                      pepita_regimes, pepita_variants, sweep_bp_noise)
+from figures import style  # noqa: E402
+from figures.__main__ import build_parser, destination  # noqa: E402
 from figures.common import plateau_height  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,9 +27,32 @@ MODULES = {"fig2": fig2, "bp_plateau": bp_plateau, "fa_align_memorise": fa_align
            "sweep_bp_noise": sweep_bp_noise, "pepita_variants": pepita_variants}
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "figures", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+def run_cli(*args, cwd=ROOT):
+    # the repository first on the path, also from another working directory
+    path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    return subprocess.run([sys.executable, "-m", "figures", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+def committed_figures():
+    """(modification time, sha256) of every committed figure file."""
+    return {f.name: (f.stat().st_mtime_ns, hashlib.sha256(f.read_bytes()).hexdigest())
+            for f in sorted((ROOT / "figures").glob("*.p[dn][fg]"))}
+
+
+OLD = 10**18      # a modification time (ns, 2001) given to files so that any rewrite shows
+
+
+def age(paths):
+    for p in paths:
+        os.utime(p, ns=(OLD, OLD))
+
+
+def tiny_figure():
+    fig = plt.figure(figsize=(2, 1.5), layout="constrained")
+    fig.subplots().plot([0, 1], [1, 0])
+    return style.fixed_layout(fig)
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +90,79 @@ def test_no_name_is_a_usage_error():
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
 
 
-def test_cli_small_run_writes_png_and_pdf(tmp_path):
+def test_cli_small_run_writes_png_and_pdf_once(tmp_path):
+    """A second run leaves unchanged files alone (same bytes and modification time); a file that
+    differs from the figure is rewritten."""
     out = run_cli("fa_align_memorise", "--small", "--outdir", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "fa_align_memorise:" in out.stdout and "theta(v,b)" in out.stdout
-    for ext in ("png", "pdf"):
-        assert (tmp_path / f"fa_align_memorise.{ext}").stat().st_size > 10_000
+    png, pdf = (tmp_path / f"fa_align_memorise.{ext}" for ext in ("png", "pdf"))
+    for p in (png, pdf):
+        assert p.stat().st_size > 10_000
+    first = {p: p.read_bytes() for p in (png, pdf)}
+    age([png, pdf])
+    assert run_cli("fa_align_memorise", "--small", "--outdir", str(tmp_path)).returncode == 0
+    for p in (png, pdf):
+        assert p.stat().st_mtime_ns == OLD and p.read_bytes() == first[p]
+    pdf.write_bytes(first[pdf][:-100])          # a figure that no longer matches its file
+    age([pdf])
+    out = run_cli("fa_align_memorise", "--small", "--outdir", str(tmp_path), "--quiet")
+    assert out.returncode == 0
+    assert pdf.stat().st_mtime_ns != OLD and pdf.read_bytes() == first[pdf]
+    assert png.stat().st_mtime_ns == OLD
+
+
+def test_cli_default_output_is_not_the_committed_directory(tmp_path):
+    before = committed_figures()
+    out = run_cli("fa_align_memorise", "--small", "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    saved = tmp_path / "runs" / "figures" / "small"
+    assert sorted(p.name for p in saved.iterdir()) == [f"fa_align_memorise.{e}" for e in ("pdf", "png")]
+    assert committed_figures() == before
+    # full size: runs/figures/ under the working directory; figures/ only when asked for
+    parse = build_parser().parse_args
+    assert destination(parse(["fig2"]), small=False) == Path("runs", "figures")
+    assert destination(parse(["fig2", "--small"]), small=True) == Path("runs", "figures", "small")
+    assert destination(parse(["fig2", "--committed"]), small=False) == ROOT / "figures"
+    assert destination(parse(["fig2", "--outdir", "x"]), small=False) == "x"
+
+
+def test_committed_refuses_small_sizes():
+    out = run_cli("fig2", "--committed", "--small")
+    assert out.returncode == 2 and out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and "--committed" in out.stderr
+
+
+def test_library_default_output_is_not_the_committed_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(style.SMALL_ENV, raising=False)
+    before = committed_figures()
+    fig = tiny_figure()
+    paths = fig2.save(fig)
+    plt.close(fig)
+    assert [p.resolve() for p in paths] == [tmp_path / "runs" / "figures" / f"fig2.{ext}"
+                                            for ext in ("png", "pdf")]
+    assert committed_figures() == before
+    monkeypatch.setenv(style.SMALL_ENV, "1")
+    assert style.output_dir() == Path("runs", "figures", "small")
+
+
+def test_save_rewrites_only_changed_files(tmp_path):
+    fig = tiny_figure()
+    paths = style.save(fig, "tiny", tmp_path)
+    first = [p.read_bytes() for p in paths]
+    age(paths)
+    fig.canvas.draw()                           # drawing again does not change the bytes
+    assert style.save(fig, "tiny", tmp_path) == paths
+    assert [p.stat().st_mtime_ns for p in paths] == [OLD, OLD]
+    assert [p.read_bytes() for p in paths] == first
+    fig.axes[0].set_title("changed")
+    style.save(fig, "tiny", tmp_path)
+    plt.close(fig)
+    for p, old in zip(paths, first):
+        assert p.stat().st_mtime_ns != OLD and p.read_bytes() != old
+        assert p.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.pdf", "tiny.png"]   # no temporaries
 
 
 def test_unknown_parameter_is_rejected():
@@ -83,6 +177,10 @@ def test_plot_and_save(name, small_data, tmp_path):
     mod = MODULES[name]
     fig = mod.plot(small_data[name])
     paths = mod.save(fig, tmp_path)
+    # the layout is fixed once drawn: a figure shown (drawn) and saved again gives the same bytes
+    first = [p.read_bytes() for p in paths]
+    fig.canvas.draw()
+    assert [style.render(fig, ext, name) for ext in ("png", "pdf")] == first
     plt.close(fig)
     assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
     png, pdf = paths

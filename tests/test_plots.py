@@ -4,9 +4,12 @@ import warnings
 
 import matplotlib
 import numpy as np
+import pytest
 
 import odes
 import simulate
+
+EPS, DEV, ANG = r"$\epsilon_g$", "(sim $-$ ODE) / ODE", "angle (degrees)"
 
 
 def test_plots_leave_the_backend_alone_and_pyplot_empty(tmp_path):
@@ -35,9 +38,36 @@ def test_undefined_angles_are_named_not_warned(tmp_path):
         warnings.simplefilter("error")
         figs = [cmp.plot(), res.plot()]
     for fig in figs:
-        ax_ang = fig.axes[-1]                  # the angle panel is drawn last
-        texts = [t.get_text() for t in ax_ang.texts] + [ax_ang.get_title(loc="left")]
+        texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+        texts += [ax.get_title(loc=loc) for ax in fig.axes for loc in ("left", "center")]
         assert any("needs K = M" in t for t in texts), texts
+
+
+def shows_finite_data(ax):
+    """Whether a line or a collection of ax has a finite point."""
+    lines = [np.asarray(line.get_ydata(), float) for line in ax.lines]
+    paths = [path.vertices for c in ax.collections for path in c.get_paths()]
+    return any(np.isfinite(y).any() for y in lines + paths)
+
+
+@pytest.mark.parametrize("rule, K, M, panels", [
+    ("bp", 2, 3, [EPS, DEV]),                  # no angle is defined: no angle panel
+    ("bp", 3, 2, [EPS, DEV]),
+    ("fa", 2, 3, [EPS, DEV, ANG]),             # theta(b, v) is
+    ("bp", 2, 2, [EPS, DEV, ANG]),             # K = M: theta(v, v*)
+])
+def test_every_panel_shows_the_run(rule, K, M, panels):
+    """No empty axes: each panel draws finite data over the run's times; the angle panel only
+    when an angle is defined."""
+    cmp = simulate.compare(rule, K, M, 100, 0.5, t_max=2, seeds=2, progress=False)
+    res = odes.integrate(odes.State.random(K, M, 100, seed=0), rule, 0.5, t_max=2)
+    for fig, t, expected in ((cmp.plot(), cmp.t, panels), (res.plot(), res.t, [EPS] + panels[2:])):
+        assert [ax.get_ylabel() for ax in fig.axes] == expected
+        t = t[t > 0]
+        for ax in fig.axes:
+            assert shows_finite_data(ax), ax.get_ylabel()
+            lo, hi = ax.get_xlim()
+            assert t[0] * (1 - 1e-12) <= lo < hi <= t[-1] * (1 + 1e-12), (ax.get_ylabel(), lo, hi)
 
 
 def test_theory_is_drawn_over_the_simulation():
