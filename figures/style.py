@@ -182,8 +182,6 @@ def write_if_changed(path, data):
     if path.is_file() and path.read_bytes() == data:
         return False
     with atomic_write(path, "wb") as fh:
-        if hasattr(os, "fchmod"):        # the temporary file is private; a figure is not
-            os.fchmod(fh.fileno(), 0o644)
         fh.write(data)
     return True
 
