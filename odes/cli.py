@@ -135,8 +135,11 @@ def check_run_arguments(args, realise_init=False):
     if args.phi_F is not None:
         args.sigma_F = float(np.sqrt(args.phi_F / args.D))
     also = [x.strip() for x in (getattr(args, "also", "") or "").split(",")]
-    if args.nodes is not None and args.rule != "pepita" and "pepita" not in also:
-        raise UsageError("--nodes is for the exact-PEPITA ODE (--rule pepita)")
+    from .rules import RULES
+    quadrature = [r for r in RULES.values() if r.exact_pepita]
+    if args.nodes is not None and not any(r.name in [args.rule] + also for r in quadrature):
+        raise UsageError(f"--nodes is for the ODEs evaluated by quadrature (--rule "
+                         f"{', '.join(r.name for r in quadrature)})")
     if getattr(args, "ode", True):
         from .parameters import check_activation
         for name in [args.rule] + [x for x in also if x]:

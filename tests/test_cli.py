@@ -69,7 +69,7 @@ def write_ic(path, **change):
     ({}, ("--atol", "-1e-9"), "--atol must be finite and >= 0"),
     ({}, ("--method", "scipy-FOO"), "--method: unknown method 'scipy-FOO'"),
     ({}, ("--times", "0,1,5"), "--t-max 1 disagrees with the last of --times (5)"),
-    ({}, ("--nodes", "12"), "--nodes is for the exact-PEPITA ODE"),
+    ({}, ("--nodes", "12"), "--nodes is for the ODEs evaluated by quadrature"),
     ({}, ("--weight-decay", "-0.1"), "--weight-decay must be finite and >= 0"),
     ({}, ("--rule", "pepita"), "a, p, phi_F: rule 'pepita' needs the state's a (w_k.F/sqrt(D), K values), p"),
 ])

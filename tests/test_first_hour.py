@@ -84,3 +84,14 @@ def test_docstrings_name_what_exists():
     assert "Fields" in odes.State.__doc__ and "State.random" in odes.State.__doc__
     for rule in odes.ODE_RULES:
         assert f"'{rule}'" in odes.integrate.__doc__, rule
+
+
+def test_nodes_reach_every_rule_evaluated_by_quadrature(tmp_path):
+    """--nodes, which the accuracy warning points to, is taken by pepita-hebbian and pepita-tl too
+    (it used to be refused for all but pepita)."""
+    from odes.cli import main
+    for rule in ("pepita-hebbian", "pepita-tl"):
+        out = tmp_path / f"{rule}.npz"
+        assert main(["--rule", rule, "--eta", "0.1", "--t-max", "0.1", "--nodes", "6", "--quiet",
+                     "--out", str(out)]) == 0
+        assert odes.Result.load(out).params["nodes"] == 6
