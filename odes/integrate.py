@@ -290,18 +290,20 @@ class _Run:
 
 class _Calls:
     """Compiled calls of a step budget that keeps each near CALL_SECONDS of wall time, so that an
-    interrupt is seen and the bar moves that often (the budget doubles while calls are short)."""
+    interrupt is seen and the bar moves that often.  After a call the budget is scaled by
+    CALL_SECONDS / (its time): down after a long call, up (at most 2x) only after a call that
+    used its whole budget (one that ended at an output time says nothing about a longer one)."""
 
-    def __init__(self, start=64):
+    def __init__(self, start=8):
         self.budget = start
 
-    def timed(self, fn, *args):
+    def timed(self, fn, *args, exhausted=None):
+        """fn(*args), then the budget adapted; exhausted(result) says whether it used it all."""
         t0 = time.perf_counter()
         out = fn(*args)
-        if time.perf_counter() - t0 < 0.5 * CALL_SECONDS:
-            self.budget = min(2 * self.budget, 2**24)
-        elif self.budget > 1:
-            self.budget //= 2
+        scale = CALL_SECONDS / max(time.perf_counter() - t0, 1e-9)
+        scale = min(scale, 2.0 if exhausted(out) else 1.0)
+        self.budget = int(min(max(1, self.budget * scale), 2**24))
         return out
 
 
@@ -345,7 +347,8 @@ def _adaptive(run, rtol, atol, stop):
                 run.check_cancel()
                 budget = min(MAX_STEPS, int(counts[adaptive.STEPS]) + calls.budget)
                 code, bad = calls.timed(adaptive.dopri5, y, solver, times[i:i + 1], out, t_bound,
-                                        rtol, atol, budget, run.blowup, counts, scratch, *args)
+                                        rtol, atol, budget, run.blowup, counts, scratch, *args,
+                                        exhausted=lambda r: r[0] == adaptive.MAX_STEPS)
                 bar.update(solver[adaptive.T_] - bar.n)
                 stats()
                 if code != adaptive.MAX_STEPS or counts[adaptive.STEPS] >= MAX_STEPS:
@@ -368,7 +371,7 @@ def _bdf(run, rtol, atol):
     out = np.full((len(times), y.size), np.nan)
     counts = np.zeros(5, np.int64)
     abort = np.zeros(1, np.int64)
-    with run.bar(1, unit="run"), ThreadPoolExecutor(1) as pool:
+    with run.bar(1, unit="run") as bar, ThreadPoolExecutor(1) as pool:
         job = pool.submit(bdf.bdf, y, times, out, rtol, atol, MAX_STEPS, run.blowup, abort, counts,
                           *run.args)
         try:
@@ -378,6 +381,7 @@ def _bdf(run, rtol, atol):
                     break
                 except TimeoutError:
                     run.check_cancel()
+                    bar.update(0)                # shows the bar (elapsed time) after its delay
         except KeyboardInterrupt:
             abort[0] = 1
             job.result()
@@ -413,7 +417,8 @@ def _fixed_step(run, dt, rk4, stop):
             while done < target:
                 run.check_cancel()
                 n = int(min(target - done, calls.budget))
-                made, bad = calls.timed(_advance, y, n, dt, rk4, run.blowup, *args, scratch)
+                made, bad = calls.timed(_advance, y, n, dt, rk4, run.blowup, *args, scratch,
+                                        exhausted=lambda r: r[0] == calls.budget)
                 done += made
                 stats()
                 bar.update(done * dt - bar.n)

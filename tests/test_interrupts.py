@@ -16,35 +16,41 @@ import sweep
 _DEFAULT_SIGINT = dict(preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def interrupt(args, cwd, ready, timeout=240):
-    """Start `python -m args` in cwd, wait until ready() (or its stderr shows a progress bar),
-    send SIGINT and return (exit status, seconds from the signal to the exit, stderr)."""
-    proc = subprocess.Popen([sys.executable, "-m", *map(str, args)], cwd=cwd, text=True,
+def interrupt(args, cwd, ready, timeout=300):
+    """Start `python -m args` in cwd, wait until ready(stderr so far) is true, send SIGINT and
+    return (exit status, seconds from the signal to the exit, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", *map(str, args)], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **_DEFAULT_SIGINT)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: proc.stderr.read1(4096), b"")))
+    reader.start()
     start = time.monotonic()
-    while not ready():
-        assert proc.poll() is None, proc.stderr.read()
+    while not ready(b"".join(chunks).decode(errors="replace")):
+        assert proc.poll() is None, b"".join(chunks).decode()
         assert time.monotonic() - start < timeout, "never got going"
         time.sleep(0.1)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    return proc.returncode, time.monotonic() - sent, err
+    proc.wait(timeout=60)
+    seconds = time.monotonic() - sent
+    reader.join()
+    return proc.returncode, seconds, b"".join(chunks).decode(errors="replace")
 
 
-def after(seconds):
-    """A ready() that is true `seconds` after its first call."""
-    start = []
+def computing_for(seconds):
+    """A ready() that is true `seconds` after the progress bar first shows (after the compile)."""
+    shown = []
 
-    def ready():
-        start.append(time.monotonic())
-        return start[-1] - start[0] >= seconds
+    def ready(err):
+        if "|" in err and not shown:
+            shown.append(time.monotonic())
+        return bool(shown) and time.monotonic() - shown[0] >= seconds
     return ready
 
 
 @pytest.mark.parametrize("args", [
-    # the issue's run: 4 seeds of ~25 s each at D = 2000 (numba's compile, ~10 s when not cached,
-    # holds the interpreter; the signal is sent well after it)
+    # the issue's run: 4 seeds of ~25 s each at D = 2000 (numba's compile, which holds the
+    # interpreter, is over once the progress bar shows; the signal is sent 3 s after that)
     ("simulate", "--rule", "bp", "--eta", "0.5", "--D", "2000", "--seeds", "4", "--t-max", "2000",
      "--out", "run.npz"),
     # exact PEPITA at K = M = 3: ~30 s of ODE before it diverges at t ~ 165 (the issue's run);
@@ -55,15 +61,7 @@ def after(seconds):
      "--seed", "1", "--t-max", "1000", "--method", "bdf", "--out", "run.npz"),
 ], ids=["simulate", "odes-dopri5", "odes-bdf"])
 def test_ctrl_c_stops_at_once_with_one_line_and_no_file(tmp_path, args):
-    # warm numba's cache in this process first, so that the child spends its time computing
-    if args[0] == "simulate":
-        import simulate
-        simulate.run("bp", 2, 2, 50, 0.5, t_max=1, seeds=1, progress=False)
-    else:
-        st = odes.State.random(3, 3, 50, 0, sigma_F=0.1)
-        method = args[args.index("--method") + 1] if "--method" in args else "dopri5"
-        odes.integrate(st, "pepita", 0.05, t_max=0.01, method=method, progress=False, nodes=2)
-    code, seconds, err = interrupt(args, tmp_path, after(8))
+    code, seconds, err = interrupt(args, tmp_path, computing_for(3))
     lines = [line for line in err.splitlines()            # less progress bars and warnings
              if line.strip() and "|" not in line and "warning:" not in line]
     assert code == 130, err
@@ -95,7 +93,7 @@ def test_an_interrupted_sweep_resumes(tmp_path):
     out = tmp_path / "s"
     code, seconds, err = interrupt(
         ["sweep", spec, "--out", out, "--jobs", "1", "--quiet"], tmp_path,
-        lambda: len(list((out / "tasks").glob("*.npz"))) >= 2)
+        lambda err: len(list((out / "tasks").glob("*.npz"))) >= 2)
     assert code == 130 and seconds < 3.0, (err, seconds)
     assert err.strip().splitlines() == [
         "python -m sweep: interrupted; the store keeps the finished tasks (--resume finishes it)"]
