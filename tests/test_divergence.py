@@ -7,7 +7,8 @@ import odes
 import simulate
 import sweep
 from odes.cli import main as odes_main
-from odes.divergence import BLOWUP
+from odes.divergence import BLOWUP, blown_up
+from odes.rhs import layout
 
 METHODS = ["dopri5", "bdf", "rk4", "euler", "scipy-RK45", "scipy-LSODA"]
 # BP at eta = 3 from seed 0's random start: Q_00 grows through 10 near t = 1.667 (and then to ~34)
@@ -54,6 +55,52 @@ def test_every_method_stops_where_the_threshold_is_crossed(method, crossing):
     assert runs[1].stats["n_rhs"] == pytest.approx(res.stats["n_rhs"], abs=12)
 
 
+def test_blown_up_checks_q_kk_and_v_squared():
+    K = M = 2
+    lay = layout(K, M)
+    y = np.zeros(lay["size"])
+    y[[0, 3]] = 1.0
+    y[lay["v"]] = [1.0, -2e4]                       # v_1^2 = 4e8
+    assert blown_up(y, K, M, BLOWUP) == lay["v"].start + 1
+    y[lay["v"].start + 1] = -9e3                    # 8.1e7: below
+    assert blown_up(y, K, M, BLOWUP) == -1
+    y[3] = np.nan
+    assert blown_up(y, K, M, BLOWUP) == 3
+
+
+def test_a_v_beyond_the_threshold_is_named():
+    """From seed 0's start v_0^2 = 2.14 and Q_00 = 1.01: with blowup 2 it is v that has crossed."""
+    st = odes.State.random(2, 2, 500, 0)
+    with pytest.raises(odes.IntegrationError, match=r"v\[0\] squared exceeded 2"):
+        odes.integrate(st, "bp", 3.0, t_max=1.0, blowup=2.0, progress=False)
+
+
+@pytest.mark.parametrize("method", ["dopri5", "bdf", "scipy-RK45"])
+def test_an_output_just_before_the_crossing_is_kept(method, crossing):
+    """Outputs inside the step that crosses come from the continuous extension up to the crossing
+    (dopri5 takes that step again in the call for the next output)."""
+    st, t_star = crossing
+    times = [0.0, 1.0, t_star - 1e-4, t_star + 1e-4, 2.0]
+    with pytest.raises(odes.IntegrationError) as err:
+        odes.integrate(st, CASE["rule"], CASE["eta"], times=times, method=method,
+                       blowup=CASE["limit"], progress=False)
+    assert list(err.value.result.t) == times[:3]
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_an_off_grid_output_beyond_the_threshold_diverges(method):
+    """The extra step of the remaining length to an output between grid points is checked too."""
+    st, dt = odes.State.random(2, 2, 500, 0), 1e-3
+    with pytest.raises(odes.IntegrationError) as err:
+        odes.integrate(st, CASE["rule"], CASE["eta"], t_max=2.0, method=method, dt=dt,
+                       blowup=CASE["limit"], progress=False)
+    g = err.value.result.t_diverged                 # the first grid time beyond
+    with pytest.raises(odes.IntegrationError, match=r"Q\[0,0\] exceeded 10") as err:
+        odes.integrate(st, CASE["rule"], CASE["eta"], times=[0.0, g - 1e-6], method=method, dt=dt,
+                       blowup=CASE["limit"], progress=False)
+    assert err.value.result.t_diverged == pytest.approx(g - 1e-6)
+
+
 def test_blown_up_exact_pepita_is_diverged_not_finished():
     """The issue's fault at K = M = 2: exact PEPITA from an O(1) start with |F|^2 ~ 3 blows up
     (eps_g ~ 1e5 by t ~ 17); it used to end 'finished'.  Now it stops at the threshold."""
@@ -80,12 +127,16 @@ def test_the_simulator_and_the_ode_share_the_threshold():
     assert np.all(np.isnan(cmp.ode["eps_g"][:, after]))
 
 
-def test_the_command_line_says_diverged_and_exits_1(tmp_path, capsys):
+@pytest.mark.parametrize("args,how", [
+    (("pepita", "--phi-F", "3", "--seed", "1"), "Q[0,0] exceeded 1e+08"),     # the threshold
+    (("pepita-lin", "--sigma-F", "1"), "became non-finite"),                   # a non-finite state
+])
+def test_the_command_line_says_diverged_and_exits_1(tmp_path, capsys, args, how):
     out = tmp_path / "o.npz"
-    code = odes_main(["--rule", "pepita-lin", "--eta", "0.5", "--sigma-F", "1", "--t-max", "100",
-                      "--quiet", "--out", str(out)])
+    code = odes_main(["--rule", *args, "--eta", "0.5", "--t-max", "100", "--quiet", "--out", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1 and "diverged at t ~" in err[0] and not out.exists()
+    assert code == 1 and len(err) == 1 and "diverged at t ~" in err[0] and how in err[0], err
+    assert not out.exists()
 
 
 def test_a_compare_sweep_records_the_ode_divergence(tmp_path):

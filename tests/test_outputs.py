@@ -53,11 +53,27 @@ def test_a_size_that_cannot_fit_is_refused_before_allocating(main, prog, capsys)
     assert "D = 1e+10 with K = 100, M = 2: the weights" in err[0] and "GiB" in err[0]
 
 
-def test_the_memory_bound_counts_the_seeds():
-    """8 bytes x D x (2K + M + 2) per seed: 1e7 x 10 x 8 = 0.8 GB fits once, not 100 times."""
+def test_the_memory_bound_counts_the_seeds(monkeypatch):
+    """8 bytes x D x (2K + M + 2) per seed against a pretended 1 GiB: 0.8 GB fits once, not 100
+    times; nothing is drawn (a regression fails here instead of filling the machine's memory)."""
+    monkeypatch.setattr(odes.weights, "memory_bytes", lambda: 2**30)
+
+    def refuse(*args, **kw):
+        raise AssertionError("weights drawn before the sizes were checked")
+    monkeypatch.setattr(sys.modules["simulate.run"], "draw_weights", refuse)
     odes.weights.check_sizes(4, 2, 10**7)
+    with pytest.raises(ValueError, match="the weights of 2 seeds need"):
+        odes.weights.check_sizes(4, 2, 10**7, copies=2)
     with pytest.raises(ValueError, match="the weights of 100 seeds need"):
         simulate.run("bp", 4, 2, 10**7, 0.5, t_max=1, seeds=100)
+
+
+def test_a_directory_as_output_is_refused_before_the_run(tmp_path, no_work, capsys):
+    (tmp_path / "d.npz").mkdir()
+    assert odes_main(["--rule", "bp", "--eta", "0.5", "--t-max", "1", "--out",
+                      str(tmp_path / "d.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("it is a directory"), err
 
 
 @pytest.fixture(params=[0o022, 0o002, 0o077])
