@@ -276,7 +276,7 @@ def pepita_rows(state, node_counts, ref_nodes, eta=0.3):
 
 
 def pepita_section():
-    from odes.expectations import default_nodes
+    from odes.gaussian.expectations import default_nodes
     lin = odes.State(**PEPITA_START)
     y, args = kernel_args(lin, odes.get_rule("pepita-lin"), 0.3)
     dy = np.zeros_like(y)

@@ -5,12 +5,19 @@
     res = odes.integrate(st, "bp", eta=0.5, t_max=1000)      # adaptive dopri5, rtol 1e-8
     res.t, res.eps_g, res.Q, res.angles["v_vstar"]
 
-Modules: integrals (Gaussian integrals of erf), state (order parameters), rules (BP, FA, AFA,
-PEPITA as data), rhs (the ODE right-hand sides), integrate (solvers), result (Result object),
-observables (eps_g, angles), fixed_points (fixed points and their stability),
-adaptive (the compiled Dormand-Prince stepper), bdf (the compiled stiff stepper), weights (random
-and exact-overlap weights), symbolic (sympy oracle), expectations and quadrature_rhs (Gaussian
-expectations by quadrature; exact PEPITA), vecmath (vectorised arcsin, erf, exp from libmvec).
+The package by its layers, each importing only from those before it:
+
+    gaussian/    integrals (the closed-form Gaussian integrals of erf), relu_integrals (of
+                 ReLU), expectations (E[f(u)], u ~ N(0, C), by quadrature), vecmath (arcsin,
+                 erf, exp over arrays from libmvec)
+    activations, rules, state, weights, observables, divergence
+                 g and g'; the learning rules as data; the order parameters; random and
+                 exact-overlap weights; eps_g and the angles; when a run has diverged
+    rhs/         the right-hand sides: parameters (the parameter vector), fields (the covariance
+                 read from the packed state), kernel (the layout, the closed-form kernel and the
+                 dispatch), quadrature (exact PEPITA and its variants)
+    solvers/     dopri5 (the compiled Dormand-Prince stepper), bdf (the compiled stiff stepper)
+    integrate, fixed_points, result, symbolic (sympy oracle), io, plot, cli
 """
 from . import activations
 from .activations import ACTIVATIONS

@@ -6,15 +6,15 @@ the compiled kernels read.
     relu    g(x) = max(0, x),      g'(x) = Theta(x)  (Theta(0) = 0)
 
 `g` and `g_prime` are the scalar compiled functions used by the simulator and the quadrature
-engine, `g_pair_n` both over an array (for erf by libmvec's vector erf and exp, `odes.vecmath`);
-the closed-form Gaussian integrals of each activation are in `odes.integrals` (erf) and
-`odes.relu_integrals` (ReLU; linear ones are the covariances themselves).
+engine, `g_pair_n` both over an array (for erf by libmvec's vector erf and exp, `odes.gaussian.vecmath`);
+the closed-form Gaussian integrals of each activation are in `odes.gaussian.integrals` (erf) and
+`odes.gaussian.relu_integrals` (ReLU; linear ones are the covariances themselves).
 """
 import math
 
 from numba import njit
 
-from .vecmath import erf_n, exp_n
+from .gaussian.vecmath import erf_n, exp_n
 
 ACTIVATIONS = ("erf", "linear", "relu")
 ERF, LINEAR, RELU = range(3)
@@ -51,7 +51,7 @@ def g_prime(act, x):
 @njit(cache=True, inline="always")
 def g_pair_n(act, x, gv, gp, tmp, n):
     """gv[:n] = g(x[:n]) and gp[:n] = g'(x[:n]); tmp is scratch as long as gv.  Arrays padded to
-    `odes.vecmath.padded(n)` are computed by whole vectors."""
+    `odes.gaussian.vecmath.padded(n)` are computed by whole vectors."""
     if act == ERF:
         for i in range(n):
             tmp[i] = x[i] * _INV_SQRT2

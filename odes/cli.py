@@ -141,7 +141,7 @@ def check_run_arguments(args, realise_init=False):
         raise UsageError(f"--nodes is for the ODEs evaluated by quadrature (--rule "
                          f"{', '.join(r.name for r in quadrature)})")
     if getattr(args, "ode", True):
-        from .parameters import check_activation
+        from .rhs.parameters import check_activation
         for name in [args.rule] + [x for x in also if x]:
             try:
                 check_activation(name, args.activation)

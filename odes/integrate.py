@@ -4,11 +4,11 @@ What to integrate (a `State` and a rule with its parameters), how (``method``) a
 (``times``) are separate arguments.  Methods:
 
 ``dopri5`` (default)
-    the compiled adaptive Dormand-Prince 5(4) pair of `odes.adaptive`, with error control by
+    the compiled adaptive Dormand-Prince 5(4) pair of `odes.solvers.dopri5`, with error control by
     ``rtol``/``atol``, step-size control and dense output: every output time is hit exactly
     without shortening a step, and the whole loop runs in numba.
 ``bdf``
-    the compiled variable-order backward differentiation of `odes.bdf`, for stiff runs (long runs
+    the compiled variable-order backward differentiation of `odes.solvers.bdf`, for stiff runs (long runs
     at small eta near a fixed point); one compiled call, outputs from its interpolating polynomial.
 ``rk4``, ``euler``
     fixed steps of ``dt`` on the grid t = n dt with an integer step counter, so there is no
@@ -37,12 +37,12 @@ import numpy as np
 from numba import njit
 from tqdm.auto import tqdm
 
-from . import adaptive, bdf
+from .solvers import bdf, dopri5
 from .divergence import BLOWUP, blown_up
-from .expectations import accuracy_note
+from .gaussian.expectations import accuracy_note
 from .observables import eps_g as _eps_g
 from .result import Result
-from .parameters import N_NODES
+from .rhs.parameters import N_NODES
 from .rhs import evaluate, kernel_args, layout, rhs_kernel, unpack
 from .rules import get_rule
 
@@ -59,7 +59,7 @@ CALL_SECONDS = 0.1
 
 
 class AccuracyWarning(UserWarning):
-    """The default quadrature is coarser than at K + M = 4 (see `odes.expectations.accuracy_note`)."""
+    """The default quadrature is coarser than at K + M = 4 (see `odes.gaussian.expectations.accuracy_note`)."""
 
 
 class IntegrationError(RuntimeError):
@@ -172,7 +172,7 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     state: `odes.State`; rule: a name of `odes.ODE_RULES` or its `Rule`: 'bp', 'fa', 'afa',
     'pepita-lin' (closed forms), 'pepita' (exact PEPITA), 'pepita-hebbian' or 'pepita-tl' (its
     Hebbian and time-local forms; these three by quadrature with `nodes` per field dimension,
-    default `odes.expectations.default_nodes(K+M)`, said in a warning where that is below the
+    default `odes.gaussian.expectations.default_nodes(K+M)`, said in a warning where that is below the
     accurate default); eta: first-layer learning rate;
     eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer;
     weight_decay: kappa >= 0 of theory.md 8.1 (per step w <- w - (kappa/D) w, and v likewise);
@@ -321,22 +321,22 @@ def _adaptive(run, rtol, atol, stop):
     step budget; returns (status, detail): detail = (time, index at fault, non-finite?) for
     'diverged' and a message for 'failed'."""
     y, times, args = run.y0.copy(), run.times, run.args
-    scratch = np.zeros((adaptive.SCRATCH_ROWS, y.size))
+    scratch = np.zeros((dopri5.SCRATCH_ROWS, y.size))
     counts = np.zeros(3, np.int64)
-    solver = adaptive.new_solver(0.0)            # its first step is set below
+    solver = dopri5.new_solver(0.0)            # its first step is set below
 
     def stats():
-        run.stats = _stats(int(counts[adaptive.STEPS]), int(counts[adaptive.REJECTS]),
-                           int(counts[adaptive.RHS_CALLS]))
-        stiff_at = float(solver[adaptive.STIFF_AT])
+        run.stats = _stats(int(counts[dopri5.STEPS]), int(counts[dopri5.REJECTS]),
+                           int(counts[dopri5.RHS_CALLS]))
+        stiff_at = float(solver[dopri5.STIFF_AT])
         run.stats["stiff_at"] = stiff_at if stiff_at >= 0 else None
 
     evaluate(y, scratch[0], *args)
-    counts[adaptive.RHS_CALLS] = 2
+    counts[dopri5.RHS_CALLS] = 2
     stats()
     if not np.all(np.isfinite(scratch[0])):
         return "diverged", (0.0, _first_nonfinite(scratch[0]), True)
-    solver[adaptive.H_] = adaptive.initial_step(y, scratch[0], rtol, atol, 4, scratch[7], scratch[8],
+    solver[dopri5.H_] = dopri5.initial_step(y, scratch[0], rtol, atol, 4, scratch[7], scratch[8],
                                                 *args)
     t_bound = float(times[-1])
     out = np.empty((1, y.size))
@@ -345,17 +345,17 @@ def _adaptive(run, rtol, atol, stop):
         for i in range(len(times)):
             while True:
                 run.check_cancel()
-                budget = min(MAX_STEPS, int(counts[adaptive.STEPS]) + calls.budget)
-                code, bad = calls.timed(adaptive.dopri5, y, solver, times[i:i + 1], out, t_bound,
+                budget = min(MAX_STEPS, int(counts[dopri5.STEPS]) + calls.budget)
+                code, bad = calls.timed(dopri5.dopri5, y, solver, times[i:i + 1], out, t_bound,
                                         rtol, atol, budget, run.blowup, counts, scratch, *args,
-                                        exhausted=lambda r: r[0] == adaptive.MAX_STEPS)
-                bar.update(solver[adaptive.T_] - bar.n)
+                                        exhausted=lambda r: r[0] == dopri5.MAX_STEPS)
+                bar.update(solver[dopri5.T_] - bar.n)
                 stats()
-                if code != adaptive.MAX_STEPS or counts[adaptive.STEPS] >= MAX_STEPS:
+                if code != dopri5.MAX_STEPS or counts[dopri5.STEPS] >= MAX_STEPS:
                     break
-            if code in (adaptive.NONFINITE, adaptive.DIVERGED):
-                return "diverged", (solver[adaptive.T_], bad, code == adaptive.NONFINITE)
-            if code == adaptive.MAX_STEPS:
+            if code in (dopri5.NONFINITE, dopri5.DIVERGED):
+                return "diverged", (solver[dopri5.T_], bad, code == dopri5.NONFINITE)
+            if code == dopri5.MAX_STEPS:
                 return "failed", f"more than {MAX_STEPS} steps before t = {times[i]:g}"
             run.ys.append(out[0].copy())
             if stop(out[0]):
@@ -390,9 +390,9 @@ def _bdf(run, rtol, atol):
     run.stats.update(n_jacobians=int(counts[bdf.JACOBIANS]), n_inversions=int(counts[bdf.INVERSIONS]))
     reached = np.all(np.isfinite(out), axis=1) & (times <= t_end)
     run.ys = list(out[: int(np.argmin(reached)) if not reached.all() else len(times)])
-    if code in (adaptive.NONFINITE, adaptive.DIVERGED):
-        return "diverged", (t_end, bad, code == adaptive.NONFINITE)
-    if code == adaptive.MAX_STEPS:
+    if code in (dopri5.NONFINITE, dopri5.DIVERGED):
+        return "diverged", (t_end, bad, code == dopri5.NONFINITE)
+    if code == dopri5.MAX_STEPS:
         return "failed", f"more than {MAX_STEPS} steps before t = {t_end:g}"
     return "finished", ""
 

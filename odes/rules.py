@@ -18,7 +18,7 @@ rule           feedback f                  Fe terms (x' = x - F e, h~ in the las
 =============  ==========================  ===============================================
 
 The ODEs of bp, fa, afa and pepita-lin are closed-form (`odes.rhs`); exact PEPITA's expectations
-have no closed form and are evaluated by quadrature (`odes.quadrature_rhs`, `odes.expectations`).
+have no closed form and are evaluated by quadrature (`odes.rhs.quadrature`, `odes.gaussian.expectations`).
 
 A rule is a `Rule` record; the ODE kernel and the simulator read its fields and contain no
 per-rule copies of their loops.

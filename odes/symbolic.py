@@ -36,7 +36,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from . import integrals
+from .gaussian import integrals
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, get_rule
 
 

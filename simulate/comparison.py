@@ -21,7 +21,7 @@ import odes
 from odes import io
 from odes.divergence import BLOWUP
 from odes.integrate import DEFAULT_METHOD, check_solver
-from odes.parameters import check_activation
+from odes.rhs.parameters import check_activation
 from odes.rules import RULES, get_rule
 
 from .result import Simulation, seed_stats

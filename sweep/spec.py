@@ -238,7 +238,7 @@ def check_point(kind, p, times, state):
             continue
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
             raise SpecError(f"{key}: expected a finite number >= 0, got {x!r}")
-    from odes.parameters import check_activation
+    from odes.rhs.parameters import check_activation
     checks = [("activation", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"],
                                                   activation=p["activation"])),
               ("init", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"], init=p["init"])),

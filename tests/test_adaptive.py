@@ -158,7 +158,7 @@ def test_bdf_linear_algebra_against_scipy(n):
     (LAPACK getrf), the inverse of np.linalg.inv, on matrices that need pivoting; a singular
     matrix is reported, not inverted."""
     import scipy.linalg
-    from odes.bdf import lu_factor, lu_inverse
+    from odes.solvers.bdf import lu_factor, lu_inverse
     rng = np.random.default_rng(n)
     A = rng.normal(size=(n, n))
     LU, piv = A.copy(), np.zeros(n, np.int64)

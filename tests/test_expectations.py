@@ -1,5 +1,5 @@
-"""The expectation engine (odes.expectations) and the right-hand sides by quadrature
-(odes.quadrature_rhs) against independent computations: the closed-form integrals, Monte Carlo,
+"""The expectation engine (odes.gaussian.expectations) and the right-hand sides by quadrature
+(odes.rhs.quadrature) against independent computations: the closed-form integrals, Monte Carlo,
 and the closed-form kernel of every rule that has one."""
 import math
 

@@ -10,7 +10,7 @@ import pytest
 import odes
 import simulate
 from odes.cli import build_parser as odes_parser
-from odes.expectations import accuracy_note, default_nodes
+from odes.gaussian.expectations import accuracy_note, default_nodes
 from simulate.cli import build_parser as simulate_parser
 
 

@@ -1,4 +1,4 @@
-"""odes.vecmath: arcsin, erf and exp over arrays, by libmvec's vector functions where the CPU and
+"""odes.gaussian.vecmath: arcsin, erf and exp over arrays, by libmvec's vector functions where the CPU and
 glibc have them, against NumPy/SciPy; and the plain-libm fallback, in a fresh process."""
 import os
 import subprocess

@@ -17,7 +17,7 @@ Each formula is written once, as a scalar numba function of (C, indices): `i2`, 
 `i4_from_parts`, `i4_lam0_coeffs`) so that the right-hand-side kernel can hoist what depends on
 fewer indices, and
 I2, I4, I3g by their arcsines' arguments (`i2_arg`, the Lambdas, `i3g_parts`) so that it can take
-all its arcsines in one vectorised call (`odes.vecmath`).  The right-hand-side kernel calls these for just the index tuples it needs; the
+all its arcsines in one vectorised call (`odes.gaussian.vecmath`).  The right-hand-side kernel calls these for just the index tuples it needs; the
 array functions `I2(C)`, `J2(C)`, `I3(C)`, `I4(C)`, `I3g(C)`, `Eg1(C)` evaluate them for all index
 tuples at once (I4 uses its symmetries in (a,b) and (c,d)), for tests and for the sympy oracle.
 Arcsine arguments are clipped to [-1, 1] so that round-off at |correlation| = 1 gives no NaN.

@@ -2,7 +2,7 @@
 first-layer feedback f, read from the packed state y of `odes.rhs` (shared by both kernels)."""
 from numba import njit
 
-from .rules import FEEDBACK_V
+from ..rules import FEEDBACK_V
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -18,9 +18,9 @@ the ODEs are
 with q = (a, p) and B_k = E[g''(lambda_k) e] (-A_kk for erf, whose g'' = -x g'; 0 for linear;
 E[delta(lambda_k) e] for ReLU); the bracketed terms are the Fe terms of PEPITA-linearised, da/dt is
 present for adaptive feedback only, and dv/dt is zero for a frozen second layer.  The moments
-A, G, H, E, B, J2 depend on the activation (theory.md 8.2): erf's come from `odes.integrals` with
+A, G, H, E, B, J2 depend on the activation (theory.md 8.2): erf's come from `odes.gaussian.integrals` with
 the parts that depend on fewer indices hoisted, linear's are covariances, ReLU's come from
-`odes.relu_integrals`; the assembly above is one code for all.
+`odes.gaussian.relu_integrals`; the assembly above is one code for all.
 
 The state is packed into one flat vector y = (Q.ravel(), R.ravel(), v, f): `pack` and `unpack`
 convert.  For FA the slot f holds the constant b (its derivative is zero), for BP it is unused.
@@ -35,17 +35,17 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import quadrature_rhs as _quad
-from .expectations import default_nodes, hermite_rule
+from ..rhs import quadrature as _quad
+from ..gaussian.expectations import default_nodes, hermite_rule
 from .fields import fill_fields
-from . import relu_integrals as _relu
-from .activations import ERF, LINEAR, RELU
-from .integrals import (_2_PI, _4_PI2, clip_unit, eg1, i2_arg, i3_norm, i3_numer, i3g_parts,
+from ..gaussian import relu_integrals as _relu
+from ..activations import ERF, LINEAR, RELU
+from ..gaussian.integrals import (_2_PI, _4_PI2, clip_unit, eg1, i2_arg, i3_norm, i3_numer, i3g_parts,
                         i4_lam0_coeffs, i4_lam0_from_coeffs, i4_lam1, i4_lam4, j2)
 from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F,
                          QUADRATURE, SIGMA, TRAIN_V, params)
-from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
-from .vecmath import asin_n, padded
+from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
+from ..gaussian.vecmath import asin_n, padded
 
 def layout(K, M):
     """Slices of the flat state vector: Q, R, v, f."""
@@ -62,7 +62,7 @@ XI_NODES = 6
 
 #: scratch of the closed-form kernel: covariance C, error coefficients c, feedback f, the moments
 #: A (K x n), G (K x K), H, E, B, J2 (K x n), four n-vectors, and the arcsines' arguments,
-#: coefficients and values (padded for whole vectors, `odes.vecmath`).  One class per activation
+#: coefficients and values (padded for whole vectors, `odes.gaussian.vecmath`).  One class per activation
 #: family, so that the kernel is chosen when a caller is compiled (see `rhs_kernel`).
 ErfScratch = namedtuple("ErfScratch", "C c f A G H E B J wi rsq1 ui wi4 xa ca sa")
 LinearScratch = namedtuple("LinearScratch", ErfScratch._fields)
@@ -72,7 +72,7 @@ _SCRATCH = {ERF: ErfScratch, LINEAR: LinearScratch, RELU: ReluScratch}
 
 def workspace(K, M, par, nodes=0, xi_nodes=XI_NODES):
     """The scratch `rhs_kernel` works in, allocated once per integration: for a quadrature rule one
-    flat array (`odes.quadrature_rhs.workspace_size`; its views cost nothing against a millisecond),
+    flat array (`odes.rhs.quadrature.workspace_size`; its views cost nothing against a millisecond),
     else the closed form's named arrays for the activation of `par`."""
     if par[QUADRATURE] != 0.0:
         return np.zeros(_quad.workspace_size(K, M, nodes, xi_nodes))
@@ -87,7 +87,7 @@ def workspace(K, M, par, nodes=0, xi_nodes=XI_NODES):
 def quadrature_nodes(K, M, nodes=None, xi_nodes=None):
     """The one-dimensional rules whose folded product over the K+M fields (plus xi when sigma > 0)
     the quadrature kernel runs, stacked as rows (node, weight): `nodes` rows of the contracted
-    Gauss-Hermite rule for the fields (default `odes.expectations.default_nodes(K+M)`; the kernel
+    Gauss-Hermite rule for the fields (default `odes.gaussian.expectations.default_nodes(K+M)`; the kernel
     contracts it per dimension), then `xi_nodes` (default `XI_NODES`) for xi, which enters e
     linearly."""
     m = default_nodes(K + M) if nodes is None else int(nodes)
@@ -223,7 +223,7 @@ def _erf_moments(C, c, K, n, sigma, fe, adaptive, A, G, H, E, B, J, wi, rsq1, ui
 
     H, G and E are sums of coefficient x arcsine.  The arguments (xa) and coefficients (ca) are
     laid out first, in the order H_k, G_kl (l >= k), E_k per student; one vectorised call takes
-    every arcsine (sa, `odes.vecmath.asin_n`); the sums then walk the same order."""
+    every arcsine (sa, `odes.gaussian.vecmath.asin_n`); the sums then walk the same order."""
     t = 0
     for k in range(K):
         for i in range(n):
@@ -290,7 +290,7 @@ def _dot(a, b, start, length):
 @njit(cache=True, error_model="numpy", inline="always")
 def _other_moments(act, C, c, K, n, sigma, fe, A, G, H, E, B, J):
     """A, G, H, E, B, J2 for g = linear (I2 = C_ab, J2 = 1, I3(a,b,c) = C_bc, I4(a,b,c,d) =
-    I3g(a;c,d) = C_cd, g'' = 0) or ReLU (`odes.relu_integrals`)."""
+    I3g(a;c,d) = C_cd, g'' = 0) or ReLU (`odes.gaussian.relu_integrals`)."""
     linear = act == LINEAR
     ee = 0.0                             # linear: E[e^2] - sigma^2 = c^T C c, shared by G and E
     if linear:

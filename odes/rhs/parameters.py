@@ -1,9 +1,9 @@
 """The float parameter vector `par` shared by the right-hand-side kernels (`odes.rhs`,
-`odes.quadrature_rhs`): positions and the validated builder."""
+`odes.rhs.quadrature`): positions and the validated builder."""
 import numpy as np
 
-from .activations import RELU, activation_code
-from .rules import get_rule
+from ..activations import RELU, activation_code
+from ..rules import get_rule
 
 # positions in `par`: learning rates, label noise, |F|^2, the rule's fields (feedback kind, Fe
 # terms, exact PEPITA), a trained second layer, 1.0 to evaluate the expectations by quadrature,

@@ -25,19 +25,19 @@ a_k (g'(lambda_k) - g'(lambda~_k)) + a_k g'(lambda~_k) S for exact PEPITA, S = s
 
 For exact PEPITA this is the only right-hand side (there is no closed form); for the other rules it
 is a second, independent path to the closed-form kernel of `odes.rhs` (`quadrature=True`), which
-the tests hold against each other.  One pass over the nodes of the folded product rule (`odes.expectations`) accumulates
+the tests hold against each other.  One pass over the nodes of the folded product rule (`odes.gaussian.expectations`) accumulates
 all the moments; label noise adds the node coordinate xi (e = sum_i c_i g(u_i) - sigma xi).
 """
 
 from numba import njit
 
-from .activations import ERF, g, g_pair_n, g_prime
-from .expectations import contract, factor
+from ..activations import ERF, g, g_pair_n, g_prime
+from ..gaussian.expectations import contract, factor
 from .fields import fill_fields
 from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F,
                          SIGMA, TIME_LOCAL, TRAIN_V)
-from .rules import FEEDBACK_ADAPTIVE
-from .vecmath import padded
+from ..rules import FEEDBACK_ADAPTIVE
+from ..gaussian.vecmath import padded
 
 
 def workspace_size(K, M, nodes, xi_nodes):
@@ -55,7 +55,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     """dy = d/dt y (layout of `odes.rhs`) by the folded product of one-dimensional rules over the
     K+M fields and, when sigma > 0, the label noise xi.  `rule1d` has rows (node, weight): the
     par[N_NODES] rows of the plain Gauss-Hermite rule, which each field dimension contracts by its
-    own factor (`odes.expectations.contract`), then xi's rule; nodes ascending and symmetric.
+    own factor (`odes.gaussian.expectations.contract`), then xi's rule; nodes ascending and symmetric.
 
     The nodes are visited in odometer order, the last dimension fastest, as an inner loop.  With
     u = L z and L lower triangular, field i depends on z_0..z_i only, so a change of z_j..z_{d-1}
@@ -94,7 +94,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     rules = ws[o: o + 2 * n * m1].reshape((n, m1, 2))     # (node, weight) per field dimension
     o += 2 * n * m1
     m_in = max(m1, m_xi)                 # the inner loop's nodes: the last field's, or xi's
-    mp, kp = padded(m_in), padded(K * m_in)      # lengths computed by whole vectors (odes.vecmath)
+    mp, kp = padded(m_in), padded(K * m_in)      # lengths computed by whole vectors (odes.gaussian.vecmath)
     # per inner node: the last field, its g and g', the weight, e and S
     ul, gl, gpl = ws[o: o + mp], ws[o + mp: o + 2 * mp], ws[o + 2 * mp: o + 3 * mp]
     wr, er, Sr = ws[o + 3 * mp: o + 4 * mp], ws[o + 4 * mp: o + 5 * mp], ws[o + 5 * mp: o + 6 * mp]

@@ -21,12 +21,12 @@ iteration fails to converge and inverted again only when c changes.  The iterati
 NEWTON_TOL of the local error tolerance, as in scipy for rtol >= 1e-3 (scipy tightens it to
 sqrt(rtol) below); at rtol = 1e-8 this takes two evaluations a step instead of three.
 
-The local error is error_const_q |d| (d = y_new - y_pred) in the RMS norm of `odes.adaptive`
+The local error is error_const_q |d| (d = y_new - y_pred) in the RMS norm of `odes.solvers.dopri5`
 (atol + rtol |y_new|); after q+1 steps at one size the order moves to the neighbour
 (q-1, q, q+1) whose error estimate allows the longest next step.
 
 A right-hand side that is not finite fails the Newton iteration, which halves the step; once the
-step falls below 1e-12 (1 + |t|) (as in `odes.adaptive`) the run stops with status NONFINITE and
+step falls below 1e-12 (1 + |t|) (as in `odes.solvers.dopri5`) the run stops with status NONFINITE and
 names the first non-finite entry of the last evaluation, or else the one that grows fastest
 relative to its tolerance.  A step after which some Q_kk or v_k^2 exceeds `limit`
 (`odes.divergence`) ends the run with status DIVERGED.
@@ -36,9 +36,9 @@ import math
 import numpy as np
 from numba import njit
 
-from .adaptive import ABORTED, DIVERGED, MAX_STEPS, NONFINITE, OK, initial_step
-from .divergence import blown_up
-from .rhs import rhs_kernel
+from .dopri5 import ABORTED, DIVERGED, MAX_STEPS, NONFINITE, OK, initial_step
+from ..divergence import blown_up
+from ..rhs import rhs_kernel
 
 MAX_ORDER = 5
 NEWTON_MAXITER = 4

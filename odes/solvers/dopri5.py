@@ -36,8 +36,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .divergence import blown_up
-from .rhs import rhs_kernel
+from ..divergence import blown_up
+from ..rhs import rhs_kernel
 
 # ---- the Dormand-Prince tableau ------------------------------------------------------------------
 _C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
@@ -74,7 +74,7 @@ SOLVER_SIZE = 9
 STIFF_H_LAMBDA, STIFF_STEPS, NONSTIFF_STEPS = 3.0, 15, 6
 #: entries of the counters: accepted steps, rejected steps, right-hand-side evaluations
 STEPS, REJECTS, RHS_CALLS = range(3)
-#: return codes of `dopri5` and `odes.bdf.bdf`: finished, non-finite, out of steps, diverged
+#: return codes of `dopri5` and `odes.solvers.bdf.bdf`: finished, non-finite, out of steps, diverged
 #: (Q_kk or v_k^2 beyond the threshold of `odes.divergence`), stopped by the caller's abort flag
 OK, NONFINITE, MAX_STEPS, DIVERGED, ABORTED = 0, 1, 2, 3, 4
 
@@ -95,7 +95,7 @@ def initial_step(y, f0, rtol, atol, order, y1, f1, K, M, T, vstar, p, par, ws, q
     """First step size (Hairer, Norsett & Wanner, II.4) for a method whose local error grows as
     h^(order+1): h0 from the sizes of y and f, then corrected by an estimate of the second
     derivative from one Euler step (y1, f1: scratch; f1 is left holding f(y1) - f0).  dopri5 calls
-    it with order 4, `odes.bdf` with 1."""
+    it with order 4, `odes.solvers.bdf` with 1."""
     d0 = _rms(y, y, y, rtol, atol)
     d1 = _rms(f0, y, y, rtol, atol)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
