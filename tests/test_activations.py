@@ -11,7 +11,7 @@ import pytest
 import odes
 import simulate
 from conftest import random_gram, random_state
-from odes import relu_integrals as ri
+from odes.gaussian import relu_integrals as ri
 
 N_MC = 2_000_000
 

@@ -129,7 +129,7 @@ def test_stiffness_count_follows_hairer():
     """The counting of Hairer's test on synthetic steps of known h |lambda| (= h |k_7 - k_6| /
     |y_new - y_6|): 14 stiff steps, then 6 below the threshold reset the count, so 14 more do not
     make the run stiff; 15 in a row do, at the end of the 15th; 5 non-stiff steps do not reset."""
-    from odes import adaptive
+    from odes.solvers import dopri5 as adaptive
     k, y6, ynew = np.zeros((7, 3)), np.zeros(3), np.array([1.0, 0.0, 0.0])
 
     def steps(solver, h_lambda, n, t0):

@@ -9,8 +9,8 @@ from scipy.special import erf
 
 import odes
 from conftest import random_gram, random_state
-from odes import expectations as ex
-from odes import integrals as it
+from odes.gaussian import expectations as ex
+from odes.gaussian import integrals as it
 
 
 def g(u):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from odes import integrals
+from odes.gaussian import integrals
 from conftest import random_gram
 
 N_MC = 400_000

@@ -9,7 +9,7 @@ import pytest
 from numba import njit
 from scipy.special import erf
 
-from odes import vecmath
+from odes.gaussian import vecmath
 
 FUNCTIONS = {"asin": (vecmath.asin_n, np.arcsin), "erf": (vecmath.erf_n, erf),
              "exp": (vecmath.exp_n, np.exp)}
@@ -93,7 +93,7 @@ def test_scalar_fallback_when_numba_targets_another_cpu(tmp_path):
     """With NUMBA_CPU_NAME=generic (numba compiles for no particular CPU; a fresh cache) WIDTH is 1,
     no library is loaded and the values come from plain libm; listing the features in
     NUMBA_CPU_FEATURES brings the vector width back (checked without compiling)."""
-    code = ("import numpy as np; from odes import vecmath as vm; from numba import njit\n"
+    code = ("import numpy as np; from odes.gaussian import vecmath as vm; from numba import njit\n"
             "@njit\n"
             "def f(x, a, b, c, n):\n"
             "    vm.asin_n(x, a, n); vm.erf_n(x, b, n); vm.exp_n(x, c, n)\n"
@@ -110,6 +110,6 @@ def test_scalar_fallback_when_numba_targets_another_cpu(tmp_path):
                          timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
     env["NUMBA_CPU_FEATURES"] = "+avx2,+fma,-avx512f"
-    out = subprocess.run([sys.executable, "-c", "from odes import vecmath as vm; print(vm.WIDTH)"],
+    out = subprocess.run([sys.executable, "-c", "from odes.gaussian import vecmath as vm; print(vm.WIDTH)"],
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == ("4" if vecmath.LIBRARY else "1"), out.stderr
