@@ -69,7 +69,7 @@ class _Flow:
 
     def __init__(self, state, rule, eta, eta_v, sigma, train_v, nodes=None, weight_decay=0.0,
                  activation="erf"):
-        self.rule = get_rule(rule, ode=True) if isinstance(rule, str) else rule
+        self.rule = get_rule(rule) if isinstance(rule, str) else rule
         state.check_rule(self.rule)
         self.K, self.M = state.K, state.M
         self.y0, self.args = kernel_args(state, self.rule, eta, eta_v, sigma, train_v, nodes=nodes,

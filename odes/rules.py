@@ -69,10 +69,10 @@ ODE_RULES = tuple(RULES)
 CLOSED_FORM_RULES = tuple(name for name, r in RULES.items() if not r.exact_pepita)
 
 
-def get_rule(name, ode=False, closed_form=False):
-    """Look up a rule by name.  closed_form=True restricts to the rules whose ODEs are in closed
-    form (the symbolic derivation); `ode` is kept for callers that ask for an ODE: every rule has one."""
-    allowed = CLOSED_FORM_RULES if closed_form else ODE_RULES if ode else tuple(RULES)
+def get_rule(name, closed_form=False):
+    """Look up a rule by name (every rule has an ODE).  closed_form=True restricts to the rules
+    whose ODEs are in closed form (the symbolic derivation)."""
+    allowed = CLOSED_FORM_RULES if closed_form else tuple(RULES)
     if name not in allowed:
         if name in RULES:
             raise ValueError(f"rule {name!r} has no closed-form ODE (its expectations are evaluated "

@@ -35,7 +35,7 @@ def check_also(rule, also):
     names = [x.strip() for x in also.split(",") if x.strip()] if isinstance(also, str) else list(also)
     out = []
     for name in names:
-        other = get_rule(name, ode=True)
+        other = get_rule(name)
         if other.uses_F and not rule.uses_F:
             adaptive = ", ".join(r.name for r in RULES.values() if r.uses_F)
             raise ValueError(f"also: the {other.name} ODE needs the AF vector a; a {rule.name} "
@@ -69,7 +69,7 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8,
     from concurrent.futures import ThreadPoolExecutor
     p = sim.params
     S, n = sim.n_seeds, len(sim.t)
-    rule = get_rule(ode_rule, ode=True)
+    rule = get_rule(ode_rule)
     states = [sim.state(s, 0) for s in range(S)]
     for state in states:
         if rule.uses_F and state.a is None:

@@ -222,7 +222,7 @@ def check_point(kind, p, times, state):
     from simulate import check_also, check_params
 
     try:
-        rule = get_rule(p["rule"], ode=kind != "sim")
+        rule = get_rule(p["rule"])
     except (ValueError, TypeError) as err:
         raise SpecError(f"rule: {err}") from None
     for key in ("K", "M", "D", "n_test"):
