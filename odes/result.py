@@ -14,7 +14,16 @@ from .observables import eps_g as _eps_g
 from .rhs import unpack
 from .rules import get_rule
 
-__version__ = "0.1.0"
+def _version():
+    """tsode's version, from the installed package's metadata (setup.cfg is its one source)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("tsode")
+    except PackageNotFoundError:          # run from a checkout that was never installed
+        return "unknown"
+
+
+__version__ = _version()
 
 
 class Result:
