@@ -96,5 +96,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from odes.cli import run_main
+    from odes.command_line import run_main
     sys.exit(run_main(PROG, main, "the figures finished so far are written"))

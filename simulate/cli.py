@@ -1,6 +1,6 @@
 """Command line: ``python -m simulate --rule afa --K 2 --M 2 --eta 0.05 --t-max 1000 --D 500``.
 
-Takes the flags of ``python -m odes`` (shared through `odes.cli.add_run_arguments`) plus --seeds,
+Takes the flags of ``python -m odes`` (shared through `odes.command_line.add_run_arguments`) plus --seeds,
 --jobs, --ode/--no-ode, --also and --n-test (no --stop-eps).  The simulation starts from random
 weights, or with --init ic.json from weights in dimension --D that realise that state exactly
 (theory.md 3.7; each seed its own random rotation).  Simulates the seeds, integrates the rule's
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from odes.cli import (UsageError, _Parser, add_run_arguments, check_run_arguments,
+from odes.command_line import (UsageError, Parser, add_run_arguments, check_run_arguments,
                       command_line_setup, positive_int, write_outputs)
 from odes.rules import RULES
 from odes.state import StateError
@@ -30,7 +30,7 @@ def nonneg_int(s):
 
 
 def build_parser():
-    p = _Parser(prog=PROG,
+    p = Parser(prog=PROG,
                 description="Online SGD of a two-layer teacher-student network (erf, linear or ReLU activation) "
                             "for BP, FA, AFA, PEPITA-linearised or exact PEPITA, over several "
                             "seeds, compared with the order-parameter ODE.")

@@ -1,6 +1,6 @@
 import sys
 
-from odes.cli import run_main
+from odes.command_line import run_main
 
 from .cli import main
 

@@ -10,7 +10,7 @@ status 1 (the store keeps the rest; --resume retries them).
 import sys
 from pathlib import Path
 
-from odes.cli import UsageError, _Parser, command_line_setup, positive_int
+from odes.command_line import UsageError, Parser, command_line_setup, positive_int
 
 from .execute import CLUSTERS, execute
 from .spec import SpecError, load_spec
@@ -19,7 +19,7 @@ PROG = "python -m sweep"
 
 
 def build_parser():
-    p = _Parser(prog=PROG, description="Sweep odes / simulate runs over a parameter grid and "
+    p = Parser(prog=PROG, description="Sweep odes / simulate runs over a parameter grid and "
                 "seeds, into a resumable store read by sweep.open (an xarray Dataset).")
     p.add_argument("spec", type=Path, help="TOML spec (kind, rule, run parameters, [grid] lists)")
     p.add_argument("--out", type=Path, required=True, help="store directory (created)")
