@@ -12,6 +12,8 @@ accepted step (`blown_up`, on the packed state of `odes.rhs`); both stop there a
 """
 from numba import njit
 
+from .rhs.fields import offsets
+
 #: the threshold on Q_kk and v_k^2 beyond which a run has diverged
 BLOWUP = 1e8
 
@@ -20,7 +22,7 @@ BLOWUP = 1e8
 def blown_up(y, K, M, limit):
     """Index of the first Q_kk or v_k of the packed state y with Q_kk > limit or v_k^2 > limit
     (or not finite), else -1."""
-    ov = K * K + K * M
+    _, _, ov, _, _ = offsets(K, M)
     for k in range(K):
         if not y[k * K + k] <= limit:
             return k * K + k

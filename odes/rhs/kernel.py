@@ -35,23 +35,23 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ..rhs import quadrature as _quad
-from ..gaussian.expectations import default_nodes, hermite_rule
-from .fields import fill_fields
-from ..gaussian import relu_integrals as _relu
 from ..activations import ERF, LINEAR, RELU
+from ..gaussian import relu_integrals as _relu
+from ..gaussian.expectations import default_nodes, hermite_rule
 from ..gaussian.integrals import (_2_PI, _4_PI2, clip_unit, eg1, i2_arg, i3_norm, i3_numer, i3g_parts,
                         i4_lam0_coeffs, i4_lam0_from_coeffs, i4_lam1, i4_lam4, j2)
 from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F,
                          QUADRATURE, SIGMA, TRAIN_V, params)
-from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
 from ..gaussian.vecmath import asin_n, padded
+from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
+from . import quadrature as _quad
+from .fields import fill_fields, offsets
 
 def layout(K, M):
-    """Slices of the flat state vector: Q, R, v, f."""
-    o = np.cumsum([0, K * K, K * M, K, K])
-    return {"Q": slice(o[0], o[1]), "R": slice(o[1], o[2]), "v": slice(o[2], o[3]),
-            "f": slice(o[3], o[4]), "size": int(o[4])}
+    """Slices of the flat state vector: Q, R, v, f (from `offsets`), and its size."""
+    oQ, oR, ov, of, size = offsets(K, M)
+    return {"Q": slice(oQ, oR), "R": slice(oR, ov), "v": slice(ov, of), "f": slice(of, size),
+            "size": size}
 
 
 #: nodes of the label-noise dimension of the quadrature (plain Gauss-Hermite; xi enters only
@@ -193,7 +193,7 @@ def add_weight_decay(y, dy, K, M, par):
     kappa = par[DECAY]
     if kappa == 0.0:
         return
-    oR, ov, of = K * K, K * K + K * M, K * K + K * M + K
+    _, oR, ov, of, _ = offsets(K, M)
     for i in range(oR):
         dy[i] -= 2.0 * kappa * y[i]
     for i in range(oR, ov):
@@ -339,7 +339,7 @@ def _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J):
     eta, eta_v = par[ETA], par[ETA_V]
     fb = int(par[FEEDBACK])
     fe = par[FE_TERMS] != 0.0
-    oQ, oR, ov, of = 0, K * K, K * K + K * M, K * K + K * M + K
+    oQ, oR, ov, of, _ = offsets(K, M)
     for k in range(K):
         fe_a = f[k] if fe else 0.0
         for m in range(M):

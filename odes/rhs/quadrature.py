@@ -33,11 +33,11 @@ from numba import njit
 
 from ..activations import ERF, g, g_pair_n, g_prime
 from ..gaussian.expectations import contract, factor
-from .fields import fill_fields
+from ..gaussian.vecmath import padded
+from ..rules import FEEDBACK_ADAPTIVE
+from .fields import fill_fields, offsets
 from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F,
                          SIGMA, TIME_LOCAL, TRAIN_V)
-from ..rules import FEEDBACK_ADAPTIVE
-from ..gaussian.vecmath import padded
 
 
 def workspace_size(K, M, nodes, xi_nodes):
@@ -75,7 +75,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     d = n + 1 if noise else n
     m1 = int(par[N_NODES])
     m_xi = rule1d.shape[0] - m1
-    oQ, oR, ov, of = 0, K * K, K * K + K * M, K * K + K * M + K
+    oQ, oR, ov, of, _ = offsets(K, M)
     C = ws[: n * n].reshape((n, n))
     L = ws[n * n: 2 * n * n].reshape((n, n))
     o = 2 * n * n
