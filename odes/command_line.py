@@ -97,8 +97,9 @@ def add_run_arguments(p, rules, eta_required=True):
     p.add_argument("--atol", type=float, default=1e-14,
                    help="absolute tolerance of dopri5, bdf and scipy-* (default 1e-14)")
     p.add_argument("--nodes", type=positive_int, default=None,
-                   help="quadrature nodes per field dimension of the exact-PEPITA ODE (default 16 "
-                        "for K+M = 4; more is slower and more accurate, theory.md 3.6)")
+                   help="quadrature nodes per field dimension of the ODEs evaluated by quadrature "
+                        "(pepita, pepita-hebbian, pepita-tl; default 16 for K+M = 4, fewer above, "
+                        "said in a warning; more is slower and more accurate, theory.md 3.6)")
     p.add_argument("--dt", type=float, default=0.01,
                    help="step of rk4 and euler; the grid of the default output times (default 0.01)")
     p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")

@@ -22,10 +22,10 @@ BLOWUP = 1e8
 def blown_up(y, K, M, limit):
     """Index of the first Q_kk or v_k of the packed state y with Q_kk > limit or v_k^2 > limit
     (or not finite), else -1."""
-    _, _, ov, _, _ = offsets(K, M)
+    oQ, _, ov, _, _ = offsets(K, M)
     for k in range(K):
-        if not y[k * K + k] <= limit:
-            return k * K + k
+        if not y[oQ + k * K + k] <= limit:
+            return oQ + k * K + k
         if not y[ov + k] * y[ov + k] <= limit:
             return ov + k
     return -1

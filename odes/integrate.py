@@ -277,10 +277,10 @@ class _Run:
         self.progress, self.cancel = progress, cancel
         self.ys, self.stats = [], _stats(0, 0, 0)
 
-    def bar(self, total, unit="t"):
-        """A progress bar in time units with the remaining time; shown after 2 s by default."""
-        return tqdm(total=total, disable=self.progress is False, delay=0.0 if self.progress else 2.0,
-                    unit=unit, leave=False,
+    def bar(self):
+        """A progress bar over the run's time t with the time left; shown after 2 s by default."""
+        return tqdm(total=float(self.times[-1]), disable=self.progress is False,
+                    delay=0.0 if self.progress else 2.0, unit="t", leave=False,
                     bar_format="{l_bar}{bar}| t = {n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
 
     def check_cancel(self):
@@ -297,7 +297,7 @@ class _Calls:
     def __init__(self, start=8):
         self.budget = start
 
-    def timed(self, fn, *args, exhausted=None):
+    def timed(self, fn, *args, exhausted):
         """fn(*args), then the budget adapted; exhausted(result) says whether it used it all."""
         t0 = time.perf_counter()
         out = fn(*args)
@@ -341,7 +341,7 @@ def _adaptive(run, rtol, atol, stop):
     t_bound = float(times[-1])
     out = np.empty((1, y.size))
     calls = _Calls()
-    with run.bar(t_bound) as bar:
+    with run.bar() as bar:
         for i in range(len(times)):
             while True:
                 run.check_cancel()
@@ -371,7 +371,7 @@ def _bdf(run, rtol, atol):
     out = np.full((len(times), y.size), np.nan)
     counts = np.zeros(5, np.int64)
     abort = np.zeros(1, np.int64)
-    with run.bar(1, unit="run") as bar, ThreadPoolExecutor(1) as pool:
+    with run.bar() as bar, ThreadPoolExecutor(1) as pool:
         job = pool.submit(bdf.bdf, y, times, out, rtol, atol, MAX_STEPS, run.blowup, abort, counts,
                           *run.args)
         try:
@@ -382,6 +382,7 @@ def _bdf(run, rtol, atol):
                 except TimeoutError:
                     run.check_cancel()
                     bar.update(0)                # shows the bar (elapsed time) after its delay
+            bar.update(min(t_end, bar.total) - bar.n)
         except KeyboardInterrupt:
             abort[0] = 1
             job.result()
@@ -412,7 +413,7 @@ def _fixed_step(run, dt, rk4, stop):
     def stats():
         run.stats = _stats(done + extra, 0, per_step * (done + extra))
 
-    with run.bar(float(times[-1])) as bar:
+    with run.bar() as bar:
         for target, r in zip(grid_steps, rest):
             while done < target:
                 run.check_cancel()
@@ -454,7 +455,10 @@ def _scipy(run, method, rtol, atol):
     K, M = args[0], args[1]
     dy = np.zeros_like(y0)
     lay = layout(K, M)
-    diag = np.arange(K) * (K + 1)
+    at_Q = lay["Q"].start + np.arange(K) * (K + 1)          # the Q_kk of the packed state
+
+    def sizes(y):              # the quantities of odes.divergence: Q_kk, then v_k^2
+        return np.concatenate([y[at_Q], y[lay["v"]] ** 2])
 
     def fun(t, y):
         run.check_cancel()
@@ -462,8 +466,7 @@ def _scipy(run, method, rtol, atol):
         return dy.copy()
 
     def margin(t, y):          # > 0 while every Q_kk and v_k^2 is below the threshold
-        v = y[lay["v"]]
-        return limit - max(np.max(y[diag]), np.max(v * v))
+        return limit - np.max(sizes(y))
     margin.terminal = True
 
     sol = solve_ivp(fun, (0.0, times[-1]), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
@@ -476,11 +479,9 @@ def _scipy(run, method, rtol, atol):
             del run.ys[k:]
             return "diverged", (times[k], *bad)
     if sol.status == 1:                       # the event: diverged between two output times
-        y = sol.y_events[0][0]
-        sizes = np.concatenate([y[diag], y[lay["v"]] ** 2])
-        at = int(np.argmax(sizes))
+        at = int(np.argmax(sizes(sol.y_events[0][0])))
         return "diverged", (float(sol.t_events[0][0]),
-                            int(diag[at]) if at < K else lay["v"].start + at - K, False)
+                            int(at_Q[at]) if at < K else lay["v"].start + at - K, False)
     if not sol.success:
         return "failed", sol.message
     return "finished", ""

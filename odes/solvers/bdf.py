@@ -202,7 +202,8 @@ def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vst
     """Integrate from t = 0 (state y) through every time in t_out, writing the solution at
     t_out[i] into out[i].  Returns (code, t, index): code OK, NONFINITE (t where the step
     collapsed, index of a non-finite entry of the right-hand side or -1), MAX_STEPS, DIVERGED
-    (t after the step at which the Q_kk or v_k at `index` passed `limit`) or ABORTED (abort[0]
+    (t where the interpolating polynomial of the step after which the Q_kk or v_k at `index` is
+    beyond `limit` crosses it; the outputs before t are written) or ABORTED (abort[0]
     was set by another thread; checked before every step)."""
     n = y.size
     D = np.zeros((MAX_ORDER + 3, n))
