@@ -6,31 +6,21 @@ records its order parameters and calls them too.
 """
 import numpy as np
 
-
-def _corr_asin(X, dA, dB):
-    """arcsin(X_ab / sqrt((1+A_aa)(1+B_bb))) with the argument clipped to [-1, 1]."""
-    return np.arcsin(np.clip(X / np.sqrt((1 + dA[..., :, None]) * (1 + dB[..., None, :])), -1, 1))
+from .activations import activation_code
+from .gaussian import second_moment
 
 
 def _i2(X, dA, dB, activation):
     """I2 = E[g(u_a) g(u_b)] for every pair, given the cross block X and the variances dA, dB."""
-    if activation == "erf":
-        return (2 / np.pi) * _corr_asin(X, dA, dB)
-    if activation == "linear":
-        return X
-    if activation == "relu":             # theory.md 8.2
-        norm = np.sqrt(dA[..., :, None] * dB[..., None, :])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            th = np.arccos(np.clip(X / norm, -1, 1))
-        return norm / (2 * np.pi) * (np.sin(th) + (np.pi - th) * np.cos(th))
-    from .activations import activation_code
-    activation_code(activation)          # raises, naming the choices
+    act = activation_code(activation)          # raises, naming the choices
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return second_moment.i2(act, X, dA[..., :, None], dB[..., None, :])
 
 
 def eps_g(Q, R, T, v, v_star, activation="erf"):
     """Generalisation error eps_g = 1/2 E[(yhat - y_clean)^2] in closed form (theory.md 1.2, 8.2):
-    1/2 (v^T I2(Q) v - 2 v^T I2(R) v* + v*^T I2(T) v*) with the activation's I2 (erf: (2/pi)
-    arcsin(C_ab / sqrt((1+C_aa)(1+C_bb))); linear: C_ab; relu: theory.md 8.2).
+    1/2 (v^T I2(Q) v - 2 v^T I2(R) v* + v*^T I2(T) v*) with the activation's I2
+    (`odes.gaussian.second_moment`).
 
     Q (..., K, K), R (..., K, M), T (M, M) or (..., M, M), v (..., K), v_star (M,) or (..., M).
     """

@@ -55,9 +55,15 @@ def i2_arg(C, a, b):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def i2_pair(cab, caa, cbb):
+    """E[g(u_a) g(u_b)] = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb))) from the three covariances."""
+    return _2_PI * _asin(cab / math.sqrt((1.0 + caa) * (1.0 + cbb)))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def i2(C, a, b):
-    """E[g(u_a) g(u_b)] = (2/pi) arcsin(C_ab / sqrt((1+C_aa)(1+C_bb)))."""
-    return _2_PI * _asin(i2_arg(C, a, b))
+    """E[g(u_a) g(u_b)] (`i2_pair` of fields a and b)."""
+    return i2_pair(C[a, b], C[a, a], C[b, b])
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -173,13 +173,21 @@ def _theta(C, a, b):
     return math.acos(_clip(C[a, b] / math.sqrt(C[a, a] * C[b, b])))
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def i2_pair(cab, caa, cbb):
+    """E[relu(u_a) relu(u_b)] from the three covariances: sqrt(C_aa C_bb)/(2 pi) (sin th + (pi - th)
+    cos th), th the angle between the fields."""
+    norm = math.sqrt(caa * cbb)
+    th = math.acos(_clip(cab / norm))
+    return norm * _INV_2PI * (math.sin(th) + (math.pi - th) * math.cos(th))
+
+
 @njit(cache=True)
 def i2(C, a, b):
-    """E[relu(u_a) relu(u_b)] (closed form)."""
+    """E[relu(u_a) relu(u_b)] (closed form; C_aa / 2 on the diagonal)."""
     if a == b:
         return 0.5 * C[a, a]
-    th = _theta(C, a, b)
-    return math.sqrt(C[a, a] * C[b, b]) * _INV_2PI * (math.sin(th) + (math.pi - th) * math.cos(th))
+    return i2_pair(C[a, b], C[a, a], C[b, b])
 
 
 @njit(cache=True)
