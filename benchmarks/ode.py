@@ -1,6 +1,6 @@
 """Speed of the ODE right-hand side and of the integrators (issue targets in brackets).
 
-    python benchmarks/ode.py [--full] [--long | --pepita | --baseline-only]
+    python benchmarks/ode.py [--full] [--long | --pepita | --baseline-only | --layout]
 
 1. Right-hand-side evaluations per second of the compiled kernel (called from a compiled loop, as
    the steppers do) and the ratio to a plain NumPy implementation of the same right-hand side
@@ -17,6 +17,8 @@
    (K = 2) or 1/100 (K = 10) of the run, best of 3, and scaled; its error is that of the full run
    for K = 2 only with --full (--long runs just this section).
 3. The README example run twice in fresh processes (the second loads the on-disk numba cache).
+(--layout) Whole integrations (dopri5, bdf, rk4, LSODA; closed-form and quadrature kernels)
+   against the package as of BEFORE_LAYOUT, before issue 21's restructuring, in interleaved rounds.
 4. Exact PEPITA's right-hand side by quadrature (theory.md 3.6): time per evaluation and relative
    error (max over entries, relative to the largest) against a converged rule (36 nodes per
    dimension at K = M = 2, 12 at K = M = 3), at several node counts, for a state with O(1) AF
@@ -39,6 +41,9 @@ from odes.rhs import kernel_args, rhs_kernel
 ROOT = Path(__file__).resolve().parents[1]
 #: the kernel before the vectorised arcsines and the static choice of kernel (issue 10's baseline)
 BASELINE = "c7bd12b"
+#: the package before issue 21 (the layout by layers, the solver contract, the kernel arguments
+#: as one record): `--layout` times whole integrations against it
+BEFORE_LAYOUT = "1ec1d47"
 
 
 # ---- plain NumPy baseline: every integral on index grids, then contractions --------------------
@@ -76,13 +81,23 @@ def numpy_rhs_bp(Q, R, T, v, v_star, eta):
     return dQ, dR, -eta * H
 
 
-def repeater(kernel):
-    """A compiled loop calling `kernel` n times, as the steppers call it."""
+def repeater(kernel, flat=False):
+    """A compiled loop calling `kernel` n times, as the steppers call it: repeat(n, y, dy, args).
+    flat=True for a kernel of the packages before issue 21, which took the arguments one by one."""
+    if flat:
+        @njit
+        def repeat_flat(n, y, dy, K, M, T, vstar, p, par, ws, quad):
+            for _ in range(n):
+                kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
+                y[0] += 1e-15 * dy[0]       # keep the calls from being hoisted
+            return dy[0]
+        return lambda n, y, dy, args: repeat_flat(n, y, dy, args)
+
     @njit
-    def repeat(n, y, dy, K, M, T, vstar, p, par, ws, quad):
+    def repeat(n, y, dy, args):
         for _ in range(n):
-            kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
-            y[0] += 1e-15 * dy[0]       # keep the calls from being hoisted
+            kernel(y, dy, args)
+            y[0] += 1e-15 * dy[0]           # keep the calls from being hoisted
         return dy[0]
     return repeat
 
@@ -107,12 +122,12 @@ def rhs_rates(K, rounds=5):
     assert np.allclose(ref[0], got["Q"]) and np.allclose(ref[1], got["R"]), "baseline disagrees"
     y, args = kernel_args(st, odes.get_rule("bp"), 0.5)
     dy = np.zeros_like(y)
-    _repeat_rhs(10, y, dy, *args)
+    _repeat_rhs(10, y, dy, args)
     n_c = max(1000, int(2e5 / K**4))
     n_np = max(20, int(2000 / K**2))
     fast, slow = np.inf, np.inf
     for _ in range(rounds):
-        fast = min(fast, best_of(lambda: _repeat_rhs(n_c, y, dy, *args), 1) / n_c)
+        fast = min(fast, best_of(lambda: _repeat_rhs(n_c, y, dy, args), 1) / n_c)
         slow = min(slow, best_of(lambda: [numpy_rhs_bp(st.Q, st.R, st.T, st.v, st.v_star, 0.5)
                                           for _ in range(n_np)], 1) / n_np)
     return fast, slow
@@ -138,7 +153,7 @@ def baseline_rates(rounds=9):
     """{(rule, K): (this kernel, baseline kernel)} seconds per right-hand side, bp and pepita-lin,
     each kernel called from its own compiled loop, in interleaved rounds (best of `rounds`)."""
     old = baseline_package()
-    repeat_old = repeater(old.rhs.rhs_kernel)
+    repeat_old = repeater(old.rhs.rhs_kernel, flat=True)
 
     out = {}
     for rule in ("bp", "pepita-lin"):
@@ -151,16 +166,53 @@ def baseline_rates(rounds=9):
                                    a=0.1 * np.ones(K), p=0.1 * np.ones(K), phi_F=1.0)
                 y, args = pkg.rhs.kernel_args(st, pkg.get_rule(rule), 0.5)
                 dy = np.zeros_like(y)
-                rep(10, y, dy, *args)
+                rep(10, y, dy, args)
                 cases.append((rep, y, dy, args))
             assert np.allclose(cases[0][2], cases[1][2], rtol=1e-12, atol=1e-15), "kernels disagree"
             n = max(500, int(2e5 / K**4))
             best = [np.inf, np.inf]
             for _ in range(rounds):
                 for i, (rep, y, dy, args) in enumerate(cases):
-                    best[i] = min(best[i], best_of(lambda: rep(n, y, dy, *args), 1) / n)
+                    best[i] = min(best[i], best_of(lambda: rep(n, y, dy, args), 1) / n)
             out[(rule, K)] = tuple(best)
     return out
+
+
+def layout_rates(commit=BEFORE_LAYOUT, rounds=7):
+    """{case: (this package, the package at `commit`)} seconds per integration, best of `rounds`
+    interleaved rounds, for each method and kind of kernel: the ratio shows what the restructuring
+    of issue 21 costs or saves (the trajectories are bit-identical)."""
+    old = baseline_package(commit)
+    cases = {   # label: (rule, K, eta, integrate keywords)
+        "bp K=M=2 dopri5 t=1e3": ("bp", 2, 0.5, dict(t_max=1e3)),
+        "bp K=M=2 bdf eta=0.01 t=1e5": ("bp", 2, 0.01, dict(t_max=1e5, method="bdf")),
+        "bp K=M=2 rk4 t=100": ("bp", 2, 0.5, dict(t_max=100.0, method="rk4")),
+        "bp K=M=2 LSODA t=1e3": ("bp", 2, 0.5, dict(t_max=1e3, method="scipy-LSODA")),
+        "pepita-lin K=M=3 dopri5 t=300": ("pepita-lin", 3, 0.3, dict(t_max=300.0)),
+        "fa K=M=10 dopri5 t=100": ("fa", 10, 0.05, dict(t_max=100.0)),
+        "pepita K=M=2 dopri5 t=20": ("pepita", 2, 0.3, dict(t_max=20.0)),
+    }
+    runs = {}
+    for label, (rule, K, eta, kw) in cases.items():
+        pair = []
+        for pkg in (odes, old):
+            st = pkg.State.random(K, K, 500, 3, sigma_F=np.sqrt(0.5 / 500))
+            fn = (lambda pkg=pkg, st=st: pkg.integrate(st, rule, eta, progress=False, **kw))
+            fn()                                                  # compile / load the cache
+            pair.append(fn)
+        runs[label] = pair
+    best = {label: [np.inf, np.inf] for label in runs}
+    for _ in range(rounds):
+        for label, pair in runs.items():
+            for i, fn in enumerate(pair):
+                best[label][i] = min(best[label][i], best_of(fn, 1))
+    return best
+
+
+def print_layout():
+    for label, (new, old) in layout_rates().items():
+        print(f"{label:32s} {1e3 * new:9.2f} ms   before issue 21 ({BEFORE_LAYOUT}) {1e3 * old:9.2f} ms"
+              f"   new/old {new / old:5.3f}")
 
 
 def print_baseline():
@@ -179,13 +231,13 @@ def activation_rates(K=2, rounds=5):
         for act in odes.activations.ACTIVATIONS:
             y, args = kernel_args(st, odes.get_rule(rule), 0.5, activation=act)
             dy = np.zeros_like(y)
-            _repeat_rhs(5, y, dy, *args)
+            _repeat_rhs(5, y, dy, args)
             args_of[(rule, act)] = (y, dy, args)
     n = 2000
     best = {key: np.inf for key in args_of}
     for _ in range(rounds):
         for key, (y, dy, args) in args_of.items():
-            best[key] = min(best[key], best_of(lambda: _repeat_rhs(n, y, dy, *args), 1) / n)
+            best[key] = min(best[key], best_of(lambda: _repeat_rhs(n, y, dy, args), 1) / n)
     return best
 
 
@@ -268,9 +320,9 @@ def pepita_rows(state, node_counts, ref_nodes, eta=0.3):
     for m in node_counts:
         y, args = kernel_args(state, rule, eta, nodes=m)
         dy = np.zeros_like(y)
-        _repeat_rhs(1, y, dy, *args)
-        n = max(3, int(0.3 / (1e-7 * len(args[-1]) * m ** (state.K + state.M - 1))))
-        sec = best_of(lambda: _repeat_rhs(n, y, dy, *args), 3) / n
+        _repeat_rhs(1, y, dy, args)
+        n = max(3, int(0.3 / (1e-7 * len(args.quad) * m ** (state.K + state.M - 1))))
+        sec = best_of(lambda: _repeat_rhs(n, y, dy, args), 3) / n
         rows.append((m, sec, float(np.abs(flat(m) - ref).max() / np.abs(ref).max())))
     return rows
 
@@ -280,8 +332,8 @@ def pepita_section():
     lin = odes.State(**PEPITA_START)
     y, args = kernel_args(lin, odes.get_rule("pepita-lin"), 0.3)
     dy = np.zeros_like(y)
-    _repeat_rhs(10, y, dy, *args)
-    t_lin = best_of(lambda: _repeat_rhs(20000, y, dy, *args), 3) / 20000
+    _repeat_rhs(10, y, dy, args)
+    t_lin = best_of(lambda: _repeat_rhs(20000, y, dy, args), 3) / 20000
     print(f"\nExact PEPITA right-hand side by quadrature, eta = 0.3 (closed-form pepita-lin: "
           f"{1e6 * t_lin:.2f} us)")
     cases = [(f"K=M=2, {name}", st, (12, 14, 16, 20), 36) for name, st in pepita_states().items()]
@@ -302,11 +354,16 @@ def main():
     ap.add_argument("--long", action="store_true", help="only the long runs")
     ap.add_argument("--baseline-only", action="store_true",
                     help=f"only the right-hand sides against the kernel of {BASELINE}")
+    ap.add_argument("--layout", action="store_true",
+                    help=f"only whole integrations against the package of {BEFORE_LAYOUT}")
     args = ap.parse_args()
     print(f"# tsode {odes.__version__}, ODE benchmark (one core); load average "
           f"{os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
     if args.baseline_only:
         print_baseline()
+        return
+    if args.layout:
+        print_layout()
         return
     if args.pepita:
         pepita_section()

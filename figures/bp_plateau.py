@@ -28,7 +28,7 @@ from .common import log_times, plateau_height, resolve, run_with_ode, stats
 NAME = "bp_plateau"
 
 PARAMS = dict(Ks=(2, 3), D=500, eta=0.05, init="mixed", t_max=1e4, n_times=60, seeds=8, seed=0,
-              jobs=2, dt_ode=0.1)
+              jobs=2)
 SMALL = dict(D=100, t_max=2000.0, n_times=30, seeds=3)
 
 
@@ -54,7 +54,7 @@ def compute(small=None, **overrides):
                    for s in seeds]
         sim, ode, sec = run_with_ode("bp", K, K, D, eta, times, seeds, jobs=p["jobs"],
                                      weights=weights, train_v=False, v_star="ones",
-                                     init=p["init"], ode_dt=p["dt_ode"])
+                                     init=p["init"])
         ode = ode["bp"]
         t = sim.t
         plateau = plateau_height(K)

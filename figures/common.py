@@ -37,11 +37,10 @@ def sigma_F_of(phi_F, D):
     return float(np.sqrt(phi_F / D))
 
 
-def run_with_ode(rule, K, M, D, eta, times, seeds, jobs=2, weights=None, ode_rules=None,
-                 ode_dt=0.01, **kw):
+def run_with_ode(rule, K, M, D, eta, times, seeds, jobs=2, weights=None, ode_rules=None, **kw):
     """Simulate `rule` and integrate, from every seed's measured initial order parameters, each
     ODE rule in `ode_rules` (default: the theory line of `simulate.compare`) with odes'
-    default adaptive method (ode_dt would be the step of rk4); kw go to `simulate.run`.
+    default adaptive method; kw go to `simulate.run`.
 
     Returns (Simulation, {ode_rule: dict of (S, n, ...) arrays}, seconds).  Custom `weights`
     (one `odes.Weights` per seed) are passed to `simulate.run`; several ODE rules from the same
@@ -54,7 +53,7 @@ def run_with_ode(rule, K, M, D, eta, times, seeds, jobs=2, weights=None, ode_rul
         ode_rules = (rule,)
     odes_out = {}
     for name in ode_rules:
-        arrays, status, _, _ = integrate_seeds(sim, name, dt=ode_dt, progress=False)
+        arrays, status, _, _ = integrate_seeds(sim, name, progress=False)
         arrays["status"] = status
         odes_out[name] = arrays
     return sim, odes_out, time.perf_counter() - t0

@@ -21,7 +21,7 @@ from .common import first_below, log_times, resolve, run_with_ode, stats
 NAME = "fa_align_memorise"
 
 PARAMS = dict(K=2, M=2, D=500, eta=0.5, eta_v=None, v_star="ones", init="large", t_max=1e3,
-              n_times=48, seeds=16, seed=0, jobs=2, dt_ode=0.01, align_angle=45.0)
+              n_times=48, seeds=16, seed=0, jobs=2, align_angle=45.0)
 SMALL = dict(D=100, t_max=300.0, n_times=24, seeds=4)
 
 
@@ -29,7 +29,7 @@ def compute(small=None, **overrides):
     p = resolve(PARAMS, SMALL, small, overrides)
     times = log_times(p["t_max"], p["n_times"], t_min=0.05)
     sim, ode, sec = run_with_ode("fa", p["K"], p["M"], p["D"], p["eta"], times, p["seeds"],
-                                 jobs=p["jobs"], ode_rules=("fa", "bp"), ode_dt=p["dt_ode"],
+                                 jobs=p["jobs"], ode_rules=("fa", "bp"),
                                  eta_v=p["eta_v"], v_star=p["v_star"], init=p["init"],
                                  seed=p["seed"])
     t = sim.t

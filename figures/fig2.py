@@ -28,7 +28,7 @@ NAME = "fig2"
 
 PARAMS = dict(K=2, M=2, D=500, eta=0.05, eta_v=None, phi_F=0.1, v_star="ones", init="large",
               t_max=1e4, n_times=40, seeds=8, seed=0, jobs=2, show_seed=5,
-              shots=(1.0, 200.0, 1000.0, 1e4), dt_ode=0.1)
+              shots=(1.0, 200.0, 1000.0, 1e4))
 SMALL = dict(D=100, t_max=300.0, n_times=14, seeds=3, show_seed=0, shots=(1.0, 30.0, 100.0, 300.0))
 
 RULES = ("pepita", "afa")            # simulated
@@ -51,7 +51,7 @@ def compute(small=None, **overrides):
         # both rules draw identical initial weights (same seeds), so the ODEs are integrated once
         sim, o, sec = run_with_ode(rule, K, M, D, eta, times, p["seeds"], jobs=p["jobs"],
                                    ode_rules=ODE_RULES if rule == "pepita" else (),
-                                   ode_dt=p["dt_ode"], **common)
+                                   **common)
         sims[rule], seconds[rule] = sim, sec
         if rule == "pepita":
             ode = o

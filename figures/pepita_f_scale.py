@@ -31,7 +31,7 @@ NAME = "pepita_f_scale"
 
 PARAMS = dict(K=2, M=2, D=500, eta=0.05, eta_v=None, v_star="ones", init="large", t_star=1e3,
               n_times=24, phi_sim=tuple(np.geomspace(1e-3, 10, 13).round(6)), n_phi_ode=41,
-              phi_min=1e-3, phi_max=10.0, seeds=6, seed=0, jobs=2, dt_ode=0.1, agree=0.1)
+              phi_min=1e-3, phi_max=10.0, seeds=6, seed=0, jobs=2, agree=0.1)
 SMALL = dict(D=100, t_star=200.0, n_times=12, phi_sim=(1e-3, 1e-2, 0.1, 1.0, 10.0), n_phi_ode=9,
              seeds=2)
 
@@ -77,7 +77,7 @@ def compute(small=None, **overrides):
             for r in ode:
                 try:
                     res = odes.integrate(st, r, eta, eta_v=p["eta_v"], times=ode_times,
-                                         dt=p["dt_ode"], progress=False)
+                                         progress=False)
                 except odes.IntegrationError:
                     ode[r]["div"][j] += 1
                     continue

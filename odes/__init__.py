@@ -8,16 +8,20 @@
 The package by its layers, each importing only from those before it:
 
     gaussian/    integrals (the closed-form Gaussian integrals of erf), relu_integrals (of
-                 ReLU), expectations (E[f(u)], u ~ N(0, C), by quadrature), vecmath (arcsin,
-                 erf, exp over arrays from libmvec)
-    activations, rules, state, weights, observables, divergence
-                 g and g'; the learning rules as data; the order parameters; random and
-                 exact-overlap weights; eps_g and the angles; when a run has diverged
-    rhs/         the right-hand sides: parameters (the parameter vector), fields (the covariance
-                 read from the packed state), kernel (the layout, the closed-form kernel and the
-                 dispatch), quadrature (exact PEPITA and its variants)
-    solvers/     dopri5 (the compiled Dormand-Prince stepper), bdf (the compiled stiff stepper)
-    integrate, fixed_points, result, symbolic (sympy oracle), io, plot, cli
+                 ReLU), second_moment (I2 of every activation, the one definition eps_g uses),
+                 expectations (E[f(u)], u ~ N(0, C), by quadrature), vecmath (arcsin, erf, exp
+                 over arrays from libmvec)
+    activations, rules, weights, state, observables, divergence
+                 g and g'; the learning rules as data and their integer codes; random weights;
+                 the order parameters (and weights that realise them exactly); eps_g and the
+                 angles; when a run has diverged
+    rhs/         the right-hand sides: parameters (the parameter vector), fields (the packed
+                 state's offsets, the covariance read from it, its eps_g), kernel (the layout,
+                 the kernel arguments as one record, the closed-form kernel and the dispatch),
+                 quadrature (exact PEPITA and its variants)
+    solvers/     the METHODS registry and the stepper contract (common: Problem, Outcome,
+                 Status); dopri5, bdf (compiled), fixed_step (rk4, euler), scipy_ivp
+    integrate, fixed_points, result, symbolic (sympy oracle), io, plot, command_line, cli
 """
 from . import activations
 from .activations import ACTIVATIONS
@@ -27,9 +31,10 @@ from .observables import angle, angles, degenerate_solution, eps_g
 from .result import Result, __version__
 from .rhs import derivatives
 from .rules import ODE_RULES, RULES, Rule, get_rule
-from .state import State, StateError
-from .weights import Weights, draw_weights, realise
+from .solvers import METHODS
+from .state import State, StateError, realise
+from .weights import Weights, draw_weights
 
 __all__ = ["activations", "ACTIVATIONS", "FixedPoint", "FixedPointError", "fixed_point", "jacobian", "AccuracyWarning", "IntegrationError", "default_times", "integrate", "angle", "angles",
-           "degenerate_solution", "eps_g", "Result", "derivatives", "ODE_RULES", "RULES", "Rule",
+           "degenerate_solution", "eps_g", "Result", "derivatives", "METHODS", "ODE_RULES", "RULES", "Rule",
            "get_rule", "State", "StateError", "Weights", "draw_weights", "realise", "__version__"]

@@ -54,7 +54,7 @@ def add_run_arguments(p, rules, eta_required=True):
     --eta to `check_run_arguments` (python -m odes --latex needs none); `show_required` then marks
     it required in the usage line all the same."""
     from .activations import ACTIVATIONS
-    from .integrate import DEFAULT_METHOD, SCIPY_METHODS
+    from .solvers import DEFAULT_METHOD, SCIPY_METHODS
     from .weights import STUDENT_INITS, V_STAR_INITS
     p.add_argument("--rule", required=True, choices=rules, help="learning rule")
     p.add_argument("--K", type=positive_int, default=None, help="student hidden units (default 2)")
@@ -92,15 +92,15 @@ def add_run_arguments(p, rules, eta_required=True):
                    help=f"ODE method: dopri5 (adaptive Dormand-Prince 5(4), default), bdf (compiled "
                         f"stiff method, for long runs at small eta), rk4, euler "
                         f"or scipy-<METHOD> with METHOD one of {', '.join(SCIPY_METHODS)}")
-    p.add_argument("--rtol", type=float, default=1e-8,
+    p.add_argument("--rtol", type=float, default=None,
                    help="relative tolerance of dopri5, bdf and scipy-* (default 1e-8)")
-    p.add_argument("--atol", type=float, default=1e-14,
+    p.add_argument("--atol", type=float, default=None,
                    help="absolute tolerance of dopri5, bdf and scipy-* (default 1e-14)")
     p.add_argument("--nodes", type=positive_int, default=None,
                    help="quadrature nodes per field dimension of the ODEs evaluated by quadrature "
                         "(pepita, pepita-hebbian, pepita-tl; default 16 for K+M = 4, fewer above, "
                         "said in a warning; more is slower and more accurate, theory.md 3.6)")
-    p.add_argument("--dt", type=float, default=0.01,
+    p.add_argument("--dt", type=float, default=None,
                    help="step of rk4 and euler; the grid of the default output times (default 0.01)")
     p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")
     p.add_argument("--csv", type=Path, help="write a CSV table (header line, one row per time)")
@@ -113,7 +113,7 @@ def check_run_arguments(args, realise_init=False):
     Fills the defaults K = M = 2, D = 500 and seed 0 of a run from random weights.  With --init
     the state is given: --D and --seed are refused unless `realise_init` (the simulator, which
     realises the state in dimension D with a seed's random rotation)."""
-    from .integrate import check_solver
+    from .solvers import get_method, resolve
     if getattr(args, "init", None) is None or realise_init:
         if getattr(args, "init", None) is None:
             args.K, args.M = args.K or 2, args.M or 2
@@ -161,14 +161,19 @@ def check_run_arguments(args, realise_init=False):
         if args.t_max is not None and args.t_max != t[-1]:
             raise UsageError(f"--t-max {args.t_max:g} disagrees with the last of --times "
                              f"({t[-1]:g}); give one of them")
-    if not (np.isfinite(args.rtol) and 0 < args.rtol < 1):
+    if args.rtol is not None and not (np.isfinite(args.rtol) and 0 < args.rtol < 1):
         raise UsageError(f"--rtol must be finite and in (0, 1), got {args.rtol}")
-    if not (np.isfinite(args.atol) and args.atol >= 0):
+    if args.atol is not None and not (np.isfinite(args.atol) and args.atol >= 0):
         raise UsageError(f"--atol must be finite and >= 0, got {args.atol}")
     try:
-        check_solver(args.method)
+        get_method(args.method)
     except ValueError as err:
         raise UsageError(f"--method: {err}") from None
+    try:        # the simulator's --dt is also its output grid, so every method takes it there
+        resolve(args.method, args.dt, args.rtol, args.atol,
+                times_given=args.times is not None and not realise_init)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     for name, suffix in (("out", ".npz"), ("csv", ".csv"), ("plot", ".png"), ("latex", ".tex")):
         path = getattr(args, name, None)
         if path is None:

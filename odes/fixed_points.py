@@ -79,7 +79,7 @@ class _Flow:
 
     def f(self, y):
         dy = np.zeros_like(y)
-        evaluate(np.ascontiguousarray(y, dtype=float), dy, *self.args)
+        evaluate(np.ascontiguousarray(y, dtype=float), dy, self.args)
         return dy
 
     def flat(self, z, base):

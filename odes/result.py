@@ -11,7 +11,6 @@ import numpy as np
 from . import io
 from .observables import angles as _angles
 from .observables import eps_g as _eps_g
-from .rhs import unpack
 from .rules import get_rule
 
 def _version():
@@ -62,9 +61,9 @@ class Result:
                        feedback=self.feedback_name, phi_F=self.phi_F)
 
     @classmethod
-    def from_flat(cls, t, Y, state, rule, params, status, message, stats=None, t_diverged=None):
-        """Build from packed state vectors Y (n, size) as produced by the integrator."""
-        Q, R, v, f = unpack(Y, state.K, state.M)
+    def from_trajectory(cls, t, Q, R, v, f, state, rule, params, status, message, stats=None,
+                        t_diverged=None):
+        """Build from the order parameters at the output times (n, ...) of a run from `state`."""
         return cls(t, Q.copy(), R.copy(), v.copy(), state.T, state.v_star, rule, params, status,
                    message, f=f.copy() if rule.feedback_name else None, p=state.p, phi_F=state.phi_F,
                    stats=stats, t_diverged=t_diverged)

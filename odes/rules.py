@@ -25,6 +25,10 @@ per-rule copies of their loops.
 """
 from dataclasses import dataclass
 
+import numpy as np
+
+from .activations import activation_code
+
 FEEDBACK_V, FEEDBACK_FIXED, FEEDBACK_ADAPTIVE = 0, 1, 2
 
 
@@ -67,6 +71,24 @@ RULES = {
 ODE_RULES = tuple(RULES)
 #: rules whose ODE right-hand side is in closed form
 CLOSED_FORM_RULES = tuple(name for name, r in RULES.items() if not r.exact_pepita)
+
+
+#: positions of a run's rule codes, the integers through which both compiled halves read a rule
+#: (`codes`): the ODE's parameter vector starts with them (`odes.rhs.parameters`), the simulator's
+#: flags are them (`simulate.kernel`)
+FEEDBACK, FE_TERMS, EXACT, TRAIN_V, HEBBIAN, TIME_LOCAL, ACTIVATION = range(7)
+N_CODES = 7
+
+
+def codes(rule, train_v, activation="erf"):
+    """The integer codes of a run of `rule` (positions FEEDBACK ... ACTIVATION): the feedback kind,
+    the Fe terms, exact PEPITA, a trained second layer, the Hebbian and time-local forms, and the
+    activation's code (`odes.activations`)."""
+    out = np.zeros(N_CODES, np.int64)
+    out[FEEDBACK], out[FE_TERMS], out[EXACT] = rule.feedback, rule.fe_terms, rule.exact_pepita
+    out[TRAIN_V], out[HEBBIAN], out[TIME_LOCAL] = bool(train_v), rule.hebbian, rule.time_local
+    out[ACTIVATION] = activation_code(activation)
+    return out
 
 
 def get_rule(name, closed_form=False):

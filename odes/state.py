@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, get_rule
+from .weights import Weights, check_sizes, draw_weights
 
 _PSD_TOL = 1e-10
 
@@ -186,7 +187,6 @@ class State:
     @classmethod
     def random(cls, K, M, D, seed, **kw):
         """State of weights drawn at random in dimension D (see `odes.weights.draw_weights`)."""
-        from .weights import draw_weights
         w = draw_weights(K, M, D, seed, **kw)
         return cls.from_weights(w.W, w.W_star, w.v, w.v_star, F=w.F, b=w.b)
 
@@ -226,3 +226,33 @@ class State:
         from .io import atomic_write
         with atomic_write(path) as fh:
             json.dump(self.to_dict(), fh, indent=1)
+
+
+def realise(state, D, seed=0, b=None):
+    """Weights in dimension D whose order parameters are exactly `state` (theory.md section 3.7).
+
+    The Gram matrix G of (w*_1..M, [F], w_1..K) / sqrt(D) is factorised as G = L L^T and the
+    vectors are sqrt(D) L O^T with O a random D x n matrix with orthonormal columns.  G must be
+    positive definite (a tiny ridge of 1e-14 is not added: a singular G raises).  F is built when
+    the state has a, p and phi_F, and is then returned with entries scaled so that |F|^2 = phi_F.
+    """
+    G = state.gram()
+    n = G.shape[0]
+    if D < n:
+        raise ValueError(f"D={D} is smaller than the number of vectors to realise ({n})")
+    check_sizes(state.K, state.M, D)
+    try:
+        L = np.linalg.cholesky(G)
+    except np.linalg.LinAlgError:
+        raise StateError("the Gram matrix of the state is not positive definite; "
+                         "it cannot be realised by a Cholesky factor") from None
+    rng = np.random.default_rng(seed)
+    O, _ = np.linalg.qr(rng.standard_normal((D, n)))
+    V = np.sqrt(D) * L @ O.T                    # rows: w*, [F * sqrt(D)], w
+    K, M = state.K, state.M
+    W_star, W = V[:M], V[n - K:]
+    has_F = n > K + M
+    F = V[M] / np.sqrt(D) if has_F else np.zeros(D)
+    if b is None:
+        b = state.b if state.b is not None else np.zeros(K)
+    return Weights(W, W_star, state.v.copy(), state.v_star.copy(), F, np.asarray(b, float).copy())

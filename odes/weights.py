@@ -104,34 +104,3 @@ def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, t
     F = sigma_F * rng_feedback.standard_normal(D)
     b = rng_feedback.standard_normal(K)
     return Weights(W, W_star, v, vs, F, b)
-
-
-def realise(state, D, seed=0, b=None):
-    """Weights in dimension D whose order parameters are exactly `state` (theory.md section 3.7).
-
-    The Gram matrix G of (w*_1..M, [F], w_1..K) / sqrt(D) is factorised as G = L L^T and the
-    vectors are sqrt(D) L O^T with O a random D x n matrix with orthonormal columns.  G must be
-    positive definite (a tiny ridge of 1e-14 is not added: a singular G raises).  F is built when
-    the state has a, p and phi_F, and is then returned with entries scaled so that |F|^2 = phi_F.
-    """
-    from .state import StateError
-    G = state.gram()
-    n = G.shape[0]
-    if D < n:
-        raise ValueError(f"D={D} is smaller than the number of vectors to realise ({n})")
-    check_sizes(state.K, state.M, D)
-    try:
-        L = np.linalg.cholesky(G)
-    except np.linalg.LinAlgError:
-        raise StateError("the Gram matrix of the state is not positive definite; "
-                         "it cannot be realised by a Cholesky factor") from None
-    rng = np.random.default_rng(seed)
-    O, _ = np.linalg.qr(rng.standard_normal((D, n)))
-    V = np.sqrt(D) * L @ O.T                    # rows: w*, [F * sqrt(D)], w
-    K, M = state.K, state.M
-    W_star, W = V[:M], V[n - K:]
-    has_F = n > K + M
-    F = V[M] / np.sqrt(D) if has_F else np.zeros(D)
-    if b is None:
-        b = state.b if state.b is not None else np.zeros(K)
-    return Weights(W, W_star, state.v.copy(), state.v_star.copy(), F, np.asarray(b, float).copy())

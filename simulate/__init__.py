@@ -12,7 +12,8 @@ statistics, save/load), comparison (simulation vs ODE from each seed's measured 
 plot, cli.  `simulate` imports `odes`, never the reverse; the networks are `odes.weights`.
 """
 from odes.rules import RULES, get_rule
-from odes.weights import Weights, draw_weights, realise
+from odes.state import realise
+from odes.weights import Weights, draw_weights
 
 from .comparison import Comparison, check_also, compare, integrate_seeds
 from .result import Simulation

@@ -17,6 +17,7 @@ from pathlib import Path
 from odes.command_line import (UsageError, Parser, add_run_arguments, check_run_arguments,
                       command_line_setup, positive_int, write_outputs)
 from odes.rules import RULES
+from odes.solvers import DEFAULTS
 from odes.state import StateError
 
 PROG = "python -m simulate"
@@ -63,7 +64,7 @@ def initial_weights(args):
     """None (random weights), or one `Weights` per seed realising the --init state in dimension D;
     sets args.K, args.M from the state."""
     from odes.state import State
-    from odes.weights import realise
+    from odes.state import realise
     from .run import seed_list
     if args.init is None:
         args.K, args.M = args.K or 2, args.M or 2
@@ -91,7 +92,8 @@ def main(argv=None):
                       times=args.times, seeds=args.seeds, seed=args.seed, jobs=args.jobs,
                       eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                       sigma_F=args.sigma_F, init=args.student_init, v_star=args.v_star,
-                      ode=args.ode, also=args.also, method=args.method, dt=args.dt,
+                      ode=args.ode, also=args.also, method=args.method,
+                      dt=DEFAULTS["dt"] if args.dt is None else args.dt,
                       rtol=args.rtol, atol=args.atol, nodes=args.nodes, n_test=args.n_test,
                       weights=weights, weight_decay=args.weight_decay, activation=args.activation,
                       progress=False if args.quiet else None)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 import odes
 from odes import io
 from odes.divergence import BLOWUP
-from odes.integrate import DEFAULT_METHOD, check_solver
+from odes.solvers import DEFAULT_METHOD, resolve
 from odes.rhs.parameters import check_activation
 from odes.rules import RULES, get_rule
 
@@ -56,7 +56,7 @@ def _same_state(x, y, atol=1e-12):
         np.allclose(a[k], b[k], rtol=0, atol=atol) for k in a)
 
 
-def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14,
+def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None, atol=None,
                     nodes=None, jobs=2, progress=None):
     """The ODE of `ode_rule` from each seed's initial state, at the simulation's times, on `jobs`
     threads (the compiled integrators release the GIL).  Seeds whose initial states agree to
@@ -342,20 +342,21 @@ class Comparison:
 
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
-            method=DEFAULT_METHOD, dt=0.01, rtol=1e-8, atol=1e-14, nodes=None, seed=0, n_test=0,
+            method=DEFAULT_METHOD, dt=0.01, rtol=None, atol=None, nodes=None, seed=0, n_test=0,
             weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
     Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
     `weights`, one `odes.Weights` per seed; weight_decay; activation; blowup, the divergence
-    threshold of both halves, `odes.divergence`) plus the ODE's method, dt, rtol, atol and nodes
-    (`odes.integrate`); ode=False skips the theory; also: further ODE rules integrated from the
+    threshold of both halves, `odes.divergence`; dt, the spacing of the default times, is also the
+    step of a fixed-step ODE method) plus the ODE's method, rtol and atol (for the methods that
+    take them; default `odes.solvers.DEFAULTS`) and nodes (`odes.integrate`); ode=False skips the theory; also: further ODE rules integrated from the
     same starts (e.g. ('afa', 'pepita-lin') for a pepita run).  Returns a `Comparison`.
     """
     rule = get_rule(rule)
+    solver, _, full = resolve(method, dt, rtol, atol, times_given=False)     # before simulating
     if ode:
-        check_solver(method, dt, rtol, atol)         # fail before simulating
         also = check_also(rule, also)
         for name in (rule.name,) + also:
             check_activation(name, activation)
@@ -365,12 +366,13 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, weight_decay=weight_decay,
               activation=activation, blowup=blowup, progress=progress)
-    ode_params = dict(method=method, dt=float(dt), rtol=float(rtol), atol=float(atol))
+    ode_params = dict(method=method, **full)
     if not ode:
         return Comparison(sim, None, None, "", ode_params)
     if rule.exact_pepita or any(get_rule(r).exact_pepita for r in also):
         ode_params["nodes"] = nodes
-    kw = dict(method=method, dt=dt, rtol=rtol, atol=atol, nodes=nodes, jobs=jobs, progress=progress)
+    kw = dict(method=method, dt=dt if solver.fixed_step else None, rtol=rtol, atol=atol, nodes=nodes,
+              jobs=jobs, progress=progress)
     arrays, status, messages, t_div = integrate_seeds(sim, rule.name, **kw)
     extra, extra_status, extra_messages, extra_t_div = {}, {}, {}, {}
     for other in also:

@@ -50,7 +50,8 @@ import numpy as np
 from numba import njit
 
 from odes.activations import g, g_prime
-from odes.rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V
+from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE, FEEDBACK_FIXED,
+                        FEEDBACK_V, HEBBIAN, TIME_LOCAL, TRAIN_V)
 
 from .rng import fill_normal, normal
 
@@ -59,8 +60,8 @@ from .rng import fill_normal, normal
 FASTMATH = {"reassoc", "contract"}
 OK, DIVERGED = 0, 1
 
-# integer rule flags and float parameters of the kernel
-I_FEEDBACK, I_FE_TERMS, I_EXACT, I_TRAIN_V, I_HEBBIAN, I_TIME_LOCAL, I_ACTIVATION = range(7)
+# the integer flags are the run's rule codes (`odes.rules.codes`, positions FEEDBACK ... ACTIVATION);
+# the float parameters of the kernel
 P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP, P_DECAY = range(5)
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -207,10 +208,10 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     """
     K, D = W.shape
     M = W_star.shape[0]
-    fb, fe, exact, train_v = flags[I_FEEDBACK], flags[I_FE_TERMS] != 0, flags[I_EXACT] != 0, flags[I_TRAIN_V] != 0
-    hebbian = flags[I_HEBBIAN] != 0
-    time_local = flags[I_TIME_LOCAL] != 0
-    act = flags[I_ACTIVATION]            # odes.activations: erf, linear or relu
+    fb, fe, exact, train_v = flags[FEEDBACK], flags[FE_TERMS] != 0, flags[EXACT] != 0, flags[TRAIN_V] != 0
+    hebbian = flags[HEBBIAN] != 0
+    time_local = flags[TIME_LOCAL] != 0
+    act = flags[ACTIVATION]            # odes.activations: erf, linear or relu
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
     decaying = par[P_DECAY] != 0.0
     keep = 1.0 - par[P_DECAY] / D        # the weight-decay factor per step
@@ -381,13 +382,13 @@ def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, 
     """
     w = np.empty_like(W)                 # the student's weights, for records and checks
     true_weights(W, alpha, F, w)
-    fb = flags[I_FEEDBACK]
+    fb = flags[FEEDBACK]
     blowup = par[P_BLOWUP]
     n_rec = rec_steps.size
     status = OK
     while True:
         while r < n_rec and rec_steps[r] == step:
-            record(r, w, W_star, v, F, b, fb, flags[I_ACTIVATION], X_test, y_test, Q_out, R_out, v_out,
+            record(r, w, W_star, v, F, b, fb, flags[ACTIVATION], X_test, y_test, Q_out, R_out, v_out,
                    f_out, test_out)
             r += 1
         if step >= stop:

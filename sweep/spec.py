@@ -218,6 +218,7 @@ def _times(times, t_max, dt):
 def check_point(kind, p, times, state):
     """Raise SpecError (naming the key) if one point's run would refuse its parameters."""
     from odes.integrate import check_solver
+    from .task import solver_options
     from odes.rules import get_rule
     from simulate import check_also, check_params
 
@@ -246,7 +247,7 @@ def check_point(kind, p, times, state):
                                               v_star=p["v_star"])),
               ("K", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"]))]
     if kind != "sim":
-        checks.append(("method", lambda: check_solver(p["method"], p["dt"], p["rtol"], p["atol"])))
+        checks.append(("method", lambda: check_solver(p["method"], **solver_options(p))))
         for name in [rule.name] + list(p["also"] if isinstance(p["also"], (list, tuple)) else []):
             checks.append(("activation", lambda name=name: check_activation(name, p["activation"])))
     if kind == "compare":

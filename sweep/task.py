@@ -28,6 +28,14 @@ def _run_kwargs(p):
                 activation=p["activation"])
 
 
+def solver_options(p):
+    """The ODE options of a grid point that its method takes (`odes.solvers.METHODS`): rtol and
+    atol, or dt.  A spec's rtol, atol and dt hold for the whole grid, whose method axis may mix
+    adaptive and fixed-step methods; each point's method takes its own."""
+    from odes.solvers import get_method
+    return {k: p[k] for k in get_method(p["method"]).options}
+
+
 def _ode_seed(p, times, seed, state):
     import odes
     kw = _run_kwargs(p)
@@ -38,7 +46,7 @@ def _ode_seed(p, times, seed, state):
     try:
         res = odes.integrate(state, p["rule"], p["eta"], times=times, eta_v=kw["eta_v"],
                              sigma=kw["sigma"], train_v=kw["train_v"], method=p["method"],
-                             dt=p["dt"], rtol=p["rtol"], atol=p["atol"], nodes=p["nodes"],
+                             nodes=p["nodes"], **solver_options(p),
                              weight_decay=kw["weight_decay"], activation=kw["activation"],
                              progress=False)
         return res, FINISHED, np.nan
@@ -87,7 +95,7 @@ def _simulation_arrays(kind, p, times, seeds, state):
     import warnings
 
     import simulate
-    from odes.weights import realise
+    from odes.state import realise
     kw = _run_kwargs(p)
     weights = None
     if state is not None:
@@ -101,7 +109,8 @@ def _simulation_arrays(kind, p, times, seeds, state):
             cmp = None
         else:
             cmp = simulate.compare(p["rule"], p["K"], p["M"], p["D"], p["eta"], also=p["also"],
-                                   method=p["method"], rtol=p["rtol"], atol=p["atol"],
+                                   method=p["method"],
+                                   **{k: x for k, x in solver_options(p).items() if k != "dt"},
                                    nodes=p["nodes"], **common)
             sim = cmp.sim
     out = dict(eps_g=sim.eps_g, Q=sim.Q, R=sim.R, v=sim.v)

@@ -233,7 +233,8 @@ def test_divergence_names_time_and_quantity():
 def test_every_method_starts_at_t0(method):
     """A first output time after 0 is reached from the state at t = 0 (scipy used to start there)."""
     s = case("bp", 2, 2, 2)
-    late = odes.integrate(s, "bp", 0.2, times=[1.0, 100.0], method=method, rtol=1e-10, atol=1e-12)
+    tolerances = dict(dt=0.01) if method == "rk4" else dict(rtol=1e-10, atol=1e-12)
+    late = odes.integrate(s, "bp", 0.2, times=[1.0, 100.0], method=method, **tolerances)
     ref = odes.integrate(s, "bp", 0.2, times=[0.0, 1.0, 100.0], method="scipy-DOP853", rtol=1e-12,
                          atol=1e-14)
     np.testing.assert_allclose(late.Q, ref.Q[1:], rtol=0, atol=1e-8)
@@ -251,12 +252,24 @@ def test_bad_tolerances_and_times():
 
 def test_step_control_in_the_stability_limited_regime_as_scipy():
     """Late in a long run the steps are bounded by the pair's stability and many are rejected;
-    the step control there (no growth right after a rejection) is scipy's: the work agrees to
-    0.2 % (round-off decides individual accept/reject calls near err = 1) and so do the outputs."""
+    the step control there (no growth right after a rejection) is scipy's.  Round-off decides
+    individual accept/reject calls near err = 1, so one run's work differs from scipy's by up to
+    0.5 % in either direction (and differently on AMD and Intel machines): the work is compared
+    over 8 runs at rtol perturbed by 1e-9 relative, each paired with scipy's at the same rtol.  The
+    mean paired difference of right-hand-side evaluations must be within 4.5 standard errors of 0
+    (t with 7 degrees of freedom: a false failure in 0.3 % of runs; measured -14 +- 26 of 18150
+    on an AMD EPYC).  The outputs agree to 1e-6."""
     s = odes.State.random(2, 2, 500, seed=1)
     times = np.linspace(0, 5e5, 11)
-    ours = odes.integrate(s, "bp", 0.01, times=times, rtol=1e-6, atol=1e-8)
-    theirs = odes.integrate(s, "bp", 0.01, times=times, rtol=1e-6, atol=1e-8, method="scipy-RK45")
-    assert ours.stats["n_rejected"] > 100
-    assert abs(ours.stats["n_rhs"] - theirs.stats["n_rhs"]) <= 2e-3 * theirs.stats["n_rhs"]
-    np.testing.assert_allclose(flat(ours), flat(theirs), rtol=0, atol=1e-6)
+    diffs = []
+    for i in range(8):
+        rtol = 1e-6 * (1 + (i - 3.5) * 1e-9)
+        ours = odes.integrate(s, "bp", 0.01, times=times, rtol=rtol, atol=1e-8, progress=False)
+        theirs = odes.integrate(s, "bp", 0.01, times=times, rtol=rtol, atol=1e-8,
+                                method="scipy-RK45", progress=False)
+        assert ours.stats["n_rejected"] > 100
+        diffs.append(ours.stats["n_rhs"] - theirs.stats["n_rhs"])
+        np.testing.assert_allclose(flat(ours), flat(theirs), rtol=0, atol=1e-6)
+    diffs = np.array(diffs, float)
+    se = diffs.std(ddof=1) / np.sqrt(len(diffs))
+    assert abs(diffs.mean()) <= 4.5 * max(se, 1.0), (diffs.mean(), se)

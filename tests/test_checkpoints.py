@@ -69,7 +69,7 @@ def plateau_height(K, eta):
     R0 = 1e-3 * (1 + 0.1 * rng.standard_normal((K, K)))
     s = odes.State(Q=0.05 * np.eye(K), R=R0, T=np.eye(K), v=np.ones(K), v_star=np.ones(K))
     t_max = 60 / eta
-    res = odes.integrate(s, "bp", eta, times=np.linspace(0, t_max, 601), train_v=False, dt=0.1)
+    res = odes.integrate(s, "bp", eta, times=np.linspace(0, t_max, 601), train_v=False)
     late = res.t > 1 / eta
     slope = np.abs(np.gradient(res.eps_g, res.t))[late]
     return res.eps_g[late][np.argmin(slope)]

@@ -24,7 +24,7 @@ def flat_rhs(state, rule, eta, **kw):
 
     def f(y):
         dy = np.zeros_like(y)
-        evaluate(np.ascontiguousarray(y), dy, *args)
+        evaluate(np.ascontiguousarray(y), dy, args)
         return dy
     return f
 

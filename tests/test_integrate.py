@@ -33,19 +33,20 @@ def test_euler_is_first_order(state):
 
 def test_scipy_agrees_with_rk4(state):
     times = [0, 0.5, 3, 20]
-    a = odes.integrate(state, "fa", 0.5, times=times, dt=0.01)
+    a = odes.integrate(state, "fa", 0.5, times=times, method="rk4", dt=0.01)
     b = odes.integrate(state, "fa", 0.5, times=times, method="scipy-LSODA", rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a.Q, b.Q, atol=1e-7)
     np.testing.assert_allclose(a.eps_g, b.eps_g, atol=1e-7)
 
 
 def test_output_times_are_exact_and_off_grid_times_do_not_disturb_the_grid(state):
-    on = odes.integrate(state, "bp", 0.5, times=[0, 1.0, 2.0], dt=0.1)
-    off = odes.integrate(state, "bp", 0.5, times=[0, 0.333, 1.0, 1.777, 2.0], dt=0.1)
+    on = odes.integrate(state, "bp", 0.5, times=[0, 1.0, 2.0], method="rk4", dt=0.1)
+    off = odes.integrate(state, "bp", 0.5, times=[0, 0.333, 1.0, 1.777, 2.0], method="rk4",
+                          dt=0.1)
     np.testing.assert_array_equal(off.t, [0, 0.333, 1.0, 1.777, 2.0])
     np.testing.assert_array_equal(on.Q[1:], off.Q[[2, 4]])          # grid trajectory unchanged
     # the off-grid output is the grid state advanced by the remainder: close to a fine solution
-    fine = odes.integrate(state, "bp", 0.5, times=[0, 0.333], dt=0.001)
+    fine = odes.integrate(state, "bp", 0.5, times=[0, 0.333], method="rk4", dt=0.001)
     np.testing.assert_allclose(off.Q[1], fine.Q[1], atol=1e-7)
 
 
@@ -59,7 +60,7 @@ def test_default_times_are_log_spaced_multiples_of_dt():
 
 def test_integer_grid_has_no_float_drift():
     s = odes.State(Q=np.eye(1), R=np.zeros((1, 1)), T=np.eye(1), v=np.ones(1), v_star=np.ones(1))
-    res = odes.integrate(s, "bp", 0.1, times=[0, 1000.0], dt=0.1)
+    res = odes.integrate(s, "bp", 0.1, times=[0, 1000.0], method="rk4", dt=0.1)
     assert res.t[-1] == 1000.0 and res.status == "finished"
 
 

@@ -25,14 +25,14 @@ the parts that depend on fewer indices hoisted, linear's are covariances, ReLU's
 The state is packed into one flat vector y = (Q.ravel(), R.ravel(), v, f): `pack` and `unpack`
 convert.  For FA the slot f holds the constant b (its derivative is zero), for BP it is unused.
 `rhs_kernel` is compiled with numba, allocates nothing and writes into `dy`; compiled callers (the
-steppers) call it, Python calls `evaluate(y, dy, *args)`; `derivatives` is the convenient Python
+steppers) call it, Python calls `evaluate(y, dy, args)`; `derivatives` is the convenient Python
 entry point.
 """
 import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, types
+from numba import njit
 from numba.extending import overload
 
 from ..activations import ERF, LINEAR, RELU
@@ -71,11 +71,11 @@ _SCRATCH = {ERF: ErfScratch, LINEAR: LinearScratch, RELU: ReluScratch}
 
 
 def workspace(K, M, par, nodes=0, xi_nodes=XI_NODES):
-    """The scratch `rhs_kernel` works in, allocated once per integration: for a quadrature rule one
-    flat array (`odes.rhs.quadrature.workspace_size`; its views cost nothing against a millisecond),
-    else the closed form's named arrays for the activation of `par`."""
+    """The scratch `rhs_kernel` works in, allocated once per integration: for a quadrature rule its
+    named arrays (`odes.rhs.quadrature.QuadratureScratch`), else the closed form's named arrays
+    for the activation of `par`."""
     if par[QUADRATURE] != 0.0:
-        return np.zeros(_quad.workspace_size(K, M, nodes, xi_nodes))
+        return _quad.workspace(K, M, nodes, xi_nodes)
     n = K + M
     na = padded(n_arcsines(K, M))
     z = np.zeros
@@ -124,13 +124,19 @@ def constants(state):
     return np.ascontiguousarray(state.T), np.ascontiguousarray(state.v_star), np.ascontiguousarray(p)
 
 
-def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
-    """dy = d/dt y for the packed state y (see module docstring), in compiled code; from Python
-    call `evaluate`.  `ws` is the `workspace`; `quad` holds the quadrature nodes for the rules
-    evaluated by quadrature (par[QUADRATURE] = 1: exact PEPITA, or any rule on request) and is
-    unused otherwise.
+#: the arguments of every right-hand-side kernel besides y and dy, as one record: the sizes K and
+#: M, the constant order parameters T, v* and p (`constants`), the parameter vector par
+#: (`odes.rhs.parameters`), the workspace ws (`workspace`) and quad, the quadrature nodes of the
+#: rules evaluated by quadrature (par[QUADRATURE] = 1: exact PEPITA, or any rule on request;
+#: unused otherwise)
+KernelArgs = namedtuple("KernelArgs", "K M T vstar p par ws quad")
 
-    The kernel is chosen by the type of ws when the caller is compiled (erf, linear or ReLU closed
+
+def rhs_kernel(y, dy, args):
+    """dy = d/dt y for the packed state y (see module docstring) under the `KernelArgs` args, in
+    compiled code; from Python call `evaluate`.
+
+    The kernel is chosen by the type of args.ws when the caller is compiled (erf, linear or ReLU closed
     form, or the quadrature), not by a branch at every call: a compiled function that calls
     another keeps the reference counts of every array it holds (atomic increments, 0.5 us of the
     K = M = 2 closed form when this was a dispatching function), while a function that calls
@@ -139,25 +145,27 @@ def rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
 
 
 @overload(rhs_kernel, jit_options={"error_model": "numpy"})
-def _choose_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
-    if isinstance(ws, types.Array):
-        return _quadrature_kernel
-    return {ErfScratch: _erf_kernel, LinearScratch: _linear_kernel,
+def _choose_kernel(y, dy, args):
+    ws = args.types[KernelArgs._fields.index("ws")]
+    return {_quad.QuadratureScratch: _quadrature_kernel, ErfScratch: _erf_kernel,
+            LinearScratch: _linear_kernel,
             ReluScratch: _relu_kernel}.get(getattr(ws, "instance_class", None))
 
 
 @njit(cache=True, error_model="numpy")
-def evaluate(y, dy, K, M, T, vstar, p, par, ws, quad):
-    """`rhs_kernel` called from Python: evaluate(y, dy, *args) with (y, args) from `kernel_args`."""
-    rhs_kernel(y, dy, K, M, T, vstar, p, par, ws, quad)
+def evaluate(y, dy, args):
+    """`rhs_kernel` called from Python: evaluate(y, dy, args) with (y, args) from `kernel_args`."""
+    rhs_kernel(y, dy, args)
 
 
-def _quadrature_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+def _quadrature_kernel(y, dy, args):
+    K, M, T, vstar, p, par, ws, quad = args
     _quad.quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, quad)
     add_weight_decay(y, dy, K, M, par)
 
 
-def _erf_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+def _erf_kernel(y, dy, args):
+    K, M, T, vstar, p, par, ws, _ = args
     fb = int(par[FEEDBACK])
     fill_fields(y, K, M, T, vstar, fb, ws.C, ws.c, ws.f)
     _erf_moments(ws.C, ws.c, K, K + M, par[SIGMA], par[FE_TERMS] != 0.0, fb == FEEDBACK_ADAPTIVE,
@@ -167,11 +175,13 @@ def _erf_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
     add_weight_decay(y, dy, K, M, par)
 
 
-def _linear_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+def _linear_kernel(y, dy, args):
+    K, M, T, vstar, p, par, ws, _ = args
     _other_kernel(LINEAR, y, dy, K, M, T, vstar, p, par, ws)
 
 
-def _relu_kernel(y, dy, K, M, T, vstar, p, par, ws, quad):
+def _relu_kernel(y, dy, args):
+    K, M, T, vstar, p, par, ws, _ = args
     _other_kernel(RELU, y, dy, K, M, T, vstar, p, par, ws)
 
 
@@ -367,9 +377,8 @@ def _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J):
 
 def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
                 weight_decay=0.0, activation="erf"):
-    """(y, args) for `rhs_kernel(y, dy, *args)` (from Python `evaluate(y, dy, *args)`): the packed
-    state of `state` under `rule` (a Rule) and the kernel's other arguments (K, M, the constants,
-    the parameters, a workspace, the quadrature nodes).  quadrature=True evaluates a closed-form
+    """(y, args) for `rhs_kernel(y, dy, args)` (from Python `evaluate(y, dy, args)`): the packed
+    state of `state` under `rule` (a Rule) and the kernel's other arguments, a `KernelArgs`.  quadrature=True evaluates a closed-form
     rule by quadrature too (exact PEPITA always is); nodes: quadrature nodes per dimension
     (default: see `quadrature_nodes`)."""
     T, vstar, p = constants(state)
@@ -381,7 +390,7 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
         quad = np.zeros((0, 2))
     m = int(par[N_NODES])
     ws = workspace(state.K, state.M, par, m, len(quad) - m)
-    return pack(state, rule), (state.K, state.M, T, vstar, p, par, ws, quad)
+    return pack(state, rule), KernelArgs(state.K, state.M, T, vstar, p, par, ws, quad)
 
 
 def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
@@ -398,7 +407,7 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
     y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes, weight_decay,
                           activation)
     dy = np.zeros_like(y)
-    evaluate(y, dy, *args)
+    evaluate(y, dy, args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)
     out = {"Q": dQ.copy(), "R": dR.copy(), "v": dv.copy()}
     if rule.feedback_name:

@@ -3,16 +3,18 @@
 import numpy as np
 
 from ..activations import RELU, activation_code
-from ..rules import get_rule
+from ..rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_CODES, TIME_LOCAL, TRAIN_V,
+                     codes, get_rule)
 
-# positions in `par`: learning rates, label noise, |F|^2, the rule's fields (feedback kind, Fe
-# terms, exact PEPITA), a trained second layer, 1.0 to evaluate the expectations by quadrature,
-# the quadrature's nodes per field dimension, the weight decay kappa (theory.md 8.1), and 1.0 for
-# PEPITA's Hebbian form and for its time-local form (theory.md 8.3), the activation's code
-# (`odes.activations`)
-(ETA, ETA_V, SIGMA, PHI_F, FEEDBACK, FE_TERMS, TRAIN_V, EXACT, QUADRATURE, N_NODES, DECAY, HEBBIAN,
- TIME_LOCAL, ACTIVATION) = range(14)
-N_PAR = 14
+# positions in `par`: first the run's rule codes (`odes.rules.codes`: FEEDBACK, FE_TERMS, EXACT,
+# TRAIN_V, HEBBIAN, TIME_LOCAL, ACTIVATION), then the learning rates, label noise, |F|^2, 1.0 to
+# evaluate the expectations by quadrature, the quadrature's nodes per field dimension and the
+# weight decay kappa (theory.md 8.1)
+ETA, ETA_V, SIGMA, PHI_F, QUADRATURE, N_NODES, DECAY = range(N_CODES, N_CODES + 7)
+N_PAR = N_CODES + 7
+__all__ = ["ACTIVATION", "DECAY", "ETA", "ETA_V", "EXACT", "FE_TERMS", "FEEDBACK", "HEBBIAN",
+           "N_NODES", "N_PAR", "PHI_F", "QUADRATURE", "SIGMA", "TIME_LOCAL", "TRAIN_V",
+           "check_activation", "params"]
 
 
 def check_activation(rule, activation, quadrature=False):
@@ -32,22 +34,16 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     """The float parameter vector of the kernels, validated.  Exact PEPITA always uses quadrature,
     which takes the smooth activations (erf, linear) only."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
-    act = check_activation(rule, activation, quadrature)
+    check_activation(rule, activation, quadrature)
     eta_v = eta if eta_v is None else eta_v
     for name, x in (("eta", eta), ("eta_v", eta_v), ("sigma", sigma),
                     ("weight_decay", weight_decay)):
         if not np.isfinite(x) or x < 0:
             raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
     par = np.zeros(N_PAR)
+    par[:N_CODES] = codes(rule, train_v, activation)
     par[ETA], par[ETA_V], par[SIGMA] = eta, eta_v, sigma
     par[PHI_F] = state.phi_F if state.phi_F is not None else 0.0
-    par[FEEDBACK] = rule.feedback
-    par[FE_TERMS] = float(rule.fe_terms)
-    par[TRAIN_V] = float(bool(train_v))
-    par[EXACT] = float(rule.exact_pepita)
     par[QUADRATURE] = float(bool(quadrature) or rule.exact_pepita)
     par[DECAY] = weight_decay
-    par[HEBBIAN] = float(rule.hebbian)
-    par[TIME_LOCAL] = float(rule.time_local)
-    par[ACTIVATION] = act
     return par

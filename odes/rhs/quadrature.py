@@ -28,7 +28,9 @@ is a second, independent path to the closed-form kernel of `odes.rhs` (`quadratu
 the tests hold against each other.  One pass over the nodes of the folded product rule (`odes.gaussian.expectations`) accumulates
 all the moments; label noise adds the node coordinate xi (e = sum_i c_i g(u_i) - sigma xi).
 """
+from collections import namedtuple
 
+import numpy as np
 from numba import njit
 
 from ..activations import ERF, g, g_pair_n, g_prime
@@ -40,14 +42,29 @@ from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBB
                          SIGMA, TIME_LOCAL, TRAIN_V)
 
 
-def workspace_size(K, M, nodes, xi_nodes):
-    """Scratch floats of `quadrature_rhs` with `nodes` nodes per field dimension and `xi_nodes`
-    for xi."""
-    n = K + M
-    d = n + 1
-    m_in = max(nodes, xi_nodes)
-    return (2 * n * n + 4 * n + K * n + K * K + 5 * K + 3 * d + 2 * n * nodes + 6 * padded(m_in)
-            + 4 * padded(K * m_in) + K * m_in)
+#: the scratch of `quadrature_rhs`, one named array each (n = K + M fields, d = n + 1 dimensions
+#: with xi, m = nodes per field dimension, m_in the inner loop's nodes, padded for whole vectors):
+#: C, L (n x n) the covariance and its Cholesky factor; u, gv, gp, c (n) the fields, their g and
+#: g', the error coefficients; P (K x n) E[phi_k u_j]; PP (K x K) E[phi_k phi_l]; Ps, Hl, Zs (K)
+#: E[psi], E[r], E[phi zeta]; f, q (K) the feedback and a; idx, z, wprod (d) the odometer's node
+#: indices (as floats), node coordinates and running weight products; rules (n x m x 2) the
+#: contracted (node, weight) per field dimension; ul, gl, gpl, wr, er, Sr (m_in) per inner node
+#: the last field, its g and g', the weight, e and S; lt, gt, gpt, tmp (K m_in) per student and
+#: inner node lambda~_k, its g and g', scratch; phr (K x m_in) Delta_k (or phi_k) at the inner nodes
+QuadratureScratch = namedtuple("QuadratureScratch", "C L u gv gp c P PP Ps Hl Zs f q idx z wprod "
+                                                    "rules ul gl gpl wr er Sr lt gt gpt tmp phr")
+
+
+def workspace(K, M, nodes, xi_nodes):
+    """The `QuadratureScratch` of `quadrature_rhs` with `nodes` nodes per field dimension and
+    `xi_nodes` for xi."""
+    n, d, m_in = K + M, K + M + 1, max(nodes, xi_nodes)
+    shapes = dict(C=(n, n), L=(n, n), u=n, gv=n, gp=n, c=n, P=(K, n), PP=(K, K), Ps=K, Hl=K, Zs=K,
+                  f=K, q=K, idx=d, z=d, wprod=d, rules=(n, nodes, 2))
+    shapes.update({name: padded(m_in) for name in ("ul", "gl", "gpl", "wr", "er", "Sr")})
+    shapes.update({name: padded(K * m_in) for name in ("lt", "gt", "gpt", "tmp")})
+    shapes["phr"] = (K, m_in)
+    return QuadratureScratch(**{name: np.zeros(shapes[name]) for name in QuadratureScratch._fields})
 
 
 @njit(cache=True, error_model="numpy")
@@ -75,35 +92,10 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     d = n + 1 if noise else n
     m1 = int(par[N_NODES])
     m_xi = rule1d.shape[0] - m1
-    oQ, oR, ov, of, _ = offsets(K, M)
-    C = ws[: n * n].reshape((n, n))
-    L = ws[n * n: 2 * n * n].reshape((n, n))
-    o = 2 * n * n
-    u, gv, gp, c = ws[o: o + n], ws[o + n: o + 2 * n], ws[o + 2 * n: o + 3 * n], ws[o + 3 * n: o + 4 * n]
-    o += 4 * n
-    P = ws[o: o + K * n].reshape((K, n))        # E[phi_k u_j]
-    o += K * n
-    PP = ws[o: o + K * K].reshape((K, K))       # E[phi_k phi_l]
-    o += K * K
-    Ps, Hl, Zs = ws[o: o + K], ws[o + K: o + 2 * K], ws[o + 2 * K: o + 3 * K]   # E[psi], E[r], E[phi zeta]
-    f, q = ws[o + 3 * K: o + 4 * K], ws[o + 4 * K: o + 5 * K]
-    o += 5 * K
-    # odometer: node index per dimension (stored as floats), node coordinates, running weight products
-    idx, z, wprod = ws[o: o + d], ws[o + d: o + 2 * d], ws[o + 2 * d: o + 3 * d]
-    o += 3 * d
-    rules = ws[o: o + 2 * n * m1].reshape((n, m1, 2))     # (node, weight) per field dimension
-    o += 2 * n * m1
-    m_in = max(m1, m_xi)                 # the inner loop's nodes: the last field's, or xi's
-    mp, kp = padded(m_in), padded(K * m_in)      # lengths computed by whole vectors (odes.gaussian.vecmath)
-    # per inner node: the last field, its g and g', the weight, e and S
-    ul, gl, gpl = ws[o: o + mp], ws[o + mp: o + 2 * mp], ws[o + 2 * mp: o + 3 * mp]
-    wr, er, Sr = ws[o + 3 * mp: o + 4 * mp], ws[o + 4 * mp: o + 5 * mp], ws[o + 5 * mp: o + 6 * mp]
-    o += 6 * mp
-    # per student and inner node (exact PEPITA): lambda~_k, its g and g', scratch
-    lt, gt, gpt = ws[o: o + kp], ws[o + kp: o + 2 * kp], ws[o + 2 * kp: o + 3 * kp]
-    tmp = ws[o + 3 * kp: o + 4 * kp]
-    o += 4 * kp
-    phr = ws[o: o + K * m_in].reshape((K, m_in))          # Delta_k (or phi_k) at the inner nodes
+    of = offsets(K, M)[3]
+    C, L, u, gv, gp, c, P, PP = ws.C, ws.L, ws.u, ws.gv, ws.gp, ws.c, ws.P, ws.PP
+    Ps, Hl, Zs, f, q, idx, z, wprod = ws.Ps, ws.Hl, ws.Zs, ws.f, ws.q, ws.idx, ws.z, ws.wprod
+    rules, er, lt, gt, gpt, tmp = ws.rules, ws.er, ws.lt, ws.gt, ws.gpt, ws.tmp
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
     for k in range(K):
@@ -160,68 +152,15 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
         if field_last:
             for j in range(last):
                 base += L[last, j] * z[j]
-        w0 = wprod[last - 1]
-        if field_last:                           # e, S and the weight at the inner nodes
-            for r in range(m_last):
-                ul[r] = base + L[last, last] * rules[last, r, 0]
-                wr[r] = w0 * rules[last, r, 1]
-            g_pair_n(act, ul, gl, gpl, tmp, m_last)
-            for r in range(m_last):
-                er[r] = e0 + c[last] * gl[r]
-                Sr[r] = S0 + p[M - 1] * c[last] * gpl[r] if adaptive else 0.0
-        else:
-            for r in range(m_last):
-                ul[r] = 0.0
-                wr[r] = w0 * rule1d[m1 + r, 1]
-                er[r] = e0 - sigma * rule1d[m1 + r, 0]
-                Sr[r] = S0
+        _inner_nodes(ws, rule1d, m1, m_last, last, field_last, base, wprod[last - 1], e0, S0,
+                     adaptive, sigma, p[M - 1], act)
         if exact:                                # lambda~_k at every inner node, then g, g' at once
             for k in range(K):
                 shift = u[k] - tl * gv[k]
                 for r in range(m_last):
                     lt[k * m_last + r] = shift - q[k] * er[r]
             g_pair_n(act, lt, gt, gpt, tmp, K * m_last)
-        for k in range(K):                   # per student, scalar sums over the inner nodes
-            uk, gk, gpk, qk, fk = u[k], gv[k], gp[k], q[k], f[k]
-            s_we = s_weu = s_psi = s_r = s_z = 0.0
-            for r in range(m_last):
-                w, e, S = wr[r], er[r], Sr[r]
-                if exact:
-                    gt_r = gt[k * m_last + r]
-                    gpt_r = gpt[k * m_last + r]
-                    ph = gk - gt_r
-                    zk = qk * (gpk - gpt_r * (1.0 - tl * gpk) + gpt_r * S)
-                    if hebbian:              # y = yhat - e: the label, noise included
-                        psi = gt_r * e
-                        r_k = yhat * gk - (yhat - e) * gt_r
-                    else:
-                        psi = -ph * e
-                        r_k = e * gt_r
-                else:
-                    ph = fk * gpk * e
-                    psi = -s_fe * ph * e
-                    r_k = e * (gk - s_fe * qk * gpk * e)
-                    g2 = -uk * gpk if act == ERF else 0.0       # g'' (erf: -x g'; linear: 0)
-                    zk = fk * (qk * g2 * e + gpk * S)
-                phr[k, r] = ph
-                we = w * ph
-                s_we += we
-                s_weu += we * ul[r]
-                s_psi += w * psi
-                s_r += w * r_k
-                s_z += w * zk
-            for j in range(n_fixed):
-                P[k, j] += s_we * u[j]
-            if field_last:
-                P[k, last] += s_weu
-            Ps[k] += s_psi
-            Hl[k] += s_r
-            Zs[k] += s_z
-            for l in range(k + 1):
-                s = 0.0
-                for r in range(m_last):
-                    s += wr[r] * phr[k, r] * phr[l, r]
-                PP[k, l] += s
+        _accumulate(ws, K, m_last, n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe)
         # next outer node: advance dimension last - 1, carrying into earlier ones
         j = last - 1
         while j >= 0:
@@ -234,6 +173,87 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
             break
         changed = j
 
+    _assemble(dy, ws, K, M, p, par, eta, eta_v, adaptive)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _inner_nodes(ws, rule1d, m1, m_last, last, field_last, base, w0, e0, S0, adaptive, sigma,
+                 p_last, act):
+    """At the inner loop's nodes (the last field's, or xi's): the last field ul, the weight wr
+    (w0 the outer nodes' product), the error er and S (Sr), from their fixed parts e0 and S0."""
+    ul, gl, gpl, wr, er, Sr, rules, c, tmp = (ws.ul, ws.gl, ws.gpl, ws.wr, ws.er, ws.Sr, ws.rules,
+                                              ws.c, ws.tmp)
+    L = ws.L
+    if field_last:                           # e, S and the weight at the inner nodes
+        for r in range(m_last):
+            ul[r] = base + L[last, last] * rules[last, r, 0]
+            wr[r] = w0 * rules[last, r, 1]
+        g_pair_n(act, ul, gl, gpl, tmp, m_last)
+        for r in range(m_last):
+            er[r] = e0 + c[last] * gl[r]
+            Sr[r] = S0 + p_last * c[last] * gpl[r] if adaptive else 0.0
+    else:
+        for r in range(m_last):
+            ul[r] = 0.0
+            wr[r] = w0 * rule1d[m1 + r, 1]
+            er[r] = e0 - sigma * rule1d[m1 + r, 0]
+            Sr[r] = S0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _accumulate(ws, K, m_last, n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe):
+    """Add one outer node's inner sums to the moments P, Ps, Hl, Zs and PP, per student: phi_k
+    (Delta_k for exact PEPITA), psi_k, r_k and sum_j q_j d_j phi_k at every inner node."""
+    u, gv, gp, q, f, ul, wr, er, Sr = ws.u, ws.gv, ws.gp, ws.q, ws.f, ws.ul, ws.wr, ws.er, ws.Sr
+    gt, gpt, phr, P, Ps, Hl, Zs, PP = ws.gt, ws.gpt, ws.phr, ws.P, ws.Ps, ws.Hl, ws.Zs, ws.PP
+    for k in range(K):                   # per student, scalar sums over the inner nodes
+        uk, gk, gpk, qk, fk = u[k], gv[k], gp[k], q[k], f[k]
+        s_we = s_weu = s_psi = s_r = s_z = 0.0
+        for r in range(m_last):
+            w, e, S = wr[r], er[r], Sr[r]
+            if exact:
+                gt_r = gt[k * m_last + r]
+                gpt_r = gpt[k * m_last + r]
+                ph = gk - gt_r
+                zk = qk * (gpk - gpt_r * (1.0 - tl * gpk) + gpt_r * S)
+                if hebbian:              # y = yhat - e: the label, noise included
+                    psi = gt_r * e
+                    r_k = yhat * gk - (yhat - e) * gt_r
+                else:
+                    psi = -ph * e
+                    r_k = e * gt_r
+            else:
+                ph = fk * gpk * e
+                psi = -s_fe * ph * e
+                r_k = e * (gk - s_fe * qk * gpk * e)
+                g2 = -uk * gpk if act == ERF else 0.0       # g'' (erf: -x g'; linear: 0)
+                zk = fk * (qk * g2 * e + gpk * S)
+            phr[k, r] = ph
+            we = w * ph
+            s_we += we
+            s_weu += we * ul[r]
+            s_psi += w * psi
+            s_r += w * r_k
+            s_z += w * zk
+        for j in range(n_fixed):
+            P[k, j] += s_we * u[j]
+        if field_last:
+            P[k, last] += s_weu
+        Ps[k] += s_psi
+        Hl[k] += s_r
+        Zs[k] += s_z
+        for l in range(k + 1):
+            s = 0.0
+            for r in range(m_last):
+                s += wr[r] * phr[k, r] * phr[l, r]
+            PP[k, l] += s
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _assemble(dy, ws, K, M, p, par, eta, eta_v, adaptive):
+    """dy from the moments (the order parameters' equations in the module docstring)."""
+    oQ, oR, ov, of, _ = offsets(K, M)
+    P, Ps, Hl, Zs, PP, q = ws.P, ws.Ps, ws.Hl, ws.Zs, ws.PP, ws.q
     for k in range(K):
         for m in range(M):
             dy[oR + k * M + m] = -eta * (P[k, K + m] + p[m] * Ps[k])

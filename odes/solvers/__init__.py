@@ -1,2 +1,97 @@
-"""The compiled steppers: `dopri5` (adaptive Dormand-Prince 5(4), the default) and `bdf` (stiff,
-variable-order backward differentiation); `odes.integrate` drives them."""
+"""The ODE methods of `odes.integrate`, one registry entry each (`METHODS`), and their contract
+(`odes.solvers.common`: the `Problem` a method is given, the `Outcome` it returns, one `Status`).
+
+=================  ==========================================================  ============
+method             what                                                         options
+=================  ==========================================================  ============
+``dopri5``         adaptive Dormand-Prince 5(4), compiled, dense output         rtol, atol
+                   (`odes.solvers.dopri5`; the default)
+``bdf``            variable-order backward differentiation for stiff runs,     rtol, atol
+                   compiled (`odes.solvers.bdf`)
+``rk4``            classical Runge-Kutta, fixed steps (`odes.solvers.fixed_step`)  dt
+``euler``          forward Euler, fixed steps                                   dt
+``scipy-<METHOD>`` a solver of scipy.integrate, METHOD one of RK45, RK23,       rtol, atol
+                   DOP853, Radau, BDF, LSODA (`odes.solvers.scipy_ivp`)
+=================  ==========================================================  ============
+
+An option a method does not take is refused (`resolve`), with one exception: ``dt`` also spaces the
+default output times (`odes.integrate.default_times`), so every method takes it when no output
+times are given.
+"""
+import math
+from dataclasses import dataclass
+from functools import partial
+
+from . import bdf, dopri5, fixed_step, scipy_ivp
+from .common import Outcome, Problem, Status
+from .scipy_ivp import SCIPY_METHODS
+
+#: the options of the methods, their defaults and their valid ranges
+DEFAULTS = dict(dt=0.01, rtol=1e-8, atol=1e-14)
+_RANGES = dict(dt=("> 0", lambda x: x > 0), rtol=("in (0, 1)", lambda x: 0 < x < 1),
+               atol=(">= 0", lambda x: x >= 0))
+DEFAULT_METHOD = "dopri5"
+
+
+@dataclass(frozen=True)
+class Method:
+    """One ODE method: its name, its driver ``solve(problem, **options)`` returning an `Outcome`,
+    the options it takes, and whether it steps on a fixed grid."""
+    name: str
+    solve: object
+    options: tuple
+    summary: str
+
+    @property
+    def fixed_step(self):
+        return "dt" in self.options
+
+
+_TOLERANCES = ("rtol", "atol")
+METHODS = {
+    "dopri5": Method("dopri5", dopri5.solve, _TOLERANCES,
+                     "adaptive Dormand-Prince 5(4), compiled, dense output (default)"),
+    "bdf": Method("bdf", bdf.solve, _TOLERANCES,
+                  "variable-order backward differentiation for stiff runs, compiled"),
+    "rk4": Method("rk4", fixed_step.solve_rk4, ("dt",), "classical Runge-Kutta, fixed steps of dt"),
+    "euler": Method("euler", fixed_step.solve_euler, ("dt",), "forward Euler, fixed steps of dt"),
+}
+METHODS.update({f"scipy-{m}": Method(f"scipy-{m}", partial(scipy_ivp.solve, method=m), _TOLERANCES,
+                                     f"scipy.integrate.{m}, stepped from Python")
+                for m in SCIPY_METHODS})
+
+
+def get_method(name):
+    """The `Method` of a name; ValueError naming the choices otherwise."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; use dopri5, bdf, rk4, euler or scipy-<METHOD> "
+                         f"with METHOD one of {', '.join(SCIPY_METHODS)}")
+    return METHODS[name]
+
+
+def resolve(method, dt=None, rtol=None, atol=None, times_given=True):
+    """Validate a method and its options (None: not given).  Returns (the `Method`, the options
+    for its solve, and all of dt, rtol, atol with the defaults filled in, for the record).
+    ValueError for an unknown method, a value out of range, or an option the method does not take
+    (dt is taken by every method when no output times are given: it spaces the default ones)."""
+    m = get_method(method)
+    given = dict(dt=dt, rtol=rtol, atol=atol)
+    for name, x in given.items():
+        if x is None:
+            continue
+        limits, ok = _RANGES[name]
+        try:
+            good = not isinstance(x, bool) and math.isfinite(float(x)) and ok(float(x))
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            raise ValueError(f"{name} must be finite and {limits}, got {x!r}")
+        if name not in m.options and not (name == "dt" and not times_given):
+            raise ValueError(f"method {m.name} does not take {name} (it takes "
+                             f"{' and '.join(m.options)})")
+    full = {k: float(DEFAULTS[k] if x is None else x) for k, x in given.items()}
+    return m, {k: full[k] for k in m.options}, full
+
+
+__all__ = ["DEFAULTS", "DEFAULT_METHOD", "METHODS", "Method", "Outcome", "Problem", "SCIPY_METHODS",
+           "Status", "get_method", "resolve"]

@@ -32,13 +32,18 @@ relative to its tolerance.  A step after which some Q_kk or v_k^2 exceeds `limit
 (`odes.divergence`) ends the run with status DIVERGED.
 """
 import math
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 
 import numpy as np
 from numba import njit
 
-from .dopri5 import ABORTED, DIVERGED, MAX_STEPS, NONFINITE, OK, initial_step
 from ..divergence import blown_up
 from ..rhs import rhs_kernel
+from ..rhs.fields import stop_reached
+from ..rhs.parameters import ACTIVATION
+from .common import (ABORTED, CALL_SECONDS, DIVERGED, NONFINITE, OK, OUT_OF_STEPS, STEP_LIMIT,
+                     STOPPED, Outcome, stats, status_of)
+from .dopri5 import initial_step
 
 MAX_ORDER = 5
 NEWTON_MAXITER = 4
@@ -169,7 +174,7 @@ def _change_d(D, order, factor, R, U, tmp):
 
 
 @njit(cache=True, error_model="numpy")
-def _jacobian(t_y, f0, J, work, fwork, K, M, T, vstar, p, par, ws, quad):
+def _jacobian(t_y, f0, J, work, fwork, args):
     """Forward-difference Jacobian J[:, j] = (f(y + d e_j) - f(y)) / d, d = 1e-8 max(1, |y_j|)."""
     n = t_y.size
     for j in range(n):
@@ -178,7 +183,7 @@ def _jacobian(t_y, f0, J, work, fwork, K, M, T, vstar, p, par, ws, quad):
         d = 1e-8 * max(1.0, abs(t_y[j]))
         work[j] += d
         d = work[j] - t_y[j]
-        rhs_kernel(work, fwork, K, M, T, vstar, p, par, ws, quad)
+        rhs_kernel(work, fwork, args)
         for i in range(n):
             J[i, j] = (fwork[i] - f0[i]) / d
 
@@ -196,16 +201,135 @@ def _dense(t, h, order, D, t_at, out):
             out[c] += D[j + 1, c] * prod
 
 
+@njit(cache=True, error_model="numpy")
+def _invert(J, c, A, piv, Minv_t):
+    """Minv_t = ((I - c J)^-1)^T by LU of A = (I - c J)^T; False if it is singular."""
+    n = J.shape[0]
+    for i in range(n):
+        for j in range(n):
+            A[i, j] = (1.0 if i == j else 0.0) - c * J[j, i]
+    if not lu_factor(A, piv):
+        return False
+    lu_inverse(A, piv, Minv_t)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _predict(D, order, rtol, atol, y_pred, scale, psi):
+    """The predictor y_pred = sum_{j<=q} D_j, its error scale and psi of the step's equation."""
+    for i in range(D.shape[1]):
+        s = 0.0
+        for j in range(order + 1):
+            s += D[j, i]
+        y_pred[i] = s
+        scale[i] = atol + rtol * abs(s)
+        s = 0.0
+        for j in range(1, order + 1):
+            s += _GAMMA[j] * D[j, i]
+        psi[i] = s / _ALPHA[order]
+
+
+@njit(cache=True, error_model="numpy")
+def _newton(y_pred, psi, c, Minv_t, scale, newton_tol, y_new, d, work, fwork, dy, counts, args):
+    """The simplified Newton iteration of one step (scipy's solve_bdf_system): y_new from y_pred,
+    d = y_new - y_pred.  Returns (converged, iterations); a right-hand side that is not finite
+    or a rate of convergence too slow for NEWTON_MAXITER iterations ends it unconverged."""
+    n = y_pred.size
+    for i in range(n):
+        y_new[i] = y_pred[i]
+        d[i] = 0.0
+    dy_norm_old = -1.0
+    n_iter = 0
+    for k in range(NEWTON_MAXITER):
+        n_iter = k + 1
+        rhs_kernel(y_new, fwork, args)
+        counts[RHS_CALLS] += 1
+        finite = True
+        for i in range(n):
+            if not math.isfinite(fwork[i]):
+                finite = False
+        if not finite:
+            return False, n_iter
+        for i in range(n):
+            work[i] = c * fwork[i] - psi[i] - d[i]
+        _matvec_t(Minv_t, work, dy)
+        dy_norm = _norm(dy, scale)
+        rate = dy_norm / dy_norm_old if dy_norm_old > 0.0 else -1.0
+        if rate >= 0.0 and (rate >= 1.0 or
+                            rate ** (NEWTON_MAXITER - k) / (1.0 - rate) * dy_norm > newton_tol):
+            return False, n_iter
+        for i in range(n):
+            y_new[i] += dy[i]
+            d[i] += dy[i]
+        if dy_norm == 0.0 or (rate >= 0.0 and rate / (1.0 - rate) * dy_norm < newton_tol):
+            return True, n_iter
+        dy_norm_old = dy_norm
+    return False, n_iter
+
+
+@njit(cache=True, error_model="numpy")
+def _next_order(D, order, error_norm, scale, work):
+    """The order (q-1, q or q+1) whose error estimate allows the longest next step, and that
+    step's factor before the safety factor."""
+    n = D.shape[1]
+    err_m = np.inf
+    err_p = np.inf
+    if order > 1:
+        for i in range(n):
+            work[i] = _ERROR_CONST[order - 1] * D[order, i]
+        err_m = _norm(work, scale)
+    if order < MAX_ORDER:
+        for i in range(n):
+            work[i] = _ERROR_CONST[order + 1] * D[order + 2, i]
+        err_p = _norm(work, scale)
+    best, best_factor = 0, -1.0
+    for which, e in enumerate((err_m, error_norm, err_p)):
+        fac = np.inf if e == 0.0 else e ** (-1.0 / (order + which))
+        if fac > best_factor:
+            best, best_factor = which, fac
+    return order + best - 1, best_factor
+
+
+@njit(cache=True, error_model="numpy")
+def _runaway(f, y, rtol, atol):
+    """The entry of f that is not finite, or else the one that grows fastest relative to its
+    tolerance (named when the step size collapses)."""
+    bad, fastest = -1, -1.0
+    for i in range(f.size):
+        if not math.isfinite(f[i]):
+            return i
+        rate = abs(f[i]) / (atol + rtol * abs(y[i]))
+        if rate > fastest:
+            bad, fastest = i, rate
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def _crossing(t, h, h_abs, order, D, limit, K, M, work):
+    """Where the interpolating polynomial of the step (t - h, t], which ends beyond `limit`,
+    crosses it (`odes.divergence.blown_up`), by bisection."""
+    lo, hi = t - h, t
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        _dense(t, h_abs, order, D, mid, work)
+        if blown_up(work, K, M, limit) >= 0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
-def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vstar, p, par, ws,
-        quad):
+def bdf(y, t_out, out, rtol, atol, max_steps, limit, stop, abort, counts, args):
     """Integrate from t = 0 (state y) through every time in t_out, writing the solution at
-    t_out[i] into out[i].  Returns (code, t, index): code OK, NONFINITE (t where the step
-    collapsed, index of a non-finite entry of the right-hand side or -1), MAX_STEPS, DIVERGED
-    (t where the interpolating polynomial of the step after which the Q_kk or v_k at `index` is
-    beyond `limit` crosses it; the outputs before t are written) or ABORTED (abort[0]
-    was set by another thread; checked before every step)."""
-    n = y.size
+    t_out[i] into out[i].  Returns (code, t, index) with the codes of `odes.solvers.common`: OK,
+    NONFINITE (t where the step collapsed, index of a non-finite entry of the right-hand side or
+    the entry that runs away fastest), OUT_OF_STEPS, DIVERGED (t where the interpolating
+    polynomial of the step after which the Q_kk or v_k at `index` is beyond `limit` crosses it;
+    the outputs before t are written), STOPPED (t: the output at which eps_g fell below stop[0]
+    or rose above stop[1], `odes.rhs.fields.stop_reached`; the outputs up to it are written) or
+    ABORTED (abort[0] was set by another thread; checked before every step)."""
+    n, K, M, T, vstar, act = y.size, args.K, args.M, args.T, args.vstar, int(args.par[ACTIVATION])
     D = np.zeros((MAX_ORDER + 3, n))
     R, U = np.zeros((MAX_ORDER + 1, MAX_ORDER + 1)), np.zeros((MAX_ORDER + 1, MAX_ORDER + 1))
     tmp = np.zeros((MAX_ORDER + 1, n))
@@ -220,17 +344,17 @@ def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vst
     newton_tol = max(10.0 * _EPS / rtol, NEWTON_TOL)
 
     t = 0.0
-    rhs_kernel(y, f, K, M, T, vstar, p, par, ws, quad)
+    rhs_kernel(y, f, args)
     counts[RHS_CALLS] += 1
     for i in range(n):
         if not math.isfinite(f[i]):
             return NONFINITE, t, i
-    h_abs = initial_step(y, f, rtol, atol, 1, work, fwork, K, M, T, vstar, p, par, ws, quad)
+    h_abs = initial_step(y, f, rtol, atol, 1, work, fwork, args)
     counts[RHS_CALLS] += 1
     if t_bound > 0:
         h_abs = min(h_abs, t_bound)
 
-    _jacobian(y, f, J, work, fwork, K, M, T, vstar, p, par, ws, quad)
+    _jacobian(y, f, J, work, fwork, args)
     counts[RHS_CALLS] += n
     counts[JACOBIANS] += 1
     for i in range(n):
@@ -243,10 +367,12 @@ def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vst
     while i_out < t_out.size and t_out[i_out] <= 0.0:
         out[i_out, :] = y
         i_out += 1
+        if stop_reached(y, K, M, T, vstar, act, stop[0], stop[1]):
+            return STOPPED, t_out[i_out - 1], -1
 
     while i_out < t_out.size:
         if counts[STEPS] >= max_steps:
-            return MAX_STEPS, t, -1
+            return OUT_OF_STEPS, t, -1
         if abort[0] != 0:
             return ABORTED, t, -1
         min_step = max(10.0 * abs(np.nextafter(t, np.inf) - t), 1e-12 * (1.0 + abs(t)))
@@ -255,16 +381,8 @@ def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vst
         n_iter = 0
         error_norm = 0.0
         while not accepted:
-            if h_abs < min_step:             # the entry that is not finite, or runs away fastest
-                bad, fastest = -1, -1.0
-                for i in range(n):
-                    if not math.isfinite(fwork[i]):
-                        bad = i
-                        break
-                    rate = abs(fwork[i]) / (atol + rtol * abs(y[i]))
-                    if rate > fastest:
-                        bad, fastest = i, rate
-                return NONFINITE, t, bad
+            if h_abs < min_step:
+                return NONFINITE, t, _runaway(fwork, y, rtol, atol)
             t_new = t + h_abs
             if t_new > t_bound:
                 t_new = t_bound
@@ -273,64 +391,22 @@ def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vst
                 have_inverse = False
             h = t_new - t
             h_abs = h
-            for i in range(n):
-                s = 0.0
-                for j in range(order + 1):
-                    s += D[j, i]
-                y_pred[i] = s
-                scale[i] = atol + rtol * abs(s)
-                s = 0.0
-                for j in range(1, order + 1):
-                    s += _GAMMA[j] * D[j, i]
-                psi[i] = s / _ALPHA[order]
+            _predict(D, order, rtol, atol, y_pred, scale, psi)
             c = h / _ALPHA[order]
             converged = False
             while not converged:
                 if not have_inverse:
-                    for i in range(n):
-                        for j in range(n):
-                            A[i, j] = (1.0 if i == j else 0.0) - c * J[j, i]
                     counts[INVERSIONS] += 1
-                    if not lu_factor(A, piv):
+                    if not _invert(J, c, A, piv, Minv_t):
                         break                # singular: a failed iteration, the step is halved
-                    lu_inverse(A, piv, Minv_t)   # A = (I - c J)^T: Minv_t = ((I - c J)^-1)^T
                     have_inverse = True
-                # simplified Newton (scipy's solve_bdf_system)
-                for i in range(n):
-                    y_new[i] = y_pred[i]
-                    d[i] = 0.0
-                dy_norm_old = -1.0
-                n_iter = 0
-                for k in range(NEWTON_MAXITER):
-                    n_iter = k + 1
-                    rhs_kernel(y_new, fwork, K, M, T, vstar, p, par, ws, quad)
-                    counts[RHS_CALLS] += 1
-                    finite = True
-                    for i in range(n):
-                        if not math.isfinite(fwork[i]):
-                            finite = False
-                    if not finite:
-                        break
-                    for i in range(n):
-                        work[i] = c * fwork[i] - psi[i] - d[i]
-                    _matvec_t(Minv_t, work, dy)
-                    dy_norm = _norm(dy, scale)
-                    rate = dy_norm / dy_norm_old if dy_norm_old > 0.0 else -1.0
-                    if rate >= 0.0 and (rate >= 1.0 or
-                                        rate ** (NEWTON_MAXITER - k) / (1.0 - rate) * dy_norm > newton_tol):
-                        break
-                    for i in range(n):
-                        y_new[i] += dy[i]
-                        d[i] += dy[i]
-                    if dy_norm == 0.0 or (rate >= 0.0 and rate / (1.0 - rate) * dy_norm < newton_tol):
-                        converged = True
-                        break
-                    dy_norm_old = dy_norm
+                converged, n_iter = _newton(y_pred, psi, c, Minv_t, scale, newton_tol, y_new, d,
+                                            work, fwork, dy, counts, args)
                 if not converged:
                     if current_jac:
                         break
-                    rhs_kernel(y_pred, f, K, M, T, vstar, p, par, ws, quad)
-                    _jacobian(y_pred, f, J, work, fwork, K, M, T, vstar, p, par, ws, quad)
+                    rhs_kernel(y_pred, f, args)
+                    _jacobian(y_pred, f, J, work, fwork, args)
                     counts[RHS_CALLS] += n + 1
                     counts[JACOBIANS] += 1
                     have_inverse = False
@@ -369,22 +445,7 @@ def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vst
         for i in range(n):
             y[i] = y_new[i]
         if n_equal >= order + 1:            # choose the next order and step
-            err_m = np.inf
-            err_p = np.inf
-            if order > 1:
-                for i in range(n):
-                    work[i] = _ERROR_CONST[order - 1] * D[order, i]
-                err_m = _norm(work, scale)
-            if order < MAX_ORDER:
-                for i in range(n):
-                    work[i] = _ERROR_CONST[order + 1] * D[order + 2, i]
-                err_p = _norm(work, scale)
-            best, best_factor = 0, -1.0
-            for which, e in enumerate((err_m, error_norm, err_p)):
-                fac = np.inf if e == 0.0 else e ** (-1.0 / (order + which))
-                if fac > best_factor:
-                    best, best_factor = which, fac
-            order += best - 1
+            order, best_factor = _next_order(D, order, error_norm, scale, work)
             factor = min(_MAX_FACTOR, safety * best_factor)
             h_abs *= factor
             _change_d(D, order, factor, R, U, tmp)
@@ -394,23 +455,48 @@ def bdf(y, t_out, out, rtol, atol, max_steps, limit, abort, counts, K, M, T, vst
         # of step size is the same polynomial on the rescaled differences; a step that ends beyond
         # `limit` gives the outputs before the polynomial crosses it (by bisection)
         bad = blown_up(y, K, M, limit)
-        t_stop = t
-        if bad >= 0:
-            lo, hi = t - h, t
-            for _ in range(60):
-                mid = 0.5 * (lo + hi)
-                _dense(t, h_abs, order, D, mid, work)
-                if blown_up(work, K, M, limit) >= 0:
-                    hi = mid
-                else:
-                    lo = mid
-            t_stop = hi
+        t_stop = t if bad < 0 else _crossing(t, h, h_abs, order, D, limit, K, M, work)
         while i_out < t_out.size and (t_out[i_out] < t_stop or (bad < 0 and t_out[i_out] == t)):
             if t_out[i_out] == t:
                 out[i_out, :] = y
             else:
                 _dense(t, h_abs, order, D, t_out[i_out], out[i_out])
             i_out += 1
+            if stop_reached(out[i_out - 1], K, M, T, vstar, act, stop[0], stop[1]):
+                return STOPPED, t_out[i_out - 1], -1
         if bad >= 0:
             return DIVERGED, t_stop, bad
     return OK, t, -1
+
+
+def solve(problem, rtol, atol):
+    """The method 'bdf': the compiled integration from t = 0 through the output times in one call
+    on a thread (which an interrupt stops through its `abort` flag), with the stop test at each
+    output inside it.  Returns an `odes.solvers.common.Outcome`."""
+    y, times = problem.y0.copy(), np.asarray(problem.times, float)
+    out = np.full((len(times), y.size), np.nan)
+    counts = np.zeros(5, np.int64)
+    abort = np.zeros(1, np.int64)
+    stop = np.array(problem.stop_bounds, float)
+    with problem.bar() as bar, ThreadPoolExecutor(1) as pool:
+        job = pool.submit(bdf, y, times, out, rtol, atol, STEP_LIMIT, problem.blowup, stop, abort,
+                          counts, problem.args)
+        try:
+            while True:
+                try:
+                    code, t_end, bad = job.result(timeout=CALL_SECONDS)
+                    break
+                except TimeoutError:
+                    problem.check_cancel()
+                    bar.update(0)                # shows the bar (elapsed time) after its delay
+            bar.update(min(t_end, bar.total) - bar.n)
+        except KeyboardInterrupt:
+            abort[0] = 1
+            job.result()
+            raise
+    outcome = Outcome(stats=stats(int(counts[STEPS]), int(counts[REJECTS]), int(counts[RHS_CALLS]),
+                                  n_jacobians=int(counts[JACOBIANS]),
+                                  n_inversions=int(counts[INVERSIONS])))
+    reached = np.all(np.isfinite(out), axis=1) & (times <= t_end)
+    outcome.ys = list(out[: int(np.argmin(reached)) if not reached.all() else len(times)])
+    return status_of(code, outcome, t_end, bad)

@@ -27,9 +27,10 @@ is rejected and retried 5x shorter; once the step falls below 1e-12 (1 + |t|) th
 status NONFINITE and reports the first offending entry.  An accepted step after which some Q_kk or
 v_k^2 exceeds the caller's `limit` (`odes.divergence`) ends the run with status DIVERGED.
 
-The stepper is written against `rhs_kernel(y, dy, *args)` of `odes.rhs` and is called by
-`odes.integrate` once per output time with the solver's state (t, h, k_1, counters) carried
-between calls, so the trajectory does not depend on how the outputs are split into calls.
+The stepper is written against `rhs_kernel(y, dy, args)` of `odes.rhs`; its driver `solve` (the
+method 'dopri5' of `odes.solvers.METHODS`) calls it once per output time, in calls of a step
+budget, with the solver's state (t, h, k_1, counters) carried between calls, so the trajectory
+does not depend on how the outputs are split into calls.
 """
 import math
 
@@ -37,7 +38,8 @@ import numpy as np
 from numba import njit
 
 from ..divergence import blown_up
-from ..rhs import rhs_kernel
+from ..rhs import evaluate, rhs_kernel
+from .common import DIVERGED, NONFINITE, OK, OUT_OF_STEPS, STOPPED, STEP_LIMIT, Calls, Outcome, stats, status_of
 
 # ---- the Dormand-Prince tableau ------------------------------------------------------------------
 _C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
@@ -74,9 +76,6 @@ SOLVER_SIZE = 9
 STIFF_H_LAMBDA, STIFF_STEPS, NONSTIFF_STEPS = 3.0, 15, 6
 #: entries of the counters: accepted steps, rejected steps, right-hand-side evaluations
 STEPS, REJECTS, RHS_CALLS = range(3)
-#: return codes of `dopri5` and `odes.solvers.bdf.bdf`: finished, non-finite, out of steps, diverged
-#: (Q_kk or v_k^2 beyond the threshold of `odes.divergence`), stopped by the caller's abort flag
-OK, NONFINITE, MAX_STEPS, DIVERGED, ABORTED = 0, 1, 2, 3, 4
 
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
 
@@ -91,7 +90,7 @@ def _rms(e, y, y2, rtol, atol):
 
 
 @njit(cache=True, error_model="numpy")
-def initial_step(y, f0, rtol, atol, order, y1, f1, K, M, T, vstar, p, par, ws, quad):
+def initial_step(y, f0, rtol, atol, order, y1, f1, args):
     """First step size (Hairer, Norsett & Wanner, II.4) for a method whose local error grows as
     h^(order+1): h0 from the sizes of y and f, then corrected by an estimate of the second
     derivative from one Euler step (y1, f1: scratch; f1 is left holding f(y1) - f0).  dopri5 calls
@@ -101,7 +100,7 @@ def initial_step(y, f0, rtol, atol, order, y1, f1, K, M, T, vstar, p, par, ws, q
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     for i in range(y.size):
         y1[i] = y[i] + h0 * f0[i]
-    rhs_kernel(y1, f1, K, M, T, vstar, p, par, ws, quad)
+    rhs_kernel(y1, f1, args)
     for i in range(y.size):
         f1[i] -= f0[i]
     d2 = _rms(f1, y, y, rtol, atol) / h0
@@ -168,19 +167,18 @@ def new_solver(h0):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, limit, counts, scratch,
-           K, M, T, vstar, p, par, ws, quad):
+def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, limit, counts, scratch, args):
     """Advance (solver[T_], y) until every time in t_out has been reached, writing the solution
     at t_out[i] into out[i].  y then holds the state at the end of the last accepted step and
     solver (see T_ ... STIFF_AT) what the next call needs, so that the trajectory does not
     depend on how the outputs are split into calls: an output inside the last accepted step comes
     from that step's dense output.  Before the first call scratch[0] must hold f(y).
-    Returns (code, index): code OK, NONFINITE (index = the first non-finite entry of the failed
-    trial, or -1), MAX_STEPS (accepted steps reached max_steps: a call with a larger max_steps
+    Returns (code, index) with the codes of `odes.solvers.common`: OK, NONFINITE (index = the first non-finite entry of the failed
+    trial, or -1), OUT_OF_STEPS (accepted steps reached max_steps: a call with a larger max_steps
     goes on from there) or DIVERGED (index = the Q_kk or v_k beyond `limit` at the end of a step,
     solver[T_] = where the step's continuous extension crossed it; outputs before that time are
     written, and a call whose outputs all come before it returns OK without taking the step)."""
-    n = y.size
+    n, K, M = y.size, args.K, args.M
     k = scratch[:N_STAGES]
     ynew, trial, yprev = scratch[N_STAGES], scratch[N_STAGES + 1], scratch[N_STAGES + 2]
     y6 = scratch[N_STAGES + 3]
@@ -197,7 +195,7 @@ def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, limit, counts,
     while i_out < t_out.size:
         if counts[STEPS] >= max_steps:
             solver[T_], solver[H_], solver[REJECTED_] = t, h, 1.0 if rejected else 0.0
-            return MAX_STEPS, -1
+            return OUT_OF_STEPS, -1
         if solver[FSAL_PENDING] != 0.0:
             for i in range(n):
                 k[0, i] = k[N_STAGES - 1, i]
@@ -217,7 +215,7 @@ def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, limit, counts,
             if s == N_STAGES - 1:
                 for i in range(n):
                     ynew[i] = trial[i]
-            rhs_kernel(trial, k[s], K, M, T, vstar, p, par, ws, quad)
+            rhs_kernel(trial, k[s], args)
         counts[RHS_CALLS] += N_STAGES - 1
         for i in range(n):
             acc = 0.0
@@ -278,3 +276,47 @@ def dopri5(y, solver, t_out, out, t_bound, rtol, atol, max_steps, limit, counts,
         h *= factor
     solver[T_], solver[H_], solver[REJECTED_] = t, h, 1.0 if rejected else 0.0
     return OK, -1
+
+
+def solve(problem, rtol, atol):
+    """The method 'dopri5': the compiled integration from t = 0 through the output times, in calls
+    of a step budget (`odes.solvers.common.Calls`), with the stop test after each output.
+    Returns an `odes.solvers.common.Outcome`; its stats also say where the run turned stiff
+    ('stiff_at', None if it did not)."""
+    y, times, args = problem.y0.copy(), problem.times, problem.args
+    scratch = np.zeros((SCRATCH_ROWS, y.size))
+    counts = np.zeros(3, np.int64)
+    solver = new_solver(0.0)            # its first step is set below
+    outcome = Outcome()
+
+    def count():
+        stiff_at = float(solver[STIFF_AT])
+        outcome.stats = stats(int(counts[STEPS]), int(counts[REJECTS]), int(counts[RHS_CALLS]),
+                              stiff_at=stiff_at if stiff_at >= 0 else None)
+
+    evaluate(y, scratch[0], args)
+    counts[RHS_CALLS] = 2
+    count()
+    if not np.all(np.isfinite(scratch[0])):
+        return status_of(NONFINITE, outcome, 0.0, int(np.flatnonzero(~np.isfinite(scratch[0]))[0]))
+    solver[H_] = initial_step(y, scratch[0], rtol, atol, 4, scratch[7], scratch[8], args)
+    out = np.empty((1, y.size))
+    calls = Calls()
+    with problem.bar() as bar:
+        for i in range(len(times)):
+            while True:
+                problem.check_cancel()
+                budget = min(STEP_LIMIT, int(counts[STEPS]) + calls.budget)
+                code, bad = calls.timed(dopri5, y, solver, times[i:i + 1], out, float(times[-1]),
+                                        rtol, atol, budget, problem.blowup, counts, scratch, args,
+                                        exhausted=lambda r: r[0] == OUT_OF_STEPS)
+                bar.update(solver[T_] - bar.n)
+                count()
+                if code != OUT_OF_STEPS or counts[STEPS] >= STEP_LIMIT:
+                    break
+            if code != OK:
+                return status_of(code, outcome, solver[T_] if code != OUT_OF_STEPS else times[i], bad)
+            outcome.ys.append(out[0].copy())
+            if problem.stop(out[0]):
+                return status_of(STOPPED, outcome, times[i])
+    return outcome
