@@ -174,6 +174,22 @@ def _chunk(K, M, D):
     return max(1, int(2e7 / (_NS_PER_MAC * (K + M + 2) * D)))
 
 
+def _initial_weights(weights, seeds, K, M, D, **draw):
+    """Each seed's initial `Weights`: `draw_weights(K, M, D, seed, **draw)` if `weights` is None,
+    else `weights` (one `Weights` for every seed, or a sequence of one per seed) after checking
+    their number and the shapes of W (K, D) and W* (M, D)."""
+    if weights is None:
+        return [draw_weights(K, M, D, s, **draw) for s in seeds]
+    wlist = [weights] * len(seeds) if isinstance(weights, Weights) else list(weights)
+    if len(wlist) != len(seeds):
+        raise ValueError(f"got {len(wlist)} weights for {len(seeds)} seeds")
+    for w in wlist:
+        if w.W.shape != (K, D) or w.W_star.shape != (M, D):
+            raise ValueError(f"weights have shapes W {w.W.shape}, W_star {w.W_star.shape}; "
+                             f"expected {(K, D)} and {(M, D)}")
+    return wlist
+
+
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None):
@@ -201,21 +217,12 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     steps, t = record_steps(D, times, t_max, dt)
     _finite_nonneg("blowup", blowup)
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
-    if weights is None:
-        wlist = [draw_weights(K, M, D, s, init=init, v_star=v_star, sigma_F=sigma_F,
-                              train_v=train_v) for s in seeds]
-    else:
-        wlist = [weights] * len(seeds) if isinstance(weights, Weights) else list(weights)
-        if len(wlist) != len(seeds):
-            raise ValueError(f"got {len(wlist)} weights for {len(seeds)} seeds")
-        for w in wlist:
-            if w.W.shape != (K, D) or w.W_star.shape != (M, D):
-                raise ValueError(f"weights have shapes W {w.W.shape}, W_star {w.W_star.shape}; "
-                                 f"expected {(K, D)} and {(M, D)}")
+    initial = _initial_weights(weights, seeds, K, M, D, init=init, v_star=v_star,
+                               sigma_F=sigma_F, train_v=train_v)
     flags = rule_flags(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
     runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
-            for s, w in zip(seeds, wlist)]
+            for s, w in zip(seeds, initial)]
 
     total = int(steps[-1]) * len(runs)
     est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
