@@ -190,6 +190,53 @@ def _initial_weights(weights, seeds, K, M, D, **draw):
     return wlist
 
 
+def _advance_all(runs, jobs, progress, desc):
+    """Run every seed of `runs` (`_SeedRun`s of one K, M, D) to its last record step, or until it
+    diverges, in chunks of `_chunk` steps, `jobs` seeds at a time, under one tqdm bar over all
+    the steps (progress None: shown when the run is estimated to take more than ~2 s)."""
+    K, D = runs[0].W.shape
+    M = runs[0].W_star.shape[0]
+    last = int(runs[0].steps[-1])
+    total = last * len(runs)
+    est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
+    if progress is None:
+        progress = est_seconds > 2.0
+    chunk = _chunk(K, M, D)
+    lock = threading.Lock()
+    cancel = threading.Event()          # set on Ctrl-C: the seeds in flight stop after a chunk
+    runs[0].advance(0)                 # compile (or load from cache) once, before the bar starts
+    with tqdm(total=total, disable=not progress, unit="step", unit_scale=True,
+              desc=desc, leave=False) as bar:
+        def work(sr):
+            while not sr.done and not cancel.is_set():
+                made = sr.advance(chunk)
+                with lock:
+                    bar.update(made)
+            with lock:                  # a diverged seed skips the rest of its steps
+                bar.update(last - sr.step)
+            return sr
+
+        _for_each_seed(work, runs, jobs, cancel)
+
+
+def _for_each_seed(work, runs, jobs, cancel):
+    """work(sr) for each seed run: in this thread if jobs == 1 or there is one seed, else on a
+    pool of min(jobs, seeds) threads, where Ctrl-C sets `cancel` (which `work` polls between
+    chunks) and is raised again once the seeds in flight have stopped."""
+    if jobs == 1 or len(runs) == 1:
+        for sr in runs:
+            work(sr)
+    else:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
+            futures = [pool.submit(work, sr) for sr in runs]
+            try:
+                for f in futures:
+                    f.result()
+            except KeyboardInterrupt:
+                cancel.set()
+                raise
+
+
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None):
@@ -223,38 +270,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
     runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
             for s, w in zip(seeds, initial)]
-
-    total = int(steps[-1]) * len(runs)
-    est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
-    if progress is None:
-        progress = est_seconds > 2.0
-    chunk = _chunk(K, M, D)
-    lock = threading.Lock()
-    cancel = threading.Event()          # set on Ctrl-C: the seeds in flight stop after a chunk
-    runs[0].advance(0)                 # compile (or load from cache) once, before the bar starts
-    with tqdm(total=total, disable=not progress, unit="step", unit_scale=True,
-              desc=f"{rule.name} D={D}", leave=False) as bar:
-        def work(sr):
-            while not sr.done and not cancel.is_set():
-                made = sr.advance(chunk)
-                with lock:
-                    bar.update(made)
-            with lock:                  # a diverged seed skips the rest of its steps
-                bar.update(int(steps[-1]) - sr.step)
-            return sr
-
-        if jobs == 1 or len(runs) == 1:
-            for sr in runs:
-                work(sr)
-        else:
-            with ThreadPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
-                futures = [pool.submit(work, sr) for sr in runs]
-                try:
-                    for f in futures:
-                        f.result()
-                except KeyboardInterrupt:
-                    cancel.set()
-                    raise
+    _advance_all(runs, jobs, progress, desc=f"{rule.name} D={D}")
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
                   train_v=bool(train_v), weight_decay=weight_decay, activation=activation,
