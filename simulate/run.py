@@ -237,20 +237,45 @@ def _for_each_seed(work, runs, jobs, cancel):
                 raise
 
 
+def _simulation(runs, rule, t, steps, params):
+    """The `Simulation` of the finished seed runs: their records stacked over the seeds, each
+    seed's status and divergence time t = step/D (NaN if it did not diverge).  Warns
+    (`DivergenceWarning`, at the line that called `run`) if some seeds diverged."""
+    D, M, seeds = params["D"], params["M"], [sr.seed for sr in runs]
+    status = [STATUS_DIVERGED if sr.status == kernel.DIVERGED else STATUS_OK for sr in runs]
+    t_div = [sr.step / D if sr.status == kernel.DIVERGED else np.nan for sr in runs]
+    if STATUS_DIVERGED in status:
+        which = ", ".join(f"{s} (t = {td:.4g})" for s, st, td in zip(seeds, status, t_div)
+                          if st == STATUS_DIVERGED)
+        warnings.warn(f"{rule.name}: {status.count(STATUS_DIVERGED)} of {len(runs)} seeds diverged: "
+                      f"seed {which}; statistics after that use the remaining seeds",
+                      DivergenceWarning, stacklevel=3)
+    stack = lambda name: np.stack([getattr(sr, name) for sr in runs])
+    uses_F = rule.uses_F
+    return Simulation(
+        t, steps, stack("Q"), stack("R"), stack("v_rec"),
+        stack("f_rec") if rule.feedback_name else None,
+        np.stack([sr.initial.T for sr in runs]), np.stack([sr.v_star for sr in runs]),
+        np.stack([sr.initial.p if uses_F else np.zeros(M) for sr in runs]),
+        np.array([sr.initial.phi_F if uses_F else 0.0 for sr in runs]),
+        params, seeds, status, t_div, eps_test=stack("test") if params["n_test"] else None)
+
+
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None):
     """Online SGD of the teacher-student network for several seeds.
 
-    rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact, two forward passes); K, M: student and
-    teacher widths; D: input dimension; eta: first-layer rate (step eta/sqrt(D)); eta_v:
-    second-layer rate (step eta_v/D, default eta); sigma: label-noise std; train_v: train the second
-    layer; sigma_F: std of the entries of F (default 0.05 sqrt(2/D) as in the paper's code, |F|^2 ~
-    0.005); init, v_star: see `odes.weights.draw_weights`. times (or t_max, giving
-    `odes.default_times(t_max, dt)`): record times, rounded to the step grid t = step/D. seeds:
-    number of seeds (seed, seed+1, ...) or a list of seeds; jobs: worker threads. n_test > 0 also
-    records the Monte-Carlo error on a held-out set of n_test inputs. weights: optional `Weights`
-    (or one per seed) used instead of the draw (the data stream still comes from the seed).
+    rule: 'bp', 'fa', 'afa', 'pepita-lin', 'pepita' (exact, two forward passes), 'pepita-hebbian'
+    or 'pepita-tl' (`odes.rules.RULES`); K, M: student and teacher widths; D: input dimension;
+    eta: first-layer rate (step eta/sqrt(D)); eta_v: second-layer rate (step eta_v/D, default
+    eta); sigma: label-noise std; train_v: train the second layer; sigma_F: std of the entries of
+    F (default 0.05 sqrt(2/D) as in the paper's code, |F|^2 ~ 0.005); init, v_star: see
+    `odes.weights.draw_weights`. times (or t_max, giving `odes.default_times(t_max, dt)`): record
+    times, rounded to the step grid t = step/D. seeds: number of seeds (seed, seed+1, ...) or a
+    list of seeds; jobs: worker threads. n_test > 0 also records the Monte-Carlo error on a
+    held-out set of n_test inputs. weights: optional `Weights` (or one per seed) used instead of
+    the draw (the data stream still comes from the seed).
     weight_decay: kappa >= 0, per step w <- w - (kappa/D) w and v likewise (theory.md 8.1).
     activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2).
     progress: tqdm bar (default: runs > ~2 s).
@@ -279,21 +304,4 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   times_requested=None if times is None else np.asarray(times, float).tolist(),
                   t_max=None if t_max is None else float(t_max), dt=float(dt),
                   custom_weights=weights is not None)
-    status = [STATUS_DIVERGED if sr.status == kernel.DIVERGED else STATUS_OK for sr in runs]
-    t_div = [sr.step / D if sr.status == kernel.DIVERGED else np.nan for sr in runs]
-    if STATUS_DIVERGED in status:
-        which = ", ".join(f"{s} (t = {t:.4g})" for s, st, t in zip(seeds, status, t_div)
-                          if st == STATUS_DIVERGED)
-        warnings.warn(f"{rule.name}: {status.count(STATUS_DIVERGED)} of {len(runs)} seeds diverged: "
-                      f"seed {which}; statistics after that use the remaining seeds",
-                      DivergenceWarning, stacklevel=2)
-    stack = lambda name: np.stack([getattr(sr, name) for sr in runs])
-    uses_F = rule.uses_F
-    return Simulation(
-        t, steps, stack("Q"), stack("R"), stack("v_rec"),
-        stack("f_rec") if rule.feedback_name else None,
-        np.stack([sr.initial.T for sr in runs]), np.stack([sr.v_star for sr in runs]),
-        np.stack([sr.initial.p if uses_F else np.zeros(M) for sr in runs]),
-        np.array([sr.initial.phi_F if uses_F else 0.0 for sr in runs]),
-        params, seeds, status, t_div, eps_test=stack("test") if n_test else None)
-
+    return _simulation(runs, rule, t, steps, params)
