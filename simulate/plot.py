@@ -44,6 +44,7 @@ def _plot_by_count(ax, t, y, n, total, **style):
 
 
 def _seeds_label(n, total):
+    """How many of the `total` seeds a mean is over, e.g. '8 seeds' or '5–8 of 8 seeds'."""
     return f"{total} seeds" if np.all(n == total) else f"{int(np.min(n))}–{total} of {total} seeds"
 
 
@@ -163,6 +164,7 @@ def _angle_panel(ax, cmp, names):
 
 
 def _title(cmp):
+    """The rule and the run's parameters; the number of diverged seeds and the note, if any."""
     sim = cmp.sim
     title = f"{sim.rule.description}; " + title_of(sim.params).split(": ", 1)[1]
     if sim.n_diverged:

@@ -174,20 +174,108 @@ def _chunk(K, M, D):
     return max(1, int(2e7 / (_NS_PER_MAC * (K + M + 2) * D)))
 
 
+def _initial_weights(weights, seeds, K, M, D, **draw):
+    """Each seed's initial `Weights`: `draw_weights(K, M, D, seed, **draw)` if `weights` is None,
+    else `weights` (one `Weights` for every seed, or a sequence of one per seed) after checking
+    their number and the shapes of W (K, D) and W* (M, D)."""
+    if weights is None:
+        return [draw_weights(K, M, D, s, **draw) for s in seeds]
+    wlist = [weights] * len(seeds) if isinstance(weights, Weights) else list(weights)
+    if len(wlist) != len(seeds):
+        raise ValueError(f"got {len(wlist)} weights for {len(seeds)} seeds")
+    for w in wlist:
+        if w.W.shape != (K, D) or w.W_star.shape != (M, D):
+            raise ValueError(f"weights have shapes W {w.W.shape}, W_star {w.W_star.shape}; "
+                             f"expected {(K, D)} and {(M, D)}")
+    return wlist
+
+
+def _advance_all(runs, jobs, progress, desc):
+    """Run every seed of `runs` (`_SeedRun`s of one K, M, D) to its last record step, or until it
+    diverges, in chunks of `_chunk` steps, `jobs` seeds at a time, under one tqdm bar over all
+    the steps (progress None: shown when the run is estimated to take more than ~2 s)."""
+    K, D = runs[0].W.shape
+    M = runs[0].W_star.shape[0]
+    last = int(runs[0].steps[-1])
+    total = last * len(runs)
+    est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
+    if progress is None:
+        progress = est_seconds > 2.0
+    chunk = _chunk(K, M, D)
+    lock = threading.Lock()
+    cancel = threading.Event()          # set on Ctrl-C: the seeds in flight stop after a chunk
+    runs[0].advance(0)                 # compile (or load from cache) once, before the bar starts
+    with tqdm(total=total, disable=not progress, unit="step", unit_scale=True,
+              desc=desc, leave=False) as bar:
+        def work(sr):
+            while not sr.done and not cancel.is_set():
+                made = sr.advance(chunk)
+                with lock:
+                    bar.update(made)
+            with lock:                  # a diverged seed skips the rest of its steps
+                bar.update(last - sr.step)
+            return sr
+
+        _for_each_seed(work, runs, jobs, cancel)
+
+
+def _for_each_seed(work, runs, jobs, cancel):
+    """work(sr) for each seed run: in this thread if jobs == 1 or there is one seed, else on a
+    pool of min(jobs, seeds) threads, where Ctrl-C sets `cancel` (which `work` polls between
+    chunks) and is raised again once the seeds in flight have stopped."""
+    if jobs == 1 or len(runs) == 1:
+        for sr in runs:
+            work(sr)
+    else:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
+            futures = [pool.submit(work, sr) for sr in runs]
+            try:
+                for f in futures:
+                    f.result()
+            except KeyboardInterrupt:
+                cancel.set()
+                raise
+
+
+def _simulation(runs, rule, t, steps, params):
+    """The `Simulation` of the finished seed runs: their records stacked over the seeds, each
+    seed's status and divergence time t = step/D (NaN if it did not diverge).  Warns
+    (`DivergenceWarning`, at the line that called `run`) if some seeds diverged."""
+    D, M, seeds = params["D"], params["M"], [sr.seed for sr in runs]
+    status = [STATUS_DIVERGED if sr.status == kernel.DIVERGED else STATUS_OK for sr in runs]
+    t_div = [sr.step / D if sr.status == kernel.DIVERGED else np.nan for sr in runs]
+    if STATUS_DIVERGED in status:
+        which = ", ".join(f"{s} (t = {td:.4g})" for s, st, td in zip(seeds, status, t_div)
+                          if st == STATUS_DIVERGED)
+        warnings.warn(f"{rule.name}: {status.count(STATUS_DIVERGED)} of {len(runs)} seeds diverged: "
+                      f"seed {which}; statistics after that use the remaining seeds",
+                      DivergenceWarning, stacklevel=3)
+    stack = lambda name: np.stack([getattr(sr, name) for sr in runs])
+    uses_F = rule.uses_F
+    return Simulation(
+        t, steps, stack("Q"), stack("R"), stack("v_rec"),
+        stack("f_rec") if rule.feedback_name else None,
+        np.stack([sr.initial.T for sr in runs]), np.stack([sr.v_star for sr in runs]),
+        np.stack([sr.initial.p if uses_F else np.zeros(M) for sr in runs]),
+        np.array([sr.initial.phi_F if uses_F else 0.0 for sr in runs]),
+        params, seeds, status, t_div, eps_test=stack("test") if params["n_test"] else None)
+
+
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None):
     """Online SGD of the teacher-student network for several seeds.
 
-    rule: 'bp', 'fa', 'afa', 'pepita-lin' or 'pepita' (exact, two forward passes); K, M: student and
-    teacher widths; D: input dimension; eta: first-layer rate (step eta/sqrt(D)); eta_v:
-    second-layer rate (step eta_v/D, default eta); sigma: label-noise std; train_v: train the second
-    layer; sigma_F: std of the entries of F (default 0.05 sqrt(2/D) as in the paper's code, |F|^2 ~
-    0.005); init, v_star: see `odes.weights.draw_weights`. times (or t_max, giving
-    `odes.default_times(t_max, dt)`): record times, rounded to the step grid t = step/D. seeds:
-    number of seeds (seed, seed+1, ...) or a list of seeds; jobs: worker threads. n_test > 0 also
-    records the Monte-Carlo error on a held-out set of n_test inputs. weights: optional `Weights`
-    (or one per seed) used instead of the draw (the data stream still comes from the seed).
+    rule: 'bp', 'fa', 'afa', 'pepita-lin', 'pepita' (exact, two forward passes), 'pepita-hebbian'
+    or 'pepita-tl' (`odes.rules.RULES`); K, M: student and teacher widths; D: input dimension;
+    eta: first-layer rate (step eta/sqrt(D)); eta_v: second-layer rate (step eta_v/D, default
+    eta); sigma: label-noise std; train_v: train the second layer; sigma_F: std of the entries of
+    F (default 0.05 sqrt(2/D) as in the paper's code, |F|^2 ~ 0.005); init, v_star: see
+    `odes.weights.draw_weights`. times (or t_max, giving `odes.default_times(t_max, dt)`): record
+    times, rounded to the step grid t = step/D. seeds: number of seeds (seed, seed+1, ...) or a
+    list of seeds; jobs: worker threads. n_test > 0 also records the Monte-Carlo error on a
+    held-out set of n_test inputs. weights: optional `Weights` (or one per seed) used instead of
+    the draw (the data stream still comes from the seed).
     weight_decay: kappa >= 0, per step w <- w - (kappa/D) w and v likewise (theory.md 8.1).
     activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2).
     progress: tqdm bar (default: runs > ~2 s).
@@ -201,53 +289,13 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     steps, t = record_steps(D, times, t_max, dt)
     _finite_nonneg("blowup", blowup)
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
-    if weights is None:
-        wlist = [draw_weights(K, M, D, s, init=init, v_star=v_star, sigma_F=sigma_F,
-                              train_v=train_v) for s in seeds]
-    else:
-        wlist = [weights] * len(seeds) if isinstance(weights, Weights) else list(weights)
-        if len(wlist) != len(seeds):
-            raise ValueError(f"got {len(wlist)} weights for {len(seeds)} seeds")
-        for w in wlist:
-            if w.W.shape != (K, D) or w.W_star.shape != (M, D):
-                raise ValueError(f"weights have shapes W {w.W.shape}, W_star {w.W_star.shape}; "
-                                 f"expected {(K, D)} and {(M, D)}")
+    initial = _initial_weights(weights, seeds, K, M, D, init=init, v_star=v_star,
+                               sigma_F=sigma_F, train_v=train_v)
     flags = rule_flags(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
     runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
-            for s, w in zip(seeds, wlist)]
-
-    total = int(steps[-1]) * len(runs)
-    est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
-    if progress is None:
-        progress = est_seconds > 2.0
-    chunk = _chunk(K, M, D)
-    lock = threading.Lock()
-    cancel = threading.Event()          # set on Ctrl-C: the seeds in flight stop after a chunk
-    runs[0].advance(0)                 # compile (or load from cache) once, before the bar starts
-    with tqdm(total=total, disable=not progress, unit="step", unit_scale=True,
-              desc=f"{rule.name} D={D}", leave=False) as bar:
-        def work(sr):
-            while not sr.done and not cancel.is_set():
-                made = sr.advance(chunk)
-                with lock:
-                    bar.update(made)
-            with lock:                  # a diverged seed skips the rest of its steps
-                bar.update(int(steps[-1]) - sr.step)
-            return sr
-
-        if jobs == 1 or len(runs) == 1:
-            for sr in runs:
-                work(sr)
-        else:
-            with ThreadPoolExecutor(max_workers=min(jobs, len(runs))) as pool:
-                futures = [pool.submit(work, sr) for sr in runs]
-                try:
-                    for f in futures:
-                        f.result()
-                except KeyboardInterrupt:
-                    cancel.set()
-                    raise
+            for s, w in zip(seeds, initial)]
+    _advance_all(runs, jobs, progress, desc=f"{rule.name} D={D}")
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
                   train_v=bool(train_v), weight_decay=weight_decay, activation=activation,
@@ -256,21 +304,4 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   times_requested=None if times is None else np.asarray(times, float).tolist(),
                   t_max=None if t_max is None else float(t_max), dt=float(dt),
                   custom_weights=weights is not None)
-    status = [STATUS_DIVERGED if sr.status == kernel.DIVERGED else STATUS_OK for sr in runs]
-    t_div = [sr.step / D if sr.status == kernel.DIVERGED else np.nan for sr in runs]
-    if STATUS_DIVERGED in status:
-        which = ", ".join(f"{s} (t = {t:.4g})" for s, st, t in zip(seeds, status, t_div)
-                          if st == STATUS_DIVERGED)
-        warnings.warn(f"{rule.name}: {status.count(STATUS_DIVERGED)} of {len(runs)} seeds diverged: "
-                      f"seed {which}; statistics after that use the remaining seeds",
-                      DivergenceWarning, stacklevel=2)
-    stack = lambda name: np.stack([getattr(sr, name) for sr in runs])
-    uses_F = rule.uses_F
-    return Simulation(
-        t, steps, stack("Q"), stack("R"), stack("v_rec"),
-        stack("f_rec") if rule.feedback_name else None,
-        np.stack([sr.initial.T for sr in runs]), np.stack([sr.v_star for sr in runs]),
-        np.stack([sr.initial.p if uses_F else np.zeros(M) for sr in runs]),
-        np.array([sr.initial.phi_F if uses_F else 0.0 for sr in runs]),
-        params, seeds, status, t_div, eps_test=stack("test") if n_test else None)
-
+    return _simulation(runs, rule, t, steps, params)
