@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 import odes
 from odes.activations import activation_code, g_numpy
 from odes.divergence import BLOWUP
-from odes.rules import get_rule
+from odes.rules import codes, get_rule
 from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, default_sigma_F,
                           draw_weights)
 
@@ -113,12 +113,6 @@ def data_seed_sequences(seed):
     """(kernel stream, test-set stream): children of the data stream of `odes.weights.streams`."""
     data = np.random.SeedSequence(seed).spawn(4)[3]
     return data.spawn(2)
-
-
-def rule_flags(rule, train_v, activation="erf"):
-    return np.array([rule.feedback, int(rule.fe_terms), int(rule.exact_pepita), int(bool(train_v)),
-                     int(rule.hebbian), int(rule.time_local), activation_code(activation)],
-                    dtype=np.int64)
 
 
 class _SeedRun:
@@ -291,7 +285,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
     initial = _initial_weights(weights, seeds, K, M, D, init=init, v_star=v_star,
                                sigma_F=sigma_F, train_v=train_v)
-    flags = rule_flags(rule, train_v, activation)
+    flags = codes(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
     runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
             for s, w in zip(seeds, initial)]

@@ -10,7 +10,8 @@ import odes
 import simulate
 from conftest import g_prime_numpy, random_state
 from simulate import kernel, rng
-from simulate.run import data_seed_sequences, rule_flags
+from odes.rules import codes as rule_flags
+from simulate.run import data_seed_sequences
 
 ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian", "pepita-tl")
 
