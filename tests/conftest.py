@@ -34,3 +34,47 @@ def random_state(K, M, rng, with_F=True):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# --- the documentation site, built once per test session (tests/test_docs.py, test_notebooks.py) --
+
+DOCS_COMMAND = ["-m", "sphinx", "-W", "--keep-going", "-b", "html"]   # as in README.md
+
+
+class DocsBuild:
+    """One run of sphinx-build over docs/ into a temporary directory: `html` (the site),
+    `executed` (the notebooks as run during the build, with their outputs), `returncode`, `log`,
+    and the committed figures' (mtime, sha256) before and after the build."""
+
+    def __init__(self, root, out):
+        import hashlib
+        import os
+        import subprocess
+        import sys
+
+        def committed():
+            return {f.name: (f.stat().st_mtime_ns, hashlib.sha256(f.read_bytes()).hexdigest())
+                    for f in sorted((root / "figures").glob("*.p[dn][fg]"))}
+
+        self.root, self.html = root, out / "html"
+        self.executed = out / "jupyter_execute" / "notebooks"    # myst-nb: beside the html
+        env = dict(os.environ, TSODE_SMALL="1")                  # the notebooks at small sizes
+        self.figures_before = committed()
+        proc = subprocess.run([sys.executable, *DOCS_COMMAND, str(root / "docs"), str(self.html)],
+                              cwd=out, env=env, capture_output=True, text=True)
+        self.figures_after = committed()
+        self.returncode, self.log = proc.returncode, proc.stdout + proc.stderr
+
+    def warnings(self):
+        return [line for line in self.log.splitlines()
+                if ("WARNING" in line or "ERROR" in line) and "[IPKernelApp]" not in line]
+
+
+@pytest.fixture(scope="session")
+def docs_build(tmp_path_factory):
+    """The documentation site, built with warnings as errors (skipped if Sphinx is missing)."""
+    from pathlib import Path
+    pytest.importorskip("sphinx")
+    pytest.importorskip("myst_nb")
+    pytest.importorskip("sphinxarg")
+    return DocsBuild(Path(__file__).resolve().parents[1], tmp_path_factory.mktemp("docs"))

@@ -1,25 +1,15 @@
 """Every notebook in notebooks/ runs top to bottom with small sizes (TSODE_SMALL=1), saves its
-figure outside the committed ones, and is committed without outputs."""
-import hashlib
-import os
+figure outside the committed ones, and is committed without outputs.  They run in the
+documentation build (the `docs_build` fixture of conftest.py), which renders them as pages."""
 from pathlib import Path
 
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-TIMEOUT = 300          # seconds per cell; small runs take a few seconds
-
-
-def committed_figures():
-    """(modification time, sha256) of every committed figure file."""
-    return {f.name: (f.stat().st_mtime_ns, hashlib.sha256(f.read_bytes()).hexdigest())
-            for f in sorted((ROOT / "figures").glob("*.p[dn][fg]"))}
 
 
 def test_notebooks_present():
@@ -37,27 +27,26 @@ def test_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path, monkeypatch, tmp_path):
-    # the kernel inherits this environment: small sizes, the repository importable even without
-    # an editable install, and a non-interactive matplotlib
-    monkeypatch.setenv("TSODE_SMALL", "1")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    before = committed_figures()
-    nb = nbformat.read(path, as_version=4)
-    # the kernel works in tmp_path, where the notebook saves its figure (runs/figures/small/)
-    client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()
+def test_notebook_runs(path, docs_build):
+    # the notebooks run once, in the documentation build (conftest.py's docs_build: myst-nb
+    # executes each with TSODE_SMALL=1 in a temporary working directory, with the repository
+    # importable and matplotlib's inline backend, and fails the build on an error); here are
+    # their outputs as executed there
+    executed = docs_build.executed / path.name
+    assert executed.is_file(), f"{path.name} was not executed by the documentation build:\n" + \
+        "\n".join(docs_build.log.splitlines()[-30:])
+    nb = nbformat.read(executed, as_version=4)
     errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
               if out.output_type == "error"]
     assert not errors
-    # a figure notebook saves its figure, and never into the committed figures
-    assert committed_figures() == before
+    # a figure notebook saves its figure, at small sizes under runs/figures/small/ of its working
+    # directory, and never into the committed figures
+    assert docs_build.figures_after == docs_build.figures_before
     if path.stem != "quickstart":
-        saved = tmp_path / "runs" / "figures" / "small"
-        assert sorted(p.name for p in saved.iterdir()) == [f"{path.stem}.pdf", f"{path.stem}.png"]
+        printed = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                          and ".save(" in cell.source for out in cell.outputs)
+        for ext in ("png", "pdf"):
+            assert f"runs/figures/small/{path.stem}.{ext}" in printed, printed
     # every cell that draws shows its figure (the library draws outside pyplot and never switches
     # the backend, so a plot in a notebook cannot vanish); later pyplot figures still show too
     for cell in nb.cells:
