@@ -333,11 +333,14 @@ def _any_role(name, rawtext, text, lineno, inliner, options=None, content=None):
 def rst_problems(text):
     """The messages (warning level and above) of parsing `text` as reStructuredText, with every
     directive and role accepted."""
-    from docutils.frontend import get_default_settings
     from docutils.parsers.rst import Parser
     from docutils.utils import new_document
-
-    settings = get_default_settings(Parser)
+    try:
+        from docutils.frontend import get_default_settings        # docutils >= 0.19
+        settings = get_default_settings(Parser)
+    except ImportError:
+        from docutils.frontend import OptionParser
+        settings = OptionParser(components=(Parser,)).get_default_values()
     settings.report_level = 5
     settings.halt_level = 5
     settings.warning_stream = io.StringIO()
