@@ -9,11 +9,13 @@
 * ``.. tsode-gallery::`` shows the committed figures (figures/NAME.png for every name in
   ``figures.FIGURES``) with their one-line descriptions, the command that regenerates each, and
   links to its notebook and its module;
-* the ``autodoc-process-docstring`` handler `prose_docstrings` shows a docstring that is not
-  valid reStructuredText (the prose docstrings use ``|x|``, aligned plain-text tables, ...) as it
-  is written: first with the prose's ``|``, ``*args`` and ``name_`` escaped, and if it still does
-  not parse, as preformatted text.  ``tsode_strict_docstrings = True`` (TSODE_DOCS_STRICT=1)
-  reports each such docstring as a warning instead.
+* the ``autodoc-process-docstring`` handler `prose_docstrings` reads the docstrings as their
+  authors wrote them, for a terminal: an indented example or table becomes a code block (Python
+  if it parses as Python) rather than a reflowed quote; a docstring that is still not valid
+  reStructuredText (the prose uses ``|x|``, ``*args``, aligned plain-text tables, ...) is shown
+  with the prose's ``|``, ``*args`` and ``name_`` escaped, and if it still does not parse, as
+  preformatted text.  ``tsode_strict_docstrings = True`` (TSODE_DOCS_STRICT=1) also reports each
+  docstring of that last kind as a warning.
 """
 import ast
 import importlib
@@ -402,13 +404,84 @@ def escape_prose(lines):
     return out
 
 
+_LIST_ITEM = re.compile(r"([-*+]|\d+[.)]|#\.|\(\d+\)|:\w[^:]*:)(\s|$)")
+
+
+def literal_blocks(lines):
+    """`lines` with every block that is indented further than the paragraph before it (after a
+    blank line) shown as code: in these docstrings such a block is an example or a table laid
+    out for a terminal, which reStructuredText would otherwise reflow as a quote.  Python if it
+    parses as Python, else plain text.  Not after a directive, a list item, a field or a heading,
+    nor inside a literal block already."""
+    out = []
+    para_first = None          # the current paragraph's first line
+    prev = None                # the last non-blank line
+    blank_since = False
+    literal_indent = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if not stripped:
+            blank_since = True
+            out.append(line)
+            i += 1
+            continue
+        if literal_indent is not None and indent > literal_indent:
+            out.append(line)
+            prev, blank_since = line, False
+            i += 1
+            continue
+        literal_indent = None
+        if prev is not None and blank_since:
+            prev_indent = len(prev) - len(prev.lstrip())
+            first = (para_first or "").lstrip()
+            if (indent > prev_indent and not prev.rstrip().endswith("::")
+                    and not first.startswith(("..", ">>>")) and not _LIST_ITEM.match(first)
+                    and not re.fullmatch(r"([-=~^\"'`#*+])\1+", prev.strip())):   # a heading
+                j = i
+                while j < len(lines) and (not lines[j].strip() or
+                                          len(lines[j]) - len(lines[j].lstrip()) > prev_indent):
+                    j += 1
+                while not lines[j - 1].strip():
+                    j -= 1
+                block = lines[i:j]
+                language = "python" if _is_python(block) else "text"
+                out += [" " * prev_indent + f".. code-block:: {language}", ""] + block
+                prev, blank_since, i = block[-1], False, j
+                continue
+            para_first = line
+        elif prev is None:
+            para_first = line
+        if stripped.endswith("::"):
+            literal_indent = indent
+        out.append(line)
+        prev, blank_since = line, False
+        i += 1
+    return out
+
+
+def _is_python(block):
+    import textwrap
+    try:
+        ast.parse(textwrap.dedent("\n".join(block)))
+    except SyntaxError:
+        return False
+    return True
+
+
 def prose_docstrings(app, what, name, obj, options, lines):
     """autodoc-process-docstring (before napoleon): keep a docstring that parses; escape the
     prose's special characters in one that does not; show it preformatted if it still fails.
     A constant without a comment of its own gets no text (not its type's docstring)."""
     if what == "data" and lines and not _has_comment(name):
         lines[:] = []
-    if not lines or not rst_problems("\n".join(lines)):
+    if not lines:
+        return
+    original = list(lines)
+    lines[:] = literal_blocks(lines)
+    if not rst_problems("\n".join(lines)):
         return
     escaped = escape_prose(lines)
     problems = rst_problems("\n".join(escaped))
@@ -419,7 +492,7 @@ def prose_docstrings(app, what, name, obj, options, lines):
         logger.warning(f"docstring of {name} is not valid reStructuredText: {problems[0]}",
                        type="tsode", subtype="docstring")
     lines[:] = [".. code-block:: text", ""] + [
-        "    " + line if line.strip() else "" for line in lines] + [""]
+        "    " + line if line.strip() else "" for line in original] + [""]
 
 
 def _has_comment(fullname):
