@@ -111,3 +111,46 @@ def test_readme_links_exist():
     assert links
     missing = [t for t in links if not (ROOT / t.split("#")[0]).exists()]
     assert not missing, f"README links to missing files: {missing}"
+
+
+NUMPYDOC = '''Integrate the ODEs.
+
+Parameters
+----------
+state : State
+    The start.
+rule : str
+    Its name.
+
+    A second paragraph.
+
+Returns
+-------
+Result
+    The outputs, ``|y|`` kept.
+
+Examples
+--------
+>>> odes.integrate(st, "bp", 0.5)
+'''
+
+
+def test_docstring_handling():
+    """docs/_ext/tsode_docs.py leaves a numpydoc docstring to napoleon untouched; shows a prose
+    docstring's indented example as code, and one that is not reStructuredText as written."""
+    import sys
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        from tsode_docs import escape_prose, literal_blocks, rst_problems
+    finally:
+        sys.path.pop(0)
+    lines = NUMPYDOC.split("\n")
+    assert literal_blocks(lines) == lines and not rst_problems(NUMPYDOC)
+    prose = "Layout:\n\n    a.json   the spec\n    tasks/   one file per task\n".split("\n")
+    assert literal_blocks(prose)[2] == ".. code-block:: text"
+    example = "Use it so:\n\n    import odes\n    odes.integrate(st, 'bp', 0.5)\n".split("\n")
+    assert literal_blocks(example)[2] == ".. code-block:: python"
+    norm = ["The error |e| of `f_` in `g(*args)`, ``|literal|`` kept."]
+    assert rst_problems("\n".join(norm))
+    assert escape_prose(norm) == ["The error \\|e\\| of `f_` in `g(\\*args)`, ``|literal|`` kept."]
+    assert not rst_problems("\n".join(escape_prose(norm)))
