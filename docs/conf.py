@@ -8,7 +8,8 @@ Build (offline, warnings as errors), from the repository root:
 The notebooks in notebooks/ (linked here as docs/notebooks) are executed during the build at small
 sizes (TSODE_SMALL=1), each in a temporary working directory; the API reference is generated from
 the packages' docstrings and the command-line reference from the argparse parsers, so both follow
-the code without edits here.
+the code without edits here.  A quicker build that shows the notebooks without running them:
+add ``-D nb_execution_mode=off``.
 """
 import os
 import sys
