@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "c7bd12b"
 #: the package before issue 21 (the layout by layers, the solver contract, the kernel arguments
 #: as one record): `--layout` times whole integrations against it
-BEFORE_LAYOUT = "1ec1d47"
+BEFORE_LAYOUT = "7b370ef"
 
 
 # ---- plain NumPy baseline: every integral on index grids, then contractions --------------------
@@ -178,34 +178,64 @@ def baseline_rates(rounds=9):
     return out
 
 
-def layout_rates(commit=BEFORE_LAYOUT, rounds=7):
-    """{case: (this package, the package at `commit`)} seconds per integration, best of `rounds`
-    interleaved rounds, for each method and kind of kernel: the ratio shows what the restructuring
-    of issue 21 costs or saves (the trajectories are bit-identical)."""
-    old = baseline_package(commit)
-    cases = {   # label: (rule, K, eta, integrate keywords)
-        "bp K=M=2 dopri5 t=1e3": ("bp", 2, 0.5, dict(t_max=1e3)),
-        "bp K=M=2 bdf eta=0.01 t=1e5": ("bp", 2, 0.01, dict(t_max=1e5, method="bdf")),
-        "bp K=M=2 rk4 t=100": ("bp", 2, 0.5, dict(t_max=100.0, method="rk4")),
-        "bp K=M=2 LSODA t=1e3": ("bp", 2, 0.5, dict(t_max=1e3, method="scipy-LSODA")),
-        "pepita-lin K=M=3 dopri5 t=300": ("pepita-lin", 3, 0.3, dict(t_max=300.0)),
-        "fa K=M=10 dopri5 t=100": ("fa", 10, 0.05, dict(t_max=100.0)),
-        "pepita K=M=2 dopri5 t=20": ("pepita", 2, 0.3, dict(t_max=20.0)),
-    }
-    runs = {}
-    for label, (rule, K, eta, kw) in cases.items():
-        pair = []
-        for pkg in (odes, old):
-            st = pkg.State.random(K, K, 500, 3, sigma_F=np.sqrt(0.5 / 500))
-            fn = (lambda pkg=pkg, st=st: pkg.integrate(st, rule, eta, progress=False, **kw))
-            fn()                                                  # compile / load the cache
-            pair.append(fn)
-        runs[label] = pair
-    best = {label: [np.inf, np.inf] for label in runs}
+#: whole integrations timed by `layout_rates`: label -> (rule, K, eta, integrate keywords)
+LAYOUT_CASES = {
+    "bp K=M=2 dopri5 t=1e3": ("bp", 2, 0.5, dict(t_max=1e3)),
+    "bp K=M=2 bdf eta=0.01 t=1e5": ("bp", 2, 0.01, dict(t_max=1e5, method="bdf")),
+    "bp K=M=2 rk4 t=100": ("bp", 2, 0.5, dict(t_max=100.0, method="rk4")),
+    "bp K=M=2 LSODA t=1e3": ("bp", 2, 0.5, dict(t_max=1e3, method="scipy-LSODA")),
+    "pepita-lin K=M=3 dopri5 t=300": ("pepita-lin", 3, 0.3, dict(t_max=300.0)),
+    "fa K=M=10 dopri5 t=100": ("fa", 10, 0.05, dict(t_max=100.0)),
+    "pepita K=M=2 dopri5 t=20": ("pepita", 2, 0.3, dict(t_max=20.0)),
+}
+_LAYOUT_RUNNER = """
+import json, sys, time
+import numpy as np
+import odes
+cases = json.loads(sys.argv[1])
+best = {}
+for label, (rule, K, eta, kw) in cases.items():
+    st = odes.State.random(K, K, 500, 3, sigma_F=np.sqrt(0.5 / 500))
+    odes.integrate(st, rule, eta, progress=False, **kw)             # compile / load the cache
+    best[label] = float('inf')
+    for _ in range(5):
+        t0 = time.perf_counter()
+        odes.integrate(st, rule, eta, progress=False, **kw)
+        best[label] = min(best[label], time.perf_counter() - t0)
+print(json.dumps(best))
+"""
+
+
+def source_tree(commit):
+    """The package `odes` as of `commit`, extracted into a temporary directory (kept, so that its
+    numba cache survives between runs); returns the directory to put on PYTHONPATH."""
+    import tempfile
+    root = Path(tempfile.gettempdir()) / f"tsode-tree-{commit}"
+    if not (root / "odes").is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        tar = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "odes"], check=True,
+                             capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=tar, check=True)
+    return root
+
+
+def layout_rates(commit=BEFORE_LAYOUT, rounds=5):
+    """{case: (this package, the package at `commit`)} seconds per integration (best over
+    `rounds` rounds of fresh processes, this package's and the old one's interleaved, each
+    taking the best of 5 runs after a warm-up): the ratio shows what the restructuring of
+    issue 21 costs or saves (the trajectories are bit-identical).  The two packages run in
+    separate processes, since both are named `odes`."""
+    import json
+    trees = (ROOT, source_tree(commit))
+    cases = json.dumps(LAYOUT_CASES)
+    best = {label: [np.inf, np.inf] for label in LAYOUT_CASES}
     for _ in range(rounds):
-        for label, pair in runs.items():
-            for i, fn in enumerate(pair):
-                best[label][i] = min(best[label][i], best_of(fn, 1))
+        for i, tree in enumerate(trees):
+            env = dict(os.environ, PYTHONPATH=str(tree))
+            out = subprocess.run([sys.executable, "-c", _LAYOUT_RUNNER, cases], env=env, cwd=tree,
+                                 check=True, capture_output=True, text=True).stdout
+            for label, sec in json.loads(out).items():
+                best[label][i] = min(best[label][i], sec)
     return best
 
 

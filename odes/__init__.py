@@ -11,14 +11,15 @@ The package by its layers, each importing only from those before it:
                  ReLU), second_moment (I2 of every activation, the one definition eps_g uses),
                  expectations (E[f(u)], u ~ N(0, C), by quadrature), vecmath (arcsin, erf, exp
                  over arrays from libmvec)
-    activations, rules, weights, state, observables, divergence
+    activations, rules, weights, state, observables
                  g and g'; the learning rules as data and their integer codes; random weights;
                  the order parameters (and weights that realise them exactly); eps_g and the
-                 angles; when a run has diverged
+                 angles
     rhs/         the right-hand sides: parameters (the parameter vector), fields (the packed
                  state's offsets, the covariance read from it, its eps_g), kernel (the layout,
                  the kernel arguments as one record, the closed-form kernel and the dispatch),
                  quadrature (exact PEPITA and its variants)
+    divergence   when a run has diverged (on the packed state; the simulator's threshold too)
     solvers/     the METHODS registry and the stepper contract (common: Problem, Outcome,
                  Status); dopri5, bdf (compiled), fixed_step (rk4, euler), scipy_ivp
     integrate, fixed_points, result, symbolic (sympy oracle), io, plot, command_line, cli

@@ -95,7 +95,8 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     of = offsets(K, M)[3]
     C, L, u, gv, gp, c, P, PP = ws.C, ws.L, ws.u, ws.gv, ws.gp, ws.c, ws.P, ws.PP
     Ps, Hl, Zs, f, q, idx, z, wprod = ws.Ps, ws.Hl, ws.Zs, ws.f, ws.q, ws.idx, ws.z, ws.wprod
-    rules, er, lt, gt, gpt, tmp = ws.rules, ws.er, ws.lt, ws.gt, ws.gpt, ws.tmp
+    rules, ul, gl, gpl, wr, er, Sr = ws.rules, ws.ul, ws.gl, ws.gpl, ws.wr, ws.er, ws.Sr
+    lt, gt, gpt, tmp, phr = ws.lt, ws.gt, ws.gpt, ws.tmp, ws.phr
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
     for k in range(K):
@@ -152,15 +153,28 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
         if field_last:
             for j in range(last):
                 base += L[last, j] * z[j]
-        _inner_nodes(ws, rule1d, m1, m_last, last, field_last, base, wprod[last - 1], e0, S0,
-                     adaptive, sigma, p[M - 1], act)
+        if field_last:                           # e, S and the weight at the inner nodes
+            for r in range(m_last):
+                ul[r] = base + L[last, last] * rules[last, r, 0]
+                wr[r] = wprod[last - 1] * rules[last, r, 1]
+            g_pair_n(act, ul, gl, gpl, tmp, m_last)
+            for r in range(m_last):
+                er[r] = e0 + c[last] * gl[r]
+                Sr[r] = S0 + p[M - 1] * c[last] * gpl[r] if adaptive else 0.0
+        else:
+            for r in range(m_last):
+                ul[r] = 0.0
+                wr[r] = wprod[last - 1] * rule1d[m1 + r, 1]
+                er[r] = e0 - sigma * rule1d[m1 + r, 0]
+                Sr[r] = S0
         if exact:                                # lambda~_k at every inner node, then g, g' at once
             for k in range(K):
                 shift = u[k] - tl * gv[k]
                 for r in range(m_last):
                     lt[k * m_last + r] = shift - q[k] * er[r]
             g_pair_n(act, lt, gt, gpt, tmp, K * m_last)
-        _accumulate(ws, K, m_last, n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe)
+        _accumulate(u, gv, gp, q, f, ul, wr, er, Sr, gt, gpt, phr, P, Ps, Hl, Zs, PP, K, m_last,
+                    n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe)
         # next outer node: advance dimension last - 1, carrying into earlier ones
         j = last - 1
         while j >= 0:
@@ -177,35 +191,11 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _inner_nodes(ws, rule1d, m1, m_last, last, field_last, base, w0, e0, S0, adaptive, sigma,
-                 p_last, act):
-    """At the inner loop's nodes (the last field's, or xi's): the last field ul, the weight wr
-    (w0 the outer nodes' product), the error er and S (Sr), from their fixed parts e0 and S0."""
-    ul, gl, gpl, wr, er, Sr, rules, c, tmp = (ws.ul, ws.gl, ws.gpl, ws.wr, ws.er, ws.Sr, ws.rules,
-                                              ws.c, ws.tmp)
-    L = ws.L
-    if field_last:                           # e, S and the weight at the inner nodes
-        for r in range(m_last):
-            ul[r] = base + L[last, last] * rules[last, r, 0]
-            wr[r] = w0 * rules[last, r, 1]
-        g_pair_n(act, ul, gl, gpl, tmp, m_last)
-        for r in range(m_last):
-            er[r] = e0 + c[last] * gl[r]
-            Sr[r] = S0 + p_last * c[last] * gpl[r] if adaptive else 0.0
-    else:
-        for r in range(m_last):
-            ul[r] = 0.0
-            wr[r] = w0 * rule1d[m1 + r, 1]
-            er[r] = e0 - sigma * rule1d[m1 + r, 0]
-            Sr[r] = S0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _accumulate(ws, K, m_last, n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe):
-    """Add one outer node's inner sums to the moments P, Ps, Hl, Zs and PP, per student: phi_k
-    (Delta_k for exact PEPITA), psi_k, r_k and sum_j q_j d_j phi_k at every inner node."""
-    u, gv, gp, q, f, ul, wr, er, Sr = ws.u, ws.gv, ws.gp, ws.q, ws.f, ws.ul, ws.wr, ws.er, ws.Sr
-    gt, gpt, phr, P, Ps, Hl, Zs, PP = ws.gt, ws.gpt, ws.phr, ws.P, ws.Ps, ws.Hl, ws.Zs, ws.PP
+def _accumulate(u, gv, gp, q, f, ul, wr, er, Sr, gt, gpt, phr, P, Ps, Hl, Zs, PP, K, m_last,
+                n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe):
+    """Add one outer node's inner sums to the moments P, Ps, Hl, Zs and PP (arrays of the
+    `QuadratureScratch`), per student: phi_k (Delta_k for exact PEPITA), psi_k, r_k and
+    sum_j q_j d_j phi_k at every inner node."""
     for k in range(K):                   # per student, scalar sums over the inner nodes
         uk, gk, gpk, qk, fk = u[k], gv[k], gp[k], q[k], f[k]
         s_we = s_weu = s_psi = s_r = s_z = 0.0

@@ -173,7 +173,7 @@ def _change_d(D, order, factor, R, U, tmp):
     _tmul(U, tmp, D, q, D.shape[1])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _jacobian(t_y, f0, J, work, fwork, args):
     """Forward-difference Jacobian J[:, j] = (f(y + d e_j) - f(y)) / d, d = 1e-8 max(1, |y_j|)."""
     n = t_y.size
@@ -229,7 +229,7 @@ def _predict(D, order, rtol, atol, y_pred, scale, psi):
         psi[i] = s / _ALPHA[order]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _newton(y_pred, psi, c, Minv_t, scale, newton_tol, y_new, d, work, fwork, dy, counts, args):
     """The simplified Newton iteration of one step (scipy's solve_bdf_system): y_new from y_pred,
     d = y_new - y_pred.  Returns (converged, iterations); a right-hand side that is not finite

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.integrate
 from scipy.optimize import brentq
 
+from ..divergence import blown_up
 from ..rhs import evaluate
 from ..rhs.fields import offsets
 from .common import (STOPPED, Outcome, Status, diverged, first_diverged, first_nonfinite, stats,
@@ -41,7 +42,7 @@ def solve(problem, method, rtol, atol):
         return limit - max(np.max(y[at_Q]), np.max(y[ov:ov + K] ** 2))
 
     solver = getattr(scipy.integrate, method)(fun, 0.0, y0, float(times[-1]), rtol=rtol, atol=atol)
-    i_out, g = 0, margin(y0)
+    i_out = 0
     with problem.bar() as bar:
         while solver.status == "running":
             message = solver.step()
@@ -53,24 +54,25 @@ def solve(problem, method, rtol, atol):
             t, y = solver.t, solver.y
             if not np.all(np.isfinite(y)):
                 return diverged(outcome, t, first_nonfinite(y), True)
-            sol, t_cross, g_old, g = solver.dense_output(), None, g, margin(y)
-            if g_old >= 0.0 >= g:          # the threshold crossed within this step
-                t_cross = brentq(lambda s: margin(sol(s)), solver.t_old, t, xtol=4 * _EPS,
-                                 rtol=4 * _EPS)
-                t = t_cross
+            crossed = blown_up(y, K, M, limit) >= 0     # the threshold crossed within this step
             i_new = int(np.searchsorted(times, t, side="right"))
-            if i_new > i_out:
-                for y_out, t_out in zip(sol(times[i_out:i_new]).T, times[i_out:i_new]):
-                    bad = first_diverged(y_out, K, M, limit)
-                    if bad is not None:
-                        return diverged(outcome, t_out, *bad)
-                    outcome.ys.append(y_out)
-                    if problem.stop(y_out):
-                        return status_of(STOPPED, outcome, t_out)
-                i_out = i_new
-            if t_cross is not None:
-                values = np.concatenate([sol(t_cross)[at_Q], sol(t_cross)[ov:ov + K] ** 2])
+            if not crossed and i_new == i_out:
+                continue
+            sol = solver.dense_output()
+            if crossed:
+                t = brentq(lambda s: margin(sol(s)), solver.t_old, t, xtol=4 * _EPS, rtol=4 * _EPS)
+                i_new = int(np.searchsorted(times, t, side="right"))
+            for y_out, t_out in zip(sol(times[i_out:i_new]).T, times[i_out:i_new]):
+                bad = first_diverged(y_out, K, M, limit)
+                if bad is not None:
+                    return diverged(outcome, t_out, *bad)
+                outcome.ys.append(y_out)
+                if problem.stop(y_out):
+                    return status_of(STOPPED, outcome, t_out)
+            i_out = i_new
+            if crossed:
+                values = np.concatenate([sol(t)[at_Q], sol(t)[ov:ov + K] ** 2])
                 at = int(np.argmax(values))
-                return diverged(outcome, t_cross, int(at_Q[at]) if at < K else ov + at - K, False)
+                return diverged(outcome, t, int(at_Q[at]) if at < K else ov + at - K, False)
     return outcome
 
