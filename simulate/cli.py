@@ -20,6 +20,8 @@ from odes.rules import RULES
 from odes.solvers import DEFAULTS
 from odes.state import StateError
 
+from .run import SAMPLERS
+
 PROG = "python -m simulate"
 
 
@@ -48,7 +50,12 @@ def build_parser():
                    help="JSON state (as for python -m odes --init) that every seed's weights "
                         "realise exactly in dimension --D")
     p.add_argument("--n-test", type=nonneg_int, default=0,
-                   help="also record the Monte-Carlo test error on this many held-out inputs")
+                   help="also record the Monte-Carlo test error on this many held-out inputs "
+                        "(weights sampler only)")
+    p.add_argument("--sampler", choices=SAMPLERS, default="weights",
+                   help="weights: the D-dimensional network (default); overlaps: the exact "
+                        "overlap chain, the same law for every order parameter at a cost per step "
+                        "independent of D (theory.md 10.1)")
     return p
 
 
@@ -57,6 +64,9 @@ def parse(argv):
     check_run_arguments(args, realise_init=True)
     if args.also and not args.ode:
         raise UsageError("--also draws further ODE lines; it cannot go with --no-ode")
+    if args.sampler == "overlaps" and args.n_test:
+        raise UsageError("--n-test: a held-out test set needs the weights, which --sampler "
+                         "overlaps does not keep")
     return args
 
 
@@ -96,7 +106,7 @@ def main(argv=None):
                       dt=DEFAULTS["dt"] if args.dt is None else args.dt,
                       rtol=args.rtol, atol=args.atol, nodes=args.nodes, n_test=args.n_test,
                       weights=weights, weight_decay=args.weight_decay, activation=args.activation,
-                      progress=False if args.quiet else None)
+                      progress=False if args.quiet else None, sampler=args.sampler)
     except (UsageError, StateError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2

@@ -343,12 +343,14 @@ class Comparison:
 def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_v=None, sigma=0.0,
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
             method=DEFAULT_METHOD, dt=0.01, rtol=None, atol=None, nodes=None, seed=0, n_test=0,
-            weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None):
+            weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None,
+            sampler="weights"):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
     Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
-    `weights`, one `odes.Weights` per seed; weight_decay; activation; blowup, the divergence
+    `weights`, one `odes.Weights` per seed; weight_decay; activation; sampler, 'weights' or
+    'overlaps'; blowup, the divergence
     threshold of both halves, `odes.divergence`; dt, the spacing of the default times, is also the
     step of a fixed-step ODE method) plus the ODE's method, rtol and atol (for the methods that
     take them; default `odes.solvers.DEFAULTS`) and nodes (`odes.integrate`); ode=False skips the theory; also: further ODE rules integrated from the
@@ -365,7 +367,7 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, weight_decay=weight_decay,
-              activation=activation, blowup=blowup, progress=progress)
+              activation=activation, blowup=blowup, progress=progress, sampler=sampler)
     ode_params = dict(method=method, **full)
     if not ode:
         return Comparison(sim, None, None, "", ode_params)

@@ -188,6 +188,40 @@ def padded_rows(R, n):
     return buf[start:start + R * n_pad].reshape((R, n_pad))
 
 
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def error_signals(K, fb, fe, exact, hebbian, time_local, act, lam, a, v, b, e, yhat, y, eta, D,
+                  xx, xF, phi, psi, hv):
+    """The rule's signals of one step, shared by both samplers (this kernel and
+    `simulate.overlaps`), from the fields lambda (lam), the AF vector a, the error e = yhat - y,
+    xx = |x|^2 and xF = x.F (used by the time-local form only), with hv holding h = g(lambda):
+    phi[k], the coefficient of x (w_k <- w_k - (eta/sqrt(D)) phi_k x' with x' = x - F e for the
+    rules with Fe terms and exact PEPITA), psi[k] the Hebbian form's F coefficient h~_k e, and
+    hv[k] the activity h'_k of v's update (see the module docstring)."""
+    for k in range(K):
+        if exact:                    # second forward pass: W x~/sqrt(D) = lambda - e a
+            lam_mod = lam[k] - e * a[k]
+            if time_local:           # ... with the weights after the Hebbian half-step
+                lam_mod -= eta / D * hv[k] * (xx - e * xF)
+            h_mod = g(act, lam_mod)
+            phi[k] = hv[k] - h_mod
+            if hebbian:              # v's update: yhat h - y h~ (stored with e = 1 below)
+                psi[k] = h_mod * e
+                hv[k] = yhat * hv[k] - y * h_mod
+            else:
+                hv[k] = h_mod
+        else:
+            if fb == FEEDBACK_V:
+                f_k = v[k]
+            elif fb == FEEDBACK_FIXED:
+                f_k = b[k]
+            else:
+                f_k = a[k]
+            gp_e = g_prime(act, lam[k]) * e
+            phi[k] = f_k * gp_e
+            if fe:
+                hv[k] -= a[k] * gp_e
+
+
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop):
     """Online SGD in place on (W, alpha, UF) and v from step counter `step` to `stop`.
@@ -254,29 +288,8 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             yhat += v[k] * hv[k]
         e = yhat - y
 
-        for k in range(K):
-            if exact:                    # second forward pass: W x~/sqrt(D) = lambda - e a
-                lam_mod = lam[k] - e * a[k]
-                if time_local:           # ... with the weights after the Hebbian half-step
-                    lam_mod -= eta / D * hv[k] * (xx - e * xF)
-                h_mod = g(act, lam_mod)
-                phi[k] = hv[k] - h_mod
-                if hebbian:              # v's update: yhat h - y h~ (stored with e = 1 below)
-                    psi[k] = h_mod * e
-                    hv[k] = yhat * hv[k] - y * h_mod
-                else:
-                    hv[k] = h_mod
-            else:
-                if fb == FEEDBACK_V:
-                    f_k = v[k]
-                elif fb == FEEDBACK_FIXED:
-                    f_k = b[k]
-                else:
-                    f_k = a[k]
-                gp_e = g_prime(act, lam[k]) * e
-                phi[k] = f_k * gp_e
-                if fe:
-                    hv[k] -= a[k] * gp_e
+        error_signals(K, fb, fe, exact, hebbian, time_local, act, lam, a, v, b, e, yhat, y, eta, D,
+                      xx, xF, phi, psi, hv)
 
         if decaying:                     # w_k = u_k + alpha_k F and v shrink by `keep`
             for k in range(K):

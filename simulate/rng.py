@@ -19,7 +19,8 @@ at D = 500; drawing the D inputs of a step would dominate.  This module provides
   for the tail beyond R_TAIL, decides.  The tables are computed here (not copied), with R_TAIL
   solved numerically.
 
-`normal(state)` returns one N(0, 1) number; `fill_normal(state, out, n, scratch)` fills out[:n]
+`normal(state)` returns one N(0, 1) number, `chi_square(state, k)` one chi-square number with k degrees
+of freedom; `fill_normal(state, out, n, scratch)` fills out[:n]
 (the words of all n numbers first, then the ziggurat's fast path, the rare rejected words last).
 """
 import math
@@ -220,6 +221,30 @@ def fill_normal(s, out, n, scratch):
         out[i] = x if ok else normal(s)
 
 
+@njit(cache=True, nogil=True)
+def chi_square(s, k):
+    """One chi-square number with k >= 0 degrees of freedom (the single-draw stream): the sum of k
+    squared normals for k < 16, else 2 Gamma(k/2) by Marsaglia & Tsang's method (2000), exact for
+    shape >= 1 (a squeeze, then the log test)."""
+    if k < 16:
+        acc = 0.0
+        for _ in range(k):
+            z = normal(s)
+            acc += z * z
+        return acc
+    d = 0.5 * k - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        x = normal(s)
+        t = 1.0 + c * x
+        if t <= 0.0:
+            continue
+        t = t * t * t
+        u = uniform(s)
+        if u < 1.0 - 0.0331 * x * x * x * x or math.log(u) < 0.5 * x * x + d * (1.0 - t + math.log(t)):
+            return 2.0 * d * t
+
+
 def seed_state(seed_sequence):
     """The generator state (uint64, shape (4, LANES + 1)) from a numpy SeedSequence (or anything
     it accepts)."""
@@ -243,4 +268,4 @@ def standard_normal(state, n):
 
 
 __all__ = ["N_LAYERS", "LANES", "R_TAIL", "V_AREA", "xoshiro", "next_u64", "words", "uniform", "normal",
-           "fill_normal", "seed_state", "standard_normal"]
+           "fill_normal", "chi_square", "seed_state", "standard_normal"]

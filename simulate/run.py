@@ -22,7 +22,7 @@ from odes.rules import codes, get_rule
 from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, default_sigma_F,
                           draw_weights)
 
-from . import kernel
+from . import kernel, overlaps
 from .result import STATUS_DIVERGED, STATUS_OK, Simulation
 from .rng import seed_state
 
@@ -32,6 +32,9 @@ class DivergenceWarning(RuntimeWarning):
 
 
 _NS_PER_MAC = 0.6     # rough cost of the kernel per multiply-add, for the progress-bar decision
+_NS_PER_CHAIN_STEP = 150.0    # rough cost of one step of the overlap chain (K = M = 2)
+#: the samplers of `run`: the D-dimensional weights, or the exact overlap chain (theory.md 10.1)
+SAMPLERS = ("weights", "overlaps")
 
 
 def _finite_nonneg(name, x, allow_none=False):
@@ -89,13 +92,15 @@ def record_steps(D, times=None, t_max=None, dt=0.01):
 
 
 def check_params(rule, K, M, D, eta, eta_v=None, sigma=0.0, sigma_F=None, init="large",
-                 v_star="gaussian", n_test=0, jobs=1, activation="erf"):
+                 v_star="gaussian", n_test=0, jobs=1, activation="erf", sampler="weights"):
     """Validate the parameters of a run; returns (Rule, eta, eta_v, sigma, sigma_F)."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
     activation_code(activation)
     for name, x in (("K", K), ("M", M), ("D", D), ("jobs", jobs)):
         _positive_int(name, x)
-    check_sizes(K, M, D)
+    check_sampler(sampler, n_test, K, M, D, rule)
+    if sampler == "weights":            # the overlap chain keeps no D-dimensional vectors
+        check_sizes(K, M, D)
     eta = _finite_nonneg("eta", eta)
     eta_v = eta if eta_v is None else _finite_nonneg("eta_v", eta_v)
     sigma = _finite_nonneg("sigma", sigma)
@@ -107,6 +112,22 @@ def check_params(rule, K, M, D, eta, eta_v=None, sigma=0.0, sigma_F=None, init="
     if int(n_test) != n_test or n_test < 0:
         raise ValueError(f"n_test must be an integer >= 0, got {n_test!r}")
     return rule, eta, eta_v, sigma, sigma_F
+
+
+def check_sampler(sampler, n_test=0, K=1, M=1, D=1, rule=None):
+    """ValueError (one line) unless `sampler` is one of SAMPLERS and the run can use it: the
+    overlap chain has no weights, so no held-out test set (n_test), and needs D >= the number of
+    vectors it follows."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if sampler == "overlaps":
+        if n_test:
+            raise ValueError("n_test: a held-out test set needs the weights, which the overlaps "
+                             "sampler does not keep; use sampler='weights'")
+        r = K + M + (1 if rule is not None and rule.uses_F else 0)
+        if D < r:
+            raise ValueError(f"D = {D}: the overlaps sampler needs D >= {r}, the number of vectors "
+                             f"whose overlaps it follows")
 
 
 def data_seed_sequences(seed):
@@ -126,7 +147,7 @@ class _SeedRun:
         self.F, self.b = np.ascontiguousarray(w.F), np.ascontiguousarray(w.b)
         K, D = self.W.shape
         M = self.W_star.shape[0]
-        self.D = D
+        self.K, self.M, self.D = K, M, D
         self.initial = odes.State.from_weights(self.W, self.W_star, self.v, self.v_star,
                                                F=self.F if rule.uses_F else None,
                                                b=self.b if rule.feedback_name == "b" else None)
@@ -151,6 +172,11 @@ class _SeedRun:
     def done(self):
         return self.status != kernel.OK or self.r >= self.steps.size
 
+    @property
+    def ns_per_step(self):
+        """Rough cost of a step in nanoseconds (chunk size and progress-bar decision)."""
+        return _NS_PER_MAC * (self.K + self.M + 2) * self.D
+
     def advance(self, n_steps):
         """Run up to n_steps more steps; returns the number done."""
         stop = min(self.step + n_steps, int(self.steps[-1]))
@@ -163,9 +189,53 @@ class _SeedRun:
         return self.step - before
 
 
-def _chunk(K, M, D):
+class _OverlapRun:
+    """One seed of the overlap chain (`simulate.overlaps`): its overlap matrix S, v, generator and
+    output arrays, advanced in chunks; the interface of `_SeedRun`."""
+
+    def __init__(self, seed, start, rule, steps, flags, par, D):
+        S, v, v_star, b = start
+        self.seed, self.steps, self.D = seed, steps, D
+        self.K, self.M = len(v), len(v_star)
+        self.S, self.v = np.array(S, float), np.array(v, float)
+        self.v_star, self.b = np.array(v_star, float), np.array(b, float)
+        K, M = self.K, self.M
+        uses_F = rule.uses_F
+        oF = K + M
+        self.initial = odes.State(Q=self.S[:K, :K], R=self.S[:K, K:oF], T=self.S[K:oF, K:oF],
+                                  v=self.v, v_star=self.v_star,
+                                  b=self.b if rule.feedback_name == "b" else None,
+                                  a=self.S[:K, oF] if uses_F else None,
+                                  p=self.S[K:oF, oF] if uses_F else None,
+                                  phi_F=float(self.S[oF, oF]) if uses_F else None)
+        self.rng = seed_state(data_seed_sequences(seed)[0])
+        n = steps.size
+        self.Q, self.R = np.zeros((n, K, K)), np.zeros((n, K, M))
+        self.v_rec, self.f_rec, self.test = np.zeros((n, K)), np.zeros((n, K)), np.zeros(n)
+        self.flags, self.par = flags, par
+        self.work = np.zeros((self.S.shape[0] + 6, self.S.shape[0]))
+        self.step, self.r, self.status = 0, 0, kernel.OK
+
+    done = _SeedRun.done
+
+    @property
+    def ns_per_step(self):
+        return _NS_PER_CHAIN_STEP * (self.S.shape[0] / 5) ** 2
+
+    def advance(self, n_steps):
+        """Run up to n_steps more steps; returns the number done."""
+        stop = min(self.step + n_steps, int(self.steps[-1]))
+        before = self.step
+        self.status, self.step, self.r = overlaps.advance(
+            self.S, self.v, self.v_star, self.b, self.K, self.M, self.D, self.flags, self.par,
+            self.rng, self.step, stop, self.steps, self.r, self.Q, self.R, self.v_rec, self.f_rec,
+            self.work)
+        return self.step - before
+
+
+def _chunk(ns_per_step):
     """Steps per kernel call: about 20 ms of work, so progress and threads stay responsive."""
-    return max(1, int(2e7 / (_NS_PER_MAC * (K + M + 2) * D)))
+    return max(1, int(2e7 / ns_per_step))
 
 
 def _initial_weights(weights, seeds, K, M, D, **draw):
@@ -188,14 +258,12 @@ def _advance_all(runs, jobs, progress, desc):
     """Run every seed of `runs` (`_SeedRun`s of one K, M, D) to its last record step, or until it
     diverges, in chunks of `_chunk` steps, `jobs` seeds at a time, under one tqdm bar over all
     the steps (progress None: shown when the run is estimated to take more than ~2 s)."""
-    K, D = runs[0].W.shape
-    M = runs[0].W_star.shape[0]
     last = int(runs[0].steps[-1])
     total = last * len(runs)
-    est_seconds = total * _NS_PER_MAC * 1e-9 * (K + M + 2) * D / min(jobs, len(runs))
+    est_seconds = total * runs[0].ns_per_step * 1e-9 / min(jobs, len(runs))
     if progress is None:
         progress = est_seconds > 2.0
-    chunk = _chunk(K, M, D)
+    chunk = _chunk(runs[0].ns_per_step)
     lock = threading.Lock()
     cancel = threading.Event()          # set on Ctrl-C: the seeds in flight stop after a chunk
     runs[0].advance(0)                 # compile (or load from cache) once, before the bar starts
@@ -236,11 +304,13 @@ def _simulation(runs, rule, t, steps, params):
     seed's status and divergence time t = step/D (NaN if it did not diverge).  Warns
     (`DivergenceWarning`, at the line that called `run`) if some seeds diverged."""
     D, M, seeds = params["D"], params["M"], [sr.seed for sr in runs]
-    status = [STATUS_DIVERGED if sr.status == kernel.DIVERGED else STATUS_OK for sr in runs]
-    t_div = [sr.step / D if sr.status == kernel.DIVERGED else np.nan for sr in runs]
+    status = [STATUS_DIVERGED if sr.status != kernel.OK else STATUS_OK for sr in runs]
+    t_div = [sr.step / D if sr.status != kernel.OK else np.nan for sr in runs]
     if STATUS_DIVERGED in status:
-        which = ", ".join(f"{s} (t = {td:.4g})" for s, st, td in zip(seeds, status, t_div)
-                          if st == STATUS_DIVERGED)
+        which = ", ".join(f"{sr.seed} (t = {td:.4g}"
+                          + ("; its overlap matrix lost positive semidefiniteness"
+                             if sr.status == overlaps.NOT_PSD else "") + ")"
+                          for sr, st, td in zip(runs, status, t_div) if st == STATUS_DIVERGED)
         warnings.warn(f"{rule.name}: {status.count(STATUS_DIVERGED)} of {len(runs)} seeds diverged: "
                       f"seed {which}; statistics after that use the remaining seeds",
                       DivergenceWarning, stacklevel=3)
@@ -257,7 +327,8 @@ def _simulation(runs, rule, t, steps, params):
 
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
-        dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None):
+        dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None,
+        sampler="weights"):
     """Online SGD of the teacher-student network for several seeds.
 
     rule: 'bp', 'fa', 'afa', 'pepita-lin', 'pepita' (exact, two forward passes), 'pepita-hebbian'
@@ -273,23 +344,35 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     weight_decay: kappa >= 0, per step w <- w - (kappa/D) w and v likewise (theory.md 8.1).
     activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2).
     progress: tqdm bar (default: runs > ~2 s).
+    sampler: 'weights' (default: the D-dimensional weights, O(K D) per step) or 'overlaps' (the
+    exact overlap chain of theory.md 10.1, `simulate.overlaps`: the same law for every
+    observable of the overlaps, at a cost per step independent of D; no test set, n_test = 0).
     Returns a `Simulation`.
     """
     rule, eta, eta_v, sigma, sigma_F = check_params(rule, K, M, D, eta, eta_v, sigma, sigma_F,
-                                                    init, v_star, n_test, jobs, activation)
+                                                    init, v_star, n_test, jobs, activation, sampler)
     K, M, D, jobs = int(K), int(M), int(D), int(jobs)
     seeds = seed_list(seeds, seed)
-    check_sizes(K, M, D, copies=len(seeds))
+    if sampler == "weights":
+        check_sizes(K, M, D, copies=len(seeds))
     steps, t = record_steps(D, times, t_max, dt)
     _finite_nonneg("blowup", blowup)
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
-    initial = _initial_weights(weights, seeds, K, M, D, init=init, v_star=v_star,
-                               sigma_F=sigma_F, train_v=train_v)
     flags = codes(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
-    runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
-            for s, w in zip(seeds, initial)]
-    _advance_all(runs, jobs, progress, desc=f"{rule.name} D={D}")
+    draw = dict(init=init, v_star=v_star, sigma_F=sigma_F, train_v=train_v)
+    if sampler == "weights":
+        initial = _initial_weights(weights, seeds, K, M, D, **draw)
+        runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
+                for s, w in zip(seeds, initial)]
+    else:
+        if weights is None:
+            starts = [overlaps.draw_overlaps(K, M, D, s, uses_F=rule.uses_F, **draw) for s in seeds]
+        else:
+            starts = [(overlaps.overlaps_of(w, rule.uses_F), w.v, w.v_star, w.b)
+                      for w in _initial_weights(weights, seeds, K, M, D)]
+        runs = [_OverlapRun(s, start, rule, steps, flags, par, D) for s, start in zip(seeds, starts)]
+    _advance_all(runs, jobs, progress, desc=f"{rule.name} D={D}" + (" overlaps" if sampler == "overlaps" else ""))
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
                   train_v=bool(train_v), weight_decay=weight_decay, activation=activation,
@@ -297,5 +380,5 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   init=init, v_star=v_star, n_test=int(n_test), blowup=float(blowup),
                   times_requested=None if times is None else np.asarray(times, float).tolist(),
                   t_max=None if t_max is None else float(t_max), dt=float(dt),
-                  custom_weights=weights is not None)
+                  custom_weights=weights is not None, sampler=sampler)
     return _simulation(runs, rule, t, steps, params)

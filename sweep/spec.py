@@ -36,7 +36,8 @@ KINDS = ("ode", "sim", "compare")
 RUN_KEYS = dict(rule=None, K=2, M=2, D=500, eta=None, eta_v=None, sigma=0.0, phi_F=None,
                 sigma_F=None, train_v=True, weight_decay=0.0, activation="erf", init="large",
                 v_star="gaussian",
-                method="dopri5", rtol=1e-8, atol=1e-14, dt=0.01, nodes=None, n_test=0, also=[])
+                method="dopri5", rtol=1e-8, atol=1e-14, dt=0.01, nodes=None, n_test=0, also=[],
+                sampler="weights")
 # sweep parameters: not grid axes
 SWEEP_KEYS = dict(kind=None, t_max=None, times=None, seeds=4, seed=0, block=None, state=None)
 NOT_ON_GRID = set(SWEEP_KEYS) | {"also", "dt"}
@@ -221,6 +222,7 @@ def check_point(kind, p, times, state):
     from .task import solver_options
     from odes.rules import get_rule
     from simulate import check_also, check_params
+    from simulate.run import check_sampler
 
     try:
         rule = get_rule(p["rule"])
@@ -240,12 +242,16 @@ def check_point(kind, p, times, state):
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
             raise SpecError(f"{key}: expected a finite number >= 0, got {x!r}")
     from odes.rhs.parameters import check_activation
-    checks = [("activation", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"],
-                                                  activation=p["activation"])),
-              ("init", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"], init=p["init"])),
+    sampler = p["sampler"] if kind != "ode" else "weights"     # an ODE's random state: weights
+    checks = [("sampler", lambda: check_sampler(p["sampler"], p["n_test"], p["K"], p["M"], p["D"],
+                                                rule)),
+              ("activation", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"],
+                                                  activation=p["activation"], sampler=sampler)),
+              ("init", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"], init=p["init"],
+                                            sampler=sampler)),
               ("v_star", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"],
-                                              v_star=p["v_star"])),
-              ("K", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"]))]
+                                              v_star=p["v_star"], sampler=sampler)),
+              ("K", lambda: check_params(rule, p["K"], p["M"], p["D"], p["eta"], sampler=sampler))]
     if kind != "sim":
         checks.append(("method", lambda: check_solver(p["method"], **solver_options(p))))
         for name in [rule.name] + list(p["also"] if isinstance(p["also"], (list, tuple)) else []):
