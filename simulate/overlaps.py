@@ -41,7 +41,7 @@ from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE
                         HEBBIAN, TIME_LOCAL, TRAIN_V)
 
 from .kernel import DIVERGED, FASTMATH, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_SIGMA, error_signals
-from .rng import chi_square, normal
+from .rng import chi_square, fill_normal
 
 #: a pivot of the factorisation below this fraction of its diagonal entry is zero (S singular)
 ZERO_PIVOT = 1e-12
@@ -49,9 +49,11 @@ ZERO_PIVOT = 1e-12
 LOST_PIVOT = 1e-8
 #: status of a seed whose overlap matrix is no longer positive semidefinite
 NOT_PSD = 2
+#: standard normal numbers drawn at once into a seed's buffer (a multiple of the generator's lanes)
+N_BUFFER = 256
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def factor(S, L, used):
     """The semidefinite Cholesky factor L (lower, L L^T = S) of S, without pivoting; used[j] = 1.0
     where column j carries a dimension, 0.0 where its pivot is zero.  Returns (rank, lost): lost
@@ -84,11 +86,15 @@ def factor(S, L, used):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work):
+def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, normals):
     """The overlap chain in place on S (r x r, see the module docstring) and v from step counter
     `step` to `stop`.  Returns (status, step reached): OK, DIVERGED (the error not finite, or some
     Q_kk or v_k^2 beyond the blowup parameter, checked every 64 steps as in `simulate.kernel`) or
-    NOT_PSD.  work: scratch of shape (r + 6, r)."""
+    NOT_PSD.  work: scratch of shape (r + 6, r).  normals: the seed's buffer of standard normal
+    numbers, N_BUFFER of them drawn at once by `fill_normal` (r + 2 a step: z, the chi-square's
+    first candidate, the label noise), with normals[N_BUFFER] the position of the next unused one
+    (N_BUFFER at the start); it is part of the seed's state, so that the numbers do not depend on
+    how a run is cut into calls."""
     r = S.shape[0]
     uses_F = r > K + M
     fb, fe, exact, train_v = flags[FEEDBACK], flags[FE_TERMS] != 0, flags[EXACT] != 0, flags[TRAIN_V] != 0
@@ -104,22 +110,29 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work):
     oF = K + M                                   # the row of sqrt(D) F
     phi_F = S[oF, oF] if uses_F else 0.0
     c = eta / D
+    scratch = np.empty(N_BUFFER, np.uint64)
+    pos = int(normals[N_BUFFER])
     while step < stop:
         rank, lost = factor(S, L, used)
         if lost:
             return NOT_PSD, step
+        if pos + r + 2 > N_BUFFER:
+            fill_normal(rng, normals, N_BUFFER, scratch)
+            pos = 0
         zz = 0.0
         for j in range(r):
-            z[j] = normal(rng) if used[j] != 0.0 else 0.0
+            z[j] = normals[pos + j] if used[j] != 0.0 else 0.0
             zz += z[j] * z[j]
         for i in range(r):
             s = 0.0
             for j in range(i + 1):
                 s += L[i, j] * z[j]
             u[i] = s
-        xx = zz + chi_square(rng, D - rank)      # |x|^2
+        xx = zz + chi_square(rng, D - rank, normals[pos + r])      # |x|^2
         zeta = u[oF] if uses_F else 0.0          # x.F
-        y = sigma * normal(rng) if sigma > 0.0 else 0.0
+        y = sigma * normals[pos + r + 1] if sigma > 0.0 else 0.0
+        pos += r + 2
+        normals[N_BUFFER] = pos
         for m in range(M):
             y += v_star[m] * g(act, u[K + m])
         yhat = 0.0
@@ -193,7 +206,7 @@ def record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out):
 
 @njit(cache=True, nogil=True)
 def advance(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, rec_steps, r, Q_out, R_out,
-            v_out, f_out, work):
+            v_out, f_out, work, normals):
     """Run the chain from step counter `step` up to `stop`, recording at every rec_steps[r'] in
     [step, stop] with r' >= r, as `simulate.kernel.advance` does for the weights.  Returns
     (status, step, r); after a divergence (or NOT_PSD) the records from r on are NaN."""
@@ -207,7 +220,8 @@ def advance(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, rec_steps, r,
         if step >= stop:
             break
         target = stop if r >= n_rec else min(stop, rec_steps[r])
-        status, step = chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, target, work)
+        status, step = chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, target, work,
+                                   normals)
         if status == OK and too_large(S, v, K, par[P_BLOWUP]):
             status = DIVERGED
         if status != OK:

@@ -222,10 +222,11 @@ def fill_normal(s, out, n, scratch):
 
 
 @njit(cache=True, nogil=True)
-def chi_square(s, k):
+def chi_square(s, k, x=np.nan):
     """One chi-square number with k >= 0 degrees of freedom (the single-draw stream): the sum of k
     squared normals for k < 16, else 2 Gamma(k/2) by Marsaglia & Tsang's method (2000), exact for
-    shape >= 1 (a squeeze, then the log test)."""
+    shape >= 1 (a squeeze, then the log test).  x, if given, is a standard normal number drawn by
+    the caller (e.g. from a `fill_normal` buffer) that the method uses as its first candidate."""
     if k < 16:
         acc = 0.0
         for _ in range(k):
@@ -235,14 +236,16 @@ def chi_square(s, k):
     d = 0.5 * k - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     while True:
-        x = normal(s)
+        if x != x:
+            x = normal(s)
         t = 1.0 + c * x
-        if t <= 0.0:
-            continue
-        t = t * t * t
-        u = uniform(s)
-        if u < 1.0 - 0.0331 * x * x * x * x or math.log(u) < 0.5 * x * x + d * (1.0 - t + math.log(t)):
-            return 2.0 * d * t
+        if t > 0.0:
+            t = t * t * t
+            u = uniform(s)
+            if (u < 1.0 - 0.0331 * x * x * x * x
+                    or math.log(u) < 0.5 * x * x + d * (1.0 - t + math.log(t))):
+                return 2.0 * d * t
+        x = np.nan
 
 
 def seed_state(seed_sequence):

@@ -214,6 +214,8 @@ class _OverlapRun:
         self.v_rec, self.f_rec, self.test = np.zeros((n, K)), np.zeros((n, K)), np.zeros(n)
         self.flags, self.par = flags, par
         self.work = np.zeros((self.S.shape[0] + 6, self.S.shape[0]))
+        self.normals = np.zeros(overlaps.N_BUFFER + 1)
+        self.normals[-1] = overlaps.N_BUFFER            # empty: drawn at the first step
         self.step, self.r, self.status = 0, 0, kernel.OK
 
     done = _SeedRun.done
@@ -229,7 +231,7 @@ class _OverlapRun:
         self.status, self.step, self.r = overlaps.advance(
             self.S, self.v, self.v_star, self.b, self.K, self.M, self.D, self.flags, self.par,
             self.rng, self.step, stop, self.steps, self.r, self.Q, self.R, self.v_rec, self.f_rec,
-            self.work)
+            self.work, self.normals)
         return self.step - before
 
 
