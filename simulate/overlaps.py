@@ -1,12 +1,14 @@
 """The exact overlap sampler (theory.md 10.1): online SGD of the teacher-student network simulated
 through the overlaps of its weights, at a cost per step independent of D.
 
-Stack the vectors a rule touches as the rows of V = (w_1..w_K, w*_1..w*_M[, sqrt(D) F]) (r rows;
-the last only for the rules with F) and keep their overlap matrix S = V V^T / D,
+Stack the vectors a rule touches as the rows of V = (w*_1..w*_M[, sqrt(D) F], w_1..w_K) (r rows;
+sqrt(D) F only for the rules with F) and keep their overlap matrix S = V V^T / D,
 
-    S = [[Q, R, a], [R^T, T, p], [a^T, p^T, phi_F]],
+    S = [[T, p, R^T], [p^T, phi_F, a^T], [R, a, Q]],
 
-the covariance of the fields u = V x / sqrt(D) = (lambda, nu, zeta) for x ~ N(0, I_D).  With P the
+the covariance of the fields u = V x / sqrt(D) = (nu, zeta, lambda) for x ~ N(0, I_D).  The
+teacher's rows come first because they never change: their part of the factor below is computed
+once per call, and a step refactorises only the students' rows.  With P the
 projector on the rows of V, one step's input enters only through u (P x) and |x|^2 = |P x|^2 +
 |P_perp x|^2, which are independent: u = L z with L L^T = S, z ~ N(0, I) in rank(S) dimensions,
 and |x|^2 = |z|^2 + chi^2 with D - rank(S) degrees of freedom.  Every rule moves w_k along x and F
@@ -22,8 +24,8 @@ kernel calls), so with w_k.x = sqrt(D) lambda_k, w_k.F = sqrt(D) a_k, x.F = zeta
 and v as in the weights kernel.  Nothing is dropped: one step has the law of one step of the
 D-dimensional simulation, for every observable of the overlaps (eps_g, the angles, Q, R, v, a).
 
-Numerics.  S is factorised afresh at every step (r <= K + M + 1 rows: a few dozen flops, less
-than drawing the r normals) by a semidefinite Cholesky factorisation without pivoting: a pivot
+Numerics.  The students' rows of S are factorised afresh at every step (K rows of r <= K + M + 1
+columns: a few dozen flops) by a semidefinite Cholesky factorisation without pivoting: a pivot
 below ZERO_PIVOT times its diagonal entry counts as zero (its column of L is zero and z loses that
 dimension), so that an S that is singular in exact arithmetic (a student equal to a teacher unit,
 w = 0 at init = 'zero', F = 0) is sampled in its rank.  The updates above are symmetric by
@@ -54,40 +56,50 @@ N_BUFFER = 256
 
 
 @njit(cache=True, nogil=True, inline="always")
-def factor(S, L, used):
+def factor(S, L, used, start=0):
     """The semidefinite Cholesky factor L (lower, L L^T = S) of S, without pivoting; used[j] = 1.0
-    where column j carries a dimension, 0.0 where its pivot is zero.  Returns (rank, lost): lost
-    is True if some pivot fell below -LOST_PIVOT times its diagonal entry."""
+    where column j carries a dimension, 0.0 where its pivot is zero.  Rows and columns below
+    `start` are taken as already factorised (L[:start, :start] and used[:start] from an earlier
+    call with the same S[:start, :start]): only rows start.. are computed.  Returns (rank, lost):
+    lost is True if some pivot fell below -LOST_PIVOT times its diagonal entry."""
     r = S.shape[0]
-    rank, lost = 0, False
+    lost = False
     for j in range(r):
-        d = S[j, j]
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
-        scale = max(S[j, j], 0.0)
-        if d <= ZERO_PIVOT * scale or d <= 0.0:
-            if d < -LOST_PIVOT * scale or not math.isfinite(d):
-                lost = True
-            used[j] = 0.0
-            for i in range(j, r):
+        if j >= start:
+            d = S[j, j]
+            for k in range(j):
+                d -= L[j, k] * L[j, k]
+            scale = max(S[j, j], 0.0)
+            if d <= ZERO_PIVOT * scale or d <= 0.0:
+                if d < -LOST_PIVOT * scale or not math.isfinite(d):
+                    lost = True
+                used[j] = 0.0
+                for i in range(j, r):
+                    L[i, j] = 0.0
+                continue
+            used[j] = 1.0
+            L[j, j] = math.sqrt(d)
+            for k in range(j + 1, r):
+                L[j, k] = 0.0
+        elif used[j] == 0.0:
+            for i in range(start, r):
                 L[i, j] = 0.0
             continue
-        used[j] = 1.0
-        rank += 1
-        L[j, j] = math.sqrt(d)
-        for i in range(j + 1, r):
+        for i in range(max(j + 1, start), r):
             s = S[i, j]
             for k in range(j):
                 s -= L[i, k] * L[j, k]
             L[i, j] = s / L[j, j]
-        for k in range(j + 1, r):
-            L[j, k] = 0.0
+    rank = 0
+    for j in range(r):
+        rank += used[j] != 0.0
     return rank, lost
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, normals):
-    """The overlap chain in place on S (r x r, see the module docstring) and v from step counter
+    """The overlap chain in place on S (r x r, rows w*, [sqrt(D) F,] w: see the module docstring)
+    and v from step counter
     `step` to `stop`.  Returns (status, step reached): OK, DIVERGED (the error not finite, or some
     Q_kk or v_k^2 beyond the blowup parameter, checked every 64 steps as in `simulate.kernel`) or
     NOT_PSD.  work: scratch of shape (r + 6, r).  normals: the seed's buffer of standard normal
@@ -107,13 +119,14 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, nor
     z, u, used = work[r], work[r + 1], work[r + 2]
     lam, a, phi, psi, hv = work[r + 3, :K], work[r + 4, :K], work[r + 5, :K], np.zeros(K), np.zeros(K)
     psi_F = np.zeros(K)
-    oF = K + M                                   # the row of sqrt(D) F
+    oF, s0 = M, r - K                            # the rows of sqrt(D) F and of w_1
     phi_F = S[oF, oF] if uses_F else 0.0
     c = eta / D
     scratch = np.empty(N_BUFFER, np.uint64)
     pos = int(normals[N_BUFFER])
+    rank, lost = factor(S, L, used, 0)           # the teacher's rows, once: they do not change
     while step < stop:
-        rank, lost = factor(S, L, used)
+        rank, lost = factor(S, L, used, s0)
         if lost:
             return NOT_PSD, step
         if pos + r + 2 > N_BUFFER:
@@ -134,11 +147,11 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, nor
         pos += r + 2
         normals[N_BUFFER] = pos
         for m in range(M):
-            y += v_star[m] * g(act, u[K + m])
+            y += v_star[m] * g(act, u[m])
         yhat = 0.0
         for k in range(K):
-            lam[k] = u[k]
-            a[k] = S[k, oF] if uses_F else 0.0
+            lam[k] = u[s0 + k]
+            a[k] = S[s0 + k, oF] if uses_F else 0.0
             hv[k] = g(act, lam[k])
             yhat += v[k] * hv[k]
             psi[k] = 0.0
@@ -150,22 +163,22 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, nor
         # the students' rows of S: Q, R and a, from the old values
         for k in range(K):
             for l in range(k + 1):
-                q = (keep * keep * S[k, l]
+                q = (keep * keep * S[s0 + k, s0 + l]
                      - keep * c * (phi[k] * lam[l] + phi[l] * lam[k] + psi_F[k] * a[l] + psi_F[l] * a[k])
                      + c * eta * (phi[k] * phi[l] * xx / D
                                   + (phi[k] * psi_F[l] + psi_F[k] * phi[l]) * zeta / D
                                   + psi_F[k] * psi_F[l] * phi_F / D))
-                S[k, l] = q
-                S[l, k] = q
+                S[s0 + k, s0 + l] = q
+                S[s0 + l, s0 + k] = q
             for n in range(M):
-                p_n = S[K + n, oF] if uses_F else 0.0
-                q = keep * S[k, K + n] - c * (phi[k] * u[K + n] + psi_F[k] * p_n)
-                S[k, K + n] = q
-                S[K + n, k] = q
+                p_n = S[n, oF] if uses_F else 0.0
+                q = keep * S[s0 + k, n] - c * (phi[k] * u[n] + psi_F[k] * p_n)
+                S[s0 + k, n] = q
+                S[n, s0 + k] = q
             if uses_F:
                 q = keep * a[k] - c * (phi[k] * zeta + psi_F[k] * phi_F)
-                S[k, oF] = q
-                S[oF, k] = q
+                S[s0 + k, oF] = q
+                S[oF, s0 + k] = q
         if train_v:
             cv = eta_v / D * (1.0 if hebbian else e)
             for k in range(K):
@@ -181,8 +194,9 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, nor
 @njit(cache=True, nogil=True)
 def too_large(S, v, K, blowup):
     """True if some Q_kk or v_k^2 exceeds blowup or is not finite (`odes.divergence`)."""
+    s0 = S.shape[0] - K
     for k in range(K):
-        if not (S[k, k] <= blowup and v[k] * v[k] <= blowup):
+        if not (S[s0 + k, s0 + k] <= blowup and v[k] * v[k] <= blowup):
             return True
     return False
 
@@ -190,14 +204,15 @@ def too_large(S, v, K, blowup):
 @njit(cache=True, nogil=True)
 def record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out):
     """Store Q, R, v and the feedback vector (a, or b) at record index r."""
+    s0 = S.shape[0] - K
     for k in range(K):
         for l in range(K):
-            Q_out[r, k, l] = S[k, l]
+            Q_out[r, k, l] = S[s0 + k, s0 + l]
         for m in range(M):
-            R_out[r, k, m] = S[k, K + m]
+            R_out[r, k, m] = S[s0 + k, m]
         v_out[r, k] = v[k]
         if fb == FEEDBACK_ADAPTIVE:
-            f_out[r, k] = S[k, K + M]
+            f_out[r, k] = S[s0 + k, M]
         elif fb == FEEDBACK_FIXED:
             f_out[r, k] = b[k]
         else:
@@ -236,21 +251,34 @@ def advance(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, rec_steps, r,
 
 
 def overlaps_of(weights, uses_F):
-    """S = V V^T / D of given weights (rows w_1..w_K, w*_1..w*_M[, sqrt(D) F])."""
+    """S = V V^T / D of given weights (rows w*_1..w*_M, [sqrt(D) F,] w_1..w_K)."""
     D = weights.W.shape[1]
-    rows = [weights.W, weights.W_star] + ([np.sqrt(D) * weights.F[None, :]] if uses_F else [])
+    rows = [weights.W_star] + ([np.sqrt(D) * weights.F[None, :]] if uses_F else []) + [weights.W]
     V = np.vstack(rows)
     return V @ V.T / D
 
 
 def overlaps_of_state(state, uses_F):
-    """S of a given `odes.State` (its T, and p and phi_F for the rules with F)."""
-    blocks = [[state.Q, state.R], [state.R.T, state.T]]
-    S = np.block(blocks)
+    """S of a given `odes.State` (its T, and p and phi_F for the rules with F), rows as
+    `overlaps_of`."""
     if uses_F:
-        col = np.concatenate([state.a, state.p])
-        S = np.block([[S, col[:, None]], [col[None, :], np.array([[state.phi_F]])]])
+        S = np.block([[state.T, state.p[:, None], state.R.T],
+                      [state.p[None, :], np.array([[state.phi_F]]), state.a[None, :]],
+                      [state.R, state.a[:, None], state.Q]])
+    else:
+        S = np.block([[state.T, state.R.T], [state.R, state.Q]])
     return np.ascontiguousarray(S)
+
+
+def state_of(S, v, v_star, b, rule):
+    """The `odes.State` of overlaps S (rows as `overlaps_of`) and v, v*, b under `rule`."""
+    import odes
+    K, M = len(v), len(v_star)
+    s0, uses_F = S.shape[0] - K, rule.uses_F
+    return odes.State(Q=S[s0:, s0:], R=S[s0:, :M], T=S[:M, :M], v=v, v_star=v_star,
+                      b=b if rule.feedback_name == "b" else None,
+                      a=S[s0:, M] if uses_F else None, p=S[:M, M] if uses_F else None,
+                      phi_F=float(S[M, M]) if uses_F else None)
 
 
 def draw_overlaps(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, train_v=True,
@@ -258,8 +286,9 @@ def draw_overlaps(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, 
     """The initial overlaps of random weights drawn as `odes.weights.draw_weights` draws them,
     without the weights: (S, v, v_star, b).
 
-    The rows of V are independent with i.i.d. N(0, s_i^2) entries (teacher 1; student 1, 1e-6
-    for init 'small', 1/D for 'mixed', 0 for 'zero'; sqrt(D) F: D sigma_F^2), so S = diag(s) G
+    The rows of V (w*, [sqrt(D) F,] w) are independent with i.i.d. N(0, s_i^2) entries (teacher
+    1; sqrt(D) F: D sigma_F^2; student 1, 1e-6 for init 'small', 1/D for 'mixed', 0 for 'zero'),
+    so S = diag(s) G
     diag(s) with G = Z Z^T / D and Z a standard Gaussian r x D matrix: G is Wishart and is drawn
     by Bartlett's construction, Z Z^T = A A^T with A lower triangular, A_ii^2 ~ chi^2 with D - i
     degrees of freedom and A_ij ~ N(0, 1) below the diagonal (r(r+1)/2 numbers, whatever D).
@@ -287,6 +316,7 @@ def draw_overlaps(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, 
     b = rng_feedback.standard_normal(K)
     A = np.tril(rng_wishart.standard_normal((r, r)), -1)
     A[np.diag_indices(r)] = np.sqrt(rng_wishart.chisquare(D - np.arange(r)))
-    s = np.concatenate([np.full(K, scale_w), np.ones(M)] + ([[np.sqrt(D) * sigma_F]] if uses_F else []))
+    s = np.concatenate([np.ones(M)] + ([[np.sqrt(D) * sigma_F]] if uses_F else [])
+                       + [np.full(K, scale_w)])
     S = s[:, None] * (A @ A.T / D) * s[None, :]
     return np.ascontiguousarray(S), v, vs, b

@@ -167,6 +167,8 @@ def _title(cmp):
     """The rule and the run's parameters; the number of diverged seeds and the note, if any."""
     sim = cmp.sim
     title = f"{sim.rule.description}; " + title_of(sim.params).split(": ", 1)[1]
+    if sim.params.get("sampler") == "overlaps":
+        title += " (exact overlap sampler)"
     if sim.n_diverged:
         title += f"  ({sim.n_diverged} of {sim.n_seeds} seeds diverged)"
     if cmp.note:

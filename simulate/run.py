@@ -199,17 +199,9 @@ class _OverlapRun:
         self.K, self.M = len(v), len(v_star)
         self.S, self.v = np.array(S, float), np.array(v, float)
         self.v_star, self.b = np.array(v_star, float), np.array(b, float)
-        K, M = self.K, self.M
-        uses_F = rule.uses_F
-        oF = K + M
-        self.initial = odes.State(Q=self.S[:K, :K], R=self.S[:K, K:oF], T=self.S[K:oF, K:oF],
-                                  v=self.v, v_star=self.v_star,
-                                  b=self.b if rule.feedback_name == "b" else None,
-                                  a=self.S[:K, oF] if uses_F else None,
-                                  p=self.S[K:oF, oF] if uses_F else None,
-                                  phi_F=float(self.S[oF, oF]) if uses_F else None)
+        self.initial = overlaps.state_of(self.S, self.v, self.v_star, self.b, rule)
         self.rng = seed_state(data_seed_sequences(seed)[0])
-        n = steps.size
+        n, K, M = steps.size, self.K, self.M
         self.Q, self.R = np.zeros((n, K, K)), np.zeros((n, K, M))
         self.v_rec, self.f_rec, self.test = np.zeros((n, K)), np.zeros((n, K)), np.zeros(n)
         self.flags, self.par = flags, par
