@@ -412,15 +412,23 @@ def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, 
         if status == OK and diverged(w, v, blowup, W.shape[1]):
             status = DIVERGED
         if status != OK:
-            for rr in range(r, n_rec):
-                Q_out[rr] = np.nan
-                R_out[rr] = np.nan
-                v_out[rr] = np.nan
-                f_out[rr] = np.nan
-                test_out[rr] = np.nan
+            blank_records(r, Q_out, R_out, v_out, f_out, test_out)
             r = n_rec
             break
     return status, step, r
+
+
+@njit(cache=True, nogil=True)
+def blank_records(r, Q_out, R_out, v_out, f_out, test_out):
+    """Set the records from index r on to NaN (a seed that diverged); test_out may be shorter
+    (no test set)."""
+    for rr in range(r, Q_out.shape[0]):
+        Q_out[rr] = np.nan
+        R_out[rr] = np.nan
+        v_out[rr] = np.nan
+        f_out[rr] = np.nan
+        if rr < test_out.size:
+            test_out[rr] = np.nan
 
 
 @njit(cache=True, nogil=True)

@@ -42,7 +42,8 @@ from odes.activations import g
 from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE, FEEDBACK_FIXED,
                         HEBBIAN, TIME_LOCAL, TRAIN_V)
 
-from .kernel import DIVERGED, FASTMATH, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_SIGMA, error_signals
+from .kernel import (DIVERGED, FASTMATH, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_SIGMA,
+                     blank_records, error_signals)
 from .rng import chi_square, fill_normal
 
 #: a pivot of the factorisation below this fraction of its diagonal entry is zero (S singular)
@@ -240,11 +241,7 @@ def advance(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, rec_steps, r,
         if status == OK and too_large(S, v, K, par[P_BLOWUP]):
             status = DIVERGED
         if status != OK:
-            for rr in range(r, n_rec):
-                Q_out[rr] = np.nan
-                R_out[rr] = np.nan
-                v_out[rr] = np.nan
-                f_out[rr] = np.nan
+            blank_records(r, Q_out, R_out, v_out, f_out, v_out[:0, 0])
             r = n_rec
             break
     return status, step, r
