@@ -224,6 +224,7 @@ RUNS = [   # rule, K, M, D, eta, keywords of simulate.run
     ("pepita", 2, 3, 40, 0.5, dict(sigma_F=0.15, sigma=0.2)),
     ("pepita-hebbian", 2, 2, 40, 0.5, dict(sigma_F=0.15)),
     ("pepita-tl", 2, 2, 40, 0.5, dict(sigma_F=0.15, activation="linear")),
+    ("fa", 2, 2, 40, 0.5, dict(activation="relu", sigma=0.1)),
 ]
 
 
@@ -261,8 +262,10 @@ def test_runs_equal_in_law_from_the_same_weights(case):
 
 def test_runs_equal_in_law_from_random_weights():
     """Random initial weights (draw_weights against the Wishart draw of draw_overlaps), 1500 seeds
-    each, pepita with |F|^2 ~ 1 and BP with the 'mixed' init, at t = 0 and 2."""
-    for rule, kw in (("pepita", dict(sigma_F=1 / math.sqrt(30))), ("bp", dict(init="mixed"))):
+    each, at t = 0 and 2: pepita with |F|^2 ~ 1, and every student init ('large', 'mixed',
+    'zero': S singular at the start, 'small' with v* = ones)."""
+    for rule, kw in (("pepita", dict(sigma_F=1 / math.sqrt(30))), ("bp", dict(init="mixed")),
+                     ("fa", dict(init="zero")), ("afa", dict(init="small", v_star="ones"))):
         n = 1500
         runs = {s: simulate.run(rule, 2, 2, 30, 0.5, times=[2.0], seeds=n, seed=first, sampler=s,
                                 progress=False, **kw)
