@@ -172,3 +172,35 @@ def test_weight_decay_leaves_a_frozen_second_layer_alone(state, rule, activation
     sim = simulate.run(rule, 2, 2, 300, 0.5, times=[0, 2, 4], seeds=[1],
                        weights=odes.realise(state, 300, seed=1, b=state.b), **kw)
     np.testing.assert_array_equal(sim.v[0], res.v)
+
+
+def test_one_registry_and_options_a_method_does_not_take_are_refused(state):
+    """Every method is one entry of odes.METHODS, whose options are the only ones it takes: rtol
+    with rk4, or dt with dopri5 and explicit output times, is refused (it was ignored); dt with
+    t_max spaces the default output times for every method."""
+    assert set(odes.METHODS) == {"dopri5", "bdf", "rk4", "euler"} | {
+        f"scipy-{m}" for m in ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")}
+    with pytest.raises(ValueError, match="rk4 does not take rtol"):
+        odes.integrate(state, "bp", 0.5, t_max=1, method="rk4", rtol=1e-6)
+    with pytest.raises(ValueError, match="dopri5 does not take dt"):
+        odes.integrate(state, "bp", 0.5, times=[0, 1], dt=0.1)
+    with pytest.raises(ValueError, match="scipy-LSODA does not take dt"):
+        odes.integrate(state, "bp", 0.5, times=[0, 1], dt=0.1, method="scipy-LSODA")
+    res = odes.integrate(state, "bp", 0.5, t_max=1, dt=0.25)           # the default times' grid
+    np.testing.assert_allclose(res.t, [0, 0.25, 0.5, 0.75, 1.0])
+    assert res.params["rtol"] == 1e-8 and res.params["dt"] == 0.25
+
+
+@pytest.mark.parametrize("method", ["dopri5", "bdf", "rk4", "scipy-LSODA", "scipy-RK45"])
+def test_stop_eps_means_the_same_for_every_method(state, method):
+    """The run stops at the first output time with eps_g < stop_eps, keeps it, and takes no step
+    beyond it: the outputs are those of the full run up to there, and the work is a fraction of
+    the full run's (bdf and scipy used to integrate to the end and cut afterwards)."""
+    full = odes.integrate(state, "bp", 0.5, t_max=200, method=method, progress=False)
+    target = 0.5 * full.eps_g[0]
+    first = int(np.argmax(full.eps_g < target))
+    stopped = odes.integrate(state, "bp", 0.5, t_max=200, method=method, stop_eps=target,
+                             progress=False)
+    assert stopped.status == "stopped" and len(stopped.t) == first + 1
+    np.testing.assert_array_equal(stopped.Q, full.Q[:first + 1])
+    assert stopped.stats["n_rhs"] < 0.5 * full.stats["n_rhs"]
