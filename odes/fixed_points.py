@@ -25,7 +25,11 @@ from .rules import FEEDBACK_ADAPTIVE, get_rule
 from .state import State, StateError
 
 class FixedPointError(RuntimeError):
-    """The root finder did not converge, or its root is not a realisable state."""
+    """The root finder did not converge, or its root is not a realisable state.
+
+    Raised by `fixed_point`; the message gives the residual max ``|dy/dt|`` and the root
+    finder's word, or why the root is not a state.
+    """
 
 
 _STENCIL = ((-2, 1.0 / 12), (-1, -8.0 / 12), (1, 8.0 / 12), (2, -1.0 / 12))
@@ -106,8 +110,53 @@ class _Flow:
 def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=False, nodes=None,
              weight_decay=0.0, activation="erf"):
     """d(dy/dt)/dy at `state` for the flat state vector y of `odes.rhs` (physical=False) or in the
-    physical coordinates of `coordinates` (physical=True; see the module docstring).  nodes: the
-    quadrature of exact PEPITA (see `odes.integrate`); activation as there."""
+    physical coordinates of `coordinates` (physical=True; see the module docstring).
+
+    Derivatives are 5-point central differences of the right-hand side (module docstring of
+    `odes.fixed_points`).
+
+    Parameters
+    ----------
+    state : State
+        Where to differentiate.
+    rule : str or Rule
+        A rule of `odes.ODE_RULES`.
+    eta : float
+        First-layer learning rate.
+    eta_v : float, optional
+        Second-layer learning rate (default eta).
+    sigma : float, default 0.0
+        Label-noise standard deviation.
+    train_v : bool, default True
+        Train the second layer (a frozen v is no physical coordinate).
+    physical : bool, default False
+        The Jacobian in the physical coordinates instead of the flat layout.
+    nodes : int, optional
+        The quadrature of exact PEPITA (see `odes.integrate`).
+    weight_decay : float, default 0.0
+        kappa of theory.md 8.1.
+    activation : {'erf', 'linear', 'relu'}, default 'erf'
+        As in `odes.integrate`.
+
+    Returns
+    -------
+    ndarray
+        J_flat (n_flat, n_flat), or the physical Jacobian J = P J_flat E (n_phys, n_phys).
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule or activation, or a negative or non-finite parameter.
+    StateError
+        If `state` lacks a field that the rule needs.
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+    >>> odes.jacobian(st, "bp", 0.5, physical=True).shape     # Q_00, Q_01, Q_11, R (4), v (2)
+    (9, 9)
+    """
     flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
     J = flow.jacobian(flow.y0)
     return J[flow.idx] @ flow.E if physical else J
@@ -117,11 +166,33 @@ def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=
 class FixedPoint:
     """A fixed point of the order-parameter ODEs and its linear stability.
 
-    state: the fixed point as an `odes.State`; eps_g there; residual: max |dy/dt| there;
-    jacobian: of the flat right-hand side (layout of `odes.rhs`); eigenvalues: of the physical
-    Jacobian (module docstring), sorted by real part, largest first, with eigenvectors as the
-    columns of `eigenvectors` (flat layout); unstable: the number with positive real part;
-    coordinates: names of the physical coordinates; success, message: the root finder's word.
+    What `fixed_point` returns.
+
+    Attributes
+    ----------
+    state : State
+        The fixed point as an `odes.State`.
+    eps_g : float
+        eps_g there.
+    residual : float
+        max ``|dy/dt|`` there.
+    jacobian : ndarray
+        Of the flat right-hand side (layout of `odes.rhs`).
+    eigenvalues : ndarray
+        Of the physical Jacobian (module docstring of `odes.fixed_points`), sorted by real part,
+        largest first.
+    eigenvectors : ndarray
+        The eigenvectors, as its columns (flat layout).
+    unstable : int
+        The number of eigenvalues with positive real part.
+    coordinates : list of str
+        Names of the physical coordinates, e.g. 'Q[0,1]'.
+    success : bool
+        The root finder's word.
+    message : str
+        The root finder's word.
+    params : dict
+        The rule and the parameters of the ODE.
     """
     state: State
     eps_g: float
@@ -143,11 +214,59 @@ class FixedPoint:
 
 def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residual_tol=1e-12,
                 nodes=None, weight_decay=0.0, activation="erf"):
-    """The fixed point of the ODEs of `rule` nearest `state` (scipy.optimize.root, 'hybr', on
-    the physical coordinates with the difference Jacobian), and its stability.  The root is
-    accepted when max |dy/dt| <= residual_tol there (hybr may stop, saying it makes no more
-    progress, once it sits on the root to round-off).  Raises FixedPointError if it is not, or if
-    the root is not a realisable state.  activation: as in `odes.integrate`."""
+    """The fixed point of the ODEs of `rule` nearest `state`, and its stability.
+
+    The root is found by scipy.optimize.root ('hybr') on the physical coordinates with the
+    difference Jacobian (module docstring of `odes.fixed_points`), and accepted when
+    max ``|dy/dt| <= residual_tol`` there (hybr may stop, saying it makes no more progress, once it
+    sits on the root to round-off).
+
+    Parameters
+    ----------
+    state : State
+        Where the search starts; its constants (T, v_star, b, p, phi_F) are kept.
+    rule : str or Rule
+        A rule of `odes.ODE_RULES`.
+    eta : float
+        First-layer learning rate.
+    eta_v : float, optional
+        Second-layer learning rate (default eta).
+    sigma : float, default 0.0
+        Label-noise standard deviation.
+    train_v : bool, default True
+        Train the second layer.
+    residual_tol : float, default 1e-12
+        The largest accepted max ``|dy/dt|`` at the root.
+    nodes : int, optional
+        The quadrature of exact PEPITA (see `odes.integrate`).
+    weight_decay : float, default 0.0
+        kappa of theory.md 8.1.
+    activation : {'erf', 'linear', 'relu'}, default 'erf'
+        As in `odes.integrate`.
+
+    Returns
+    -------
+    FixedPoint
+        The root, its eps_g and residual, the Jacobian and the physical spectrum.
+
+    Raises
+    ------
+    FixedPointError
+        If the root is not accepted, or it is not a realisable state.
+    ValueError
+        For an unknown rule or activation, or a negative or non-finite parameter.
+    StateError
+        If `state` lacks a field that the rule needs.
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+    >>> learnt = odes.State(Q=st.T, R=st.T, T=st.T, v=st.v_star, v_star=st.v_star)
+    >>> fp = odes.fixed_point(learnt, "bp", eta=0.05, train_v=False)   # student = teacher
+    >>> fp.eps_g, fp.unstable
+    (0.0, 0)
+    """
     from scipy.optimize import root
     flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
     base = flow.y0

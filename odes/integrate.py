@@ -51,11 +51,33 @@ from .solvers import DEFAULT_METHOD, Problem, Status, resolve
 
 
 class AccuracyWarning(UserWarning):
-    """The default quadrature is coarser than at K + M = 4 (see `odes.gaussian.expectations.accuracy_note`)."""
+    """The default quadrature is coarser than at K + M = 4.
+
+    Warned by `integrate` for the rules evaluated by quadrature when `nodes` is not given and the
+    default number of nodes per field dimension gives a less accurate right-hand side (see
+    `odes.gaussian.expectations.accuracy_note`); ``nodes=N`` sets it.
+    """
 
 
 class IntegrationError(RuntimeError):
-    """The ODE solution became non-finite or the solver failed; `.result` holds what was done."""
+    """The ODE solution became non-finite or the solver failed; `.result` holds what was done.
+
+    Raised by `integrate` when a run diverges (some Q_kk or v_k^2 beyond ``blowup``, or a
+    non-finite state: the message says when and which quantity) or its solver fails.
+
+    Parameters
+    ----------
+    message : str
+        What happened, and when.
+    result : Result, optional
+        The run up to the last output before the divergence or failure.
+
+    Attributes
+    ----------
+    result : Result or None
+        The run up to the last output before the divergence (status 'diverged', with
+        ``t_diverged``) or the failure.
+    """
 
     def __init__(self, message, result=None):
         super().__init__(message)
@@ -63,7 +85,36 @@ class IntegrationError(RuntimeError):
 
 
 def default_times(t_max, dt=0.01, n=100):
-    """0 and about n log-spaced times up to t_max, each a multiple of dt (t_max included)."""
+    """0 and about n log-spaced times up to t_max, each a multiple of dt (t_max included).
+
+    The default output times of `integrate` (and the record times of `simulate.run`).
+
+    Parameters
+    ----------
+    t_max : float
+        The last time, finite and > 0; it is kept exactly even if not a multiple of dt.
+    dt : float, default 0.01
+        The grid that the other times are multiples of.
+    n : int, default 100
+        About how many log-spaced times (fewer where the grid merges them).
+
+    Returns
+    -------
+    ndarray
+        The times, strictly increasing, starting at 0 and ending at t_max.
+
+    Raises
+    ------
+    ValueError
+        If t_max is not finite and > 0.
+
+    Examples
+    --------
+    >>> import odes
+    >>> t = odes.default_times(100)           # 85 times: 0, 0.01, 0.02, ..., 100
+    >>> t[:3], len(t)
+    (array([0.  , 0.01, 0.02]), 85)
+    """
     if not (t_max > 0 and math.isfinite(t_max)):
         raise ValueError(f"t_max must be finite and > 0, got {t_max!r}")
     n_max = max(1, int(round(t_max / dt)))
@@ -112,27 +163,111 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
               cancel=None):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
-    state: `odes.State`; rule: a name of `odes.ODE_RULES` or its `Rule`: 'bp', 'fa', 'afa',
-    'pepita-lin' (closed forms), 'pepita' (exact PEPITA), 'pepita-hebbian' or 'pepita-tl' (its
-    Hebbian and time-local forms; these three by quadrature with `nodes` per field dimension,
-    default `odes.gaussian.expectations.default_nodes(K+M)`, said in a warning where that is below the
-    accurate default); eta: first-layer learning rate;
-    eta_v: second-layer rate (default eta); sigma: label-noise std; train_v: train the second layer;
-    weight_decay: kappa >= 0 of theory.md 8.1 (per step w <- w - (kappa/D) w, and v likewise);
-    activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2;
-    ReLU not with the rules evaluated by quadrature).  times: output times (default
-    `default_times(t_max, dt)`; t_max, if also given, must equal the last one); method: 'dopri5'
-    (adaptive, default), 'bdf' (stiff), 'rk4', 'euler' or 'scipy-<METHOD>' (`odes.solvers.METHODS`);
-    rtol, atol: error tolerances of the adaptive, stiff and scipy methods (default 1e-8, 1e-14;
-    atol also bounds how far a converging eps_g is resolved: to about atol/3); dt: step of the
-    fixed-step methods and spacing of the default output times (default 0.01); an option the
-    method does not take is refused.  stop_eps: stop at the first output time with
-    eps_g < stop_eps, stop_above: with eps_g > stop_above (status 'stopped'; no step is taken
-    beyond it).  blowup: the run has diverged once some Q_kk or v_k^2 exceeds it (default
-    `odes.divergence.BLOWUP`, the simulator's; checked after every step): `IntegrationError`.
-    progress: show a progress bar (default: only for runs that last more than about 2 s).
-    cancel: a `threading.Event` that stops the run when set (KeyboardInterrupt), for integrations
-    on threads that Ctrl-C does not reach.  Returns a `Result`.
+    What to integrate (a state and a rule with its parameters), how (``method``) and when to save
+    (``times``) are separate arguments.  Every method starts at the state's time t = 0, whatever
+    the first output time, and checks after every step whether the run has diverged.
+
+    Parameters
+    ----------
+    state : State
+        The initial order parameters, an `odes.State` (with b, or a, p and phi_F, where the rule
+        needs them).
+    rule : str or Rule
+        A name of `odes.ODE_RULES` or its `Rule`: 'bp', 'fa', 'afa', 'pepita-lin' (closed
+        forms), 'pepita' (exact PEPITA), 'pepita-hebbian' or 'pepita-tl' (its Hebbian and
+        time-local forms; these three by quadrature with `nodes` per field dimension).
+    eta : float
+        First-layer learning rate.
+    times : array_like, optional
+        Output times, finite, >= 0 and strictly increasing (default
+        ``default_times(t_max, dt)``; t_max, if also given, must equal the last one).
+    t_max : float, optional
+        The last output time; needed when `times` is not given.
+    eta_v : float, optional
+        Second-layer learning rate (default eta).
+    sigma : float, default 0.0
+        Label-noise standard deviation.
+    train_v : bool, default True
+        Train the second layer.
+    method : str, default 'dopri5'
+        'dopri5' (adaptive, default), 'bdf' (stiff), 'rk4', 'euler' or 'scipy-<METHOD>'
+        (`odes.solvers.METHODS`).
+    dt : float, optional
+        Step of the fixed-step methods and spacing of the default output times (default 0.01).
+    rtol, atol : float, optional
+        Error tolerances of the adaptive, stiff and scipy methods (default 1e-8, 1e-14; atol also
+        bounds how far a converging eps_g is resolved: to about atol/3).  An option the method
+        does not take (dt, or rtol and atol) is refused.
+    stop_eps : float, optional
+        Stop at the first output time with eps_g < stop_eps (status 'stopped'; that output is
+        kept, and no step is taken beyond it).
+    stop_above : float, optional
+        Stop at the first output time with eps_g > stop_above, likewise.
+    progress : bool, optional
+        Show a progress bar (default: only for runs that last more than about 2 s).
+    nodes : int, optional
+        Quadrature nodes per field dimension of the rules evaluated by quadrature (default
+        `odes.gaussian.expectations.default_nodes` (K+M), said in an `AccuracyWarning` where that
+        is below the accurate default).
+    weight_decay : float, default 0.0
+        kappa >= 0 of theory.md 8.1 (per step w <- w - (kappa/D) w, and v likewise).
+    activation : {'erf', 'linear', 'relu'}, default 'erf'
+        g of teacher and student (theory.md 8.2; ReLU not with the rules evaluated by
+        quadrature).
+    blowup : float, optional
+        The run has diverged once some Q_kk or v_k^2 exceeds it (default
+        `odes.divergence.BLOWUP`, the simulator's; checked after every step), or once the state
+        becomes non-finite: `IntegrationError`.
+    cancel : threading.Event, optional
+        Stops the run when set (KeyboardInterrupt), for integrations on threads that Ctrl-C does
+        not reach.
+
+    Returns
+    -------
+    Result
+        The order parameters, eps_g and the angles at the output times, every parameter of the
+        run, its status ('finished', or 'stopped' by stop_eps or stop_above) and the work done in
+        ``result.stats`` (accepted and rejected steps, right-hand-side evaluations).
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule, method or activation (ReLU with a rule evaluated by quadrature
+        included), an option the method does not take or one out of its range, a negative or
+        non-finite rate, sigma or weight_decay, a blowup that is not a number > 0, output times
+        that are not finite, >= 0 and strictly increasing, or a t_max that disagrees with them.
+    StateError
+        If `state` lacks a field that the rule needs (b for 'fa'; a, p and phi_F for the rules
+        with F).
+    IntegrationError
+        If the run diverged or the solver failed; its ``result`` holds the run (status
+        'diverged', ``t_diverged``) up to the last output before the divergence.
+    KeyboardInterrupt
+        On Ctrl-C or when `cancel` is set, within a fraction of a second.
+
+    Warns
+    -----
+    AccuracyWarning
+        For a rule evaluated by quadrature at K + M >= 5 with the default `nodes`.
+
+    See Also
+    --------
+    odes.fixed_point, simulate.compare
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+    >>> res = odes.integrate(st, "bp", eta=0.5, t_max=100)      # dopri5, rtol 1e-8
+    >>> res.status, float(res.t[-1])
+    ('finished', 100.0)
+    >>> res.eps_g.shape == res.t.shape
+    True
+
+    Fixed steps of dt = 0.01 with output at t = 0, 1, ..., 10, stopping once eps_g < 1e-3:
+
+    >>> res = odes.integrate(st, "bp", 0.5, times=range(11), method="rk4", dt=0.01,
+    ...                      stop_eps=1e-3)
     """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)

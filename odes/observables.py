@@ -22,7 +22,42 @@ def eps_g(Q, R, T, v, v_star, activation="erf"):
     1/2 (v^T I2(Q) v - 2 v^T I2(R) v* + v*^T I2(T) v*) with the activation's I2
     (`odes.gaussian.second_moment`).
 
-    Q (..., K, K), R (..., K, M), T (M, M) or (..., M, M), v (..., K), v_star (M,) or (..., M).
+    The project's only definition of eps_g; it broadcasts over leading axes, so a whole
+    trajectory is evaluated in one call.
+
+    Parameters
+    ----------
+    Q : array_like, shape (..., K, K)
+        Student-student overlaps.
+    R : array_like, shape (..., K, M)
+        Student-teacher overlaps.
+    T : array_like, shape (M, M) or (..., M, M)
+        Teacher-teacher overlaps.
+    v : array_like, shape (..., K)
+        The student's second layer.
+    v_star : array_like, shape (M,) or (..., M)
+        The teacher's second layer.
+    activation : {'erf', 'linear', 'relu'}, default 'erf'
+        g of teacher and student.
+
+    Returns
+    -------
+    ndarray or float
+        eps_g, of the leading shape.
+
+    Raises
+    ------
+    ValueError
+        For an unknown activation.
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+    >>> e0 = odes.eps_g(st.Q, st.R, st.T, st.v, st.v_star)
+    >>> res = odes.integrate(st, "bp", 0.5, t_max=100)
+    >>> odes.eps_g(res.Q, res.R, res.T, res.v, res.v_star).shape      # (n,), = res.eps_g
+    (85,)
     """
     Q, R, T = np.asarray(Q, float), np.asarray(R, float), np.asarray(T, float)
     v, v_star = np.asarray(v, float), np.asarray(v_star, float)
@@ -35,7 +70,24 @@ def eps_g(Q, R, T, v, v_star, activation="erf"):
 
 
 def angle(x, y):
-    """theta(x, y) = arccos(x.y / (|x||y|)) in degrees over the last axis; NaN if a vector is 0."""
+    """theta(x, y) = arccos(x.y / (``|x||y|``)) in degrees over the last axis; NaN if a vector is 0.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (..., n)
+        The vectors, broadcast against each other.
+
+    Returns
+    -------
+    ndarray or float
+        The angle in degrees, in [0, 180], of the leading shape.
+
+    Examples
+    --------
+    >>> import odes
+    >>> float(odes.angle([1, 0], [0, 2]))
+    90.0
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     nx, ny = np.linalg.norm(x, axis=-1), np.linalg.norm(y, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -54,6 +106,33 @@ def degenerate_solution(Q, R, T, v_star, min_cos=0.3, min_ratio=2.0):
     v_deg is defined only once the units have specialised: NaN unless, for every k, the best
     cosine is at least `min_cos` and at least `min_ratio` times the second best, and every
     teacher unit has a student (otherwise no zero-error solution of this form exists).
+
+    Parameters
+    ----------
+    Q : array_like, shape (..., K, K)
+        Student-student overlaps.
+    R : array_like, shape (..., K, M)
+        Student-teacher overlaps.
+    T : array_like, shape (M, M) or (..., M, M)
+        Teacher-teacher overlaps.
+    v_star : array_like, shape (M,) or (..., M)
+        The teacher's second layer.
+    min_cos : float, default 0.3
+        The smallest best cosine of a specialised unit.
+    min_ratio : float, default 2.0
+        How many times the second best cosine the best must be.
+
+    Returns
+    -------
+    ndarray, shape (..., K)
+        v_deg, NaN where the units have not specialised.
+
+    Examples
+    --------
+    >>> import numpy as np, odes
+    >>> T = np.eye(2)
+    >>> odes.degenerate_solution(Q=T, R=-T, T=T, v_star=[1.0, 2.0])      # w_k = -w*_k
+    array([-1., -2.])
     """
     Q, R, T = np.asarray(Q, float), np.asarray(R, float), np.asarray(T, float)
     v_star = np.broadcast_to(np.asarray(v_star, float), R.shape[:-2] + R.shape[-1:])
@@ -77,13 +156,51 @@ def degenerate_solution(Q, R, T, v_star, min_cos=0.3, min_ratio=2.0):
 
 
 def angles(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None):
-    """Alignment angles of theory.md section 4, in degrees, as a dict of arrays:
+    """Alignment angles of theory.md section 4, in degrees, as a dict of arrays.
 
-    'v_vstar'   theta(v, v*), teacher vs student second layer (K = M only, natural unit order)
-    'v_deg'     theta(v, v_deg), student vs the degenerate zero-error solution (NaN until the
-                units have specialised, see `degenerate_solution`)
-    'a_v'/'b_v' theta(f, v), feedback vector (AF vector a, or FA's b) vs student second layer
-    'net'       network-level angle, cos = sum_k v_k a_k / sqrt(v^T Q v phi_F) (adaptive rules)
+    They broadcast over leading axes like `eps_g`; `odes.Result.angles` and the simulator's
+    angles are these.
+
+    Parameters
+    ----------
+    Q : array_like, shape (..., K, K)
+        Student-student overlaps.
+    R : array_like, shape (..., K, M)
+        Student-teacher overlaps.
+    T : array_like, shape (M, M) or (..., M, M)
+        Teacher-teacher overlaps.
+    v : array_like, shape (..., K)
+        The student's second layer.
+    v_star : array_like, shape (M,) or (..., M)
+        The teacher's second layer.
+    f : array_like, shape (..., K), optional
+        The feedback vector (AF vector a, or FA's b).
+    feedback : {'a', 'b', None}, optional
+        Which one `f` is (`odes.Rule.feedback_name`).
+    phi_F : float, optional
+        ``|F|^2``, for the network-level angle.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The angles, each of the leading shape:
+
+        - 'v_vstar': theta(v, v*), teacher vs student second layer (K = M only, natural unit
+          order; NaN otherwise);
+        - 'v_deg': theta(v, v_deg), student vs the degenerate zero-error solution (NaN until the
+          units have specialised, see `degenerate_solution`);
+        - 'a_v' or 'b_v': theta(f, v), feedback vector (AF vector a, or FA's b) vs student second
+          layer (when f and feedback are given);
+        - 'net': network-level angle, cos = sum_k v_k a_k / sqrt(v^T Q v phi_F) (adaptive rules:
+          feedback 'a' with f and phi_F).
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+    >>> th = odes.angles(st.Q, st.R, st.T, st.v, st.v_star, f=st.a, feedback="a", phi_F=st.phi_F)
+    >>> sorted(th)
+    ['a_v', 'net', 'v_deg', 'v_vstar']
     """
     v = np.asarray(v, float)
     out = {}

@@ -28,13 +28,67 @@ __version__ = _version()
 class Result:
     """Order parameters at the output times.
 
-    Attributes: t (n,), Q (n,K,K), R (n,K,M), v (n,K), a or b (n,K) where the rule has them,
-    the constants T, v_star, p, phi_F, eps_g (n,), angles (dict of (n,) arrays in degrees),
-    params (dict of every parameter of the run), status ('finished', 'stopped' by stop_eps or
-    stop_above, or 'diverged': see `odes.divergence`) and message, t_diverged (when it diverged,
-    else None; the outputs end before it), stats (the solver's work: n_steps accepted steps,
-    n_rejected rejected steps, n_rhs right-hand-side evaluations; None where a solver does not
-    say).
+    What `odes.integrate` returns (and `IntegrationError.result` carries).  It saves to
+    ``run.npz`` (arrays) with a ``run.json`` sidecar (every parameter, the initial state, status),
+    loads back with `Result.load`, and exports CSV with `to_csv`.  The alignment angles are the
+    property `angles`.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n,)
+        The output times.
+    Q : ndarray, shape (n, K, K)
+        Student-student overlaps.
+    R : ndarray, shape (n, K, M)
+        Student-teacher overlaps.
+    v : ndarray, shape (n, K)
+        The student's second layer.
+    a : ndarray, shape (n, K)
+        The AF vector, for the adaptive rules (AFA and the PEPITA family).
+    b : ndarray, shape (n, K)
+        FA's feedback vector (constant), for 'fa'.
+    f : ndarray, shape (n, K), or None
+        The feedback vector under either name (None for BP).
+    T : ndarray, shape (M, M)
+        The teacher's overlaps (constant).
+    v_star : ndarray, shape (M,)
+        The teacher's second layer (constant).
+    p : ndarray, shape (M,), or None
+        The teacher projection of F where the rule has F (constant).
+    phi_F : float or None
+        ``|F|^2`` where the rule has F.
+    eps_g : ndarray, shape (n,)
+        The generalisation error (`odes.eps_g`).
+    rule : Rule
+        The rule integrated.
+    params : dict
+        Every parameter of the run.
+    status : str
+        'finished', 'stopped' by stop_eps or stop_above, or 'diverged' (see `odes.divergence`).
+    message : str
+        How the run ended, in words.
+    t_diverged : float or None
+        When it diverged, else None; the outputs end before it.
+    stats : dict
+        The solver's work: n_steps accepted steps, n_rejected rejected steps, n_rhs
+        right-hand-side evaluations; None where a solver does not say.
+    K : int
+        The student's width.
+    M : int
+        The teacher's width.
+
+    Examples
+    --------
+    >>> import odes
+    >>> res = odes.integrate(odes.State.random(2, 2, 500, seed=0), "afa", 0.5, t_max=100)
+    >>> res.Q.shape, res.a.shape, res.status
+    ((85, 2, 2), (85, 2), 'finished')
+    >>> sorted(res.angles)
+    ['a_v', 'net', 'v_deg', 'v_vstar']
+    >>> res.save("afa.npz")                       # afa.npz and afa.json
+    PosixPath('afa.npz')
+    >>> odes.Result.load("afa.npz").status
+    'finished'
     """
 
     def __init__(self, t, Q, R, v, T, v_star, rule, params, status="finished", message="",
@@ -107,11 +161,56 @@ class Result:
                     rule=self.rule.name)
 
     def save(self, path):
-        """Write arrays to `path` (.npz) and the parameters to the .json sidecar."""
+        """Write arrays to `path` (.npz) and the parameters to the .json sidecar.
+
+        The arrays are those of `arrays` (t, eps_g, the order parameters, the constants and the
+        angles as theta_<name>); the sidecar holds every parameter, the initial state, status,
+        message, stats and tsode's version.  Both are written atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The .npz file (the suffix .npz is used whatever is given); the sidecar is the same
+            name with .json.
+
+        Returns
+        -------
+        pathlib.Path
+            The .npz file written.
+
+        Examples
+        --------
+        >>> res = odes.integrate(odes.State.random(2, 2, 500, seed=0), "bp", 0.5, t_max=100)
+        >>> res.save("bp.npz")                   # bp.npz and bp.json
+        PosixPath('bp.npz')
+        """
         return io.save(path, self.arrays(), self.metadata())
 
     @classmethod
     def load(cls, path):
+        """Read a result written by `save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The .npz file (or its name with another suffix); its .json sidecar must be beside it.
+
+        Returns
+        -------
+        Result
+
+        Raises
+        ------
+        ValueError
+            If the files are not an odes result (a simulate output loads with
+            `simulate.Comparison.load` or `simulate.Simulation.load`).
+        OSError
+            If a file cannot be read (FileNotFoundError when it is missing).
+
+        Examples
+        --------
+        >>> res = odes.Result.load("bp.npz")              # bp.npz and bp.json
+        """
         arr, meta = io.load(path)
         if "rule" not in meta or "Q" not in arr:
             raise ValueError(f"{path} is not an odes result (a simulate output loads with "
@@ -124,7 +223,14 @@ class Result:
                    t_diverged=meta.get("t_diverged"))
 
     def columns(self):
-        """Flat columns (name, (n,) array): t, eps_g, angles, then every order parameter."""
+        """Flat columns (name, (n,) array): t, eps_g, angles, then every order parameter.
+
+        Returns
+        -------
+        list of (str, ndarray)
+            ('t', t), ('eps_g', eps_g), ('theta_<angle>', ...), then Q_k_l, R_k_m, v_k and the
+            feedback vector's a_k or b_k.
+        """
         cols = [("t", self.t), ("eps_g", self.eps_g)]
         cols += [(f"theta_{k}", x) for k, x in self.angles.items()]
         for name, X in (("Q", self.Q), ("R", self.R), ("v", self.v), (self.feedback_name, self.f)):
@@ -135,11 +241,46 @@ class Result:
         return cols
 
     def plot(self, path=None, **kw):
-        """eps_g and the angles over time; see `odes.plot.plot_result`."""
+        """eps_g and the angles over time; see `odes.plot.plot_result`.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Save the figure there.
+        **kw
+            axes, label of `odes.plot.plot_result`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A figure outside pyplot (see `odes.plot`).
+
+        Examples
+        --------
+        >>> res = odes.integrate(odes.State.random(2, 2, 500, seed=0), "bp", 0.5, t_max=100)
+        >>> fig = res.plot("bp.png")
+        """
         from .plot import plot_result
         return plot_result(self, path, **kw)
 
     def to_csv(self, path):
-        """A header line, then one row per time with the `columns` (written atomically)."""
+        """A header line, then one row per time with the `columns` (written atomically).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The CSV file, written as named.
+
+        Returns
+        -------
+        pathlib.Path
+            `path`.
+
+        Examples
+        --------
+        >>> res = odes.integrate(odes.State.random(2, 2, 500, seed=0), "bp", 0.5, t_max=100)
+        >>> res.to_csv("bp.csv")                      # t, eps_g, theta_..., Q_0_0, ...
+        PosixPath('bp.csv')
+        """
         return io.save_table(path, self.columns())
 

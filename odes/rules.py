@@ -34,6 +34,41 @@ FEEDBACK_V, FEEDBACK_FIXED, FEEDBACK_ADAPTIVE = 0, 1, 2
 
 @dataclass(frozen=True)
 class Rule:
+    """A learning rule as data (the table of `odes.rules`); the entries of `RULES`.
+
+    The ODE kernel and the simulator read its fields and contain no per-rule copies of their
+    loops.  Look one up with `get_rule`.
+
+    Parameters
+    ----------
+    name : str
+        The rule's name, e.g. 'bp'.
+    feedback : int
+        The first-layer feedback vector: FEEDBACK_V (the second layer v), FEEDBACK_FIXED (FA's
+        fixed b) or FEEDBACK_ADAPTIVE (the AF vector a = W F/sqrt(D)).
+    fe_terms : bool
+        Keep x - F e and h~ (pepita-lin, and exact PEPITA and its variants).
+    exact_pepita : bool, default False
+        Two forward passes, no Taylor step (ODE by quadrature).
+    description : str, default ''
+        One line on the rule.
+    hebbian : bool, default False
+        Exact PEPITA's Hebbian/anti-Hebbian form (theory.md 8.3).
+    time_local : bool, default False
+        The Hebbian form's two half-updates in sequence (theory.md 8.3).
+
+    Attributes
+    ----------
+    uses_F : bool
+        Whether the rule has adaptive feedback (and so needs F: a, p, phi_F).
+
+    Examples
+    --------
+    >>> import odes
+    >>> r = odes.get_rule("pepita")
+    >>> r.feedback_name, r.exact_pepita, r.uses_F
+    ('a', True, True)
+    """
     name: str
     feedback: int          # FEEDBACK_V, FEEDBACK_FIXED (b) or FEEDBACK_ADAPTIVE (a = WF/sqrt(D))
     fe_terms: bool         # keep x - Fe and h~ (pepita-lin)
@@ -92,8 +127,33 @@ def codes(rule, train_v, activation="erf"):
 
 
 def get_rule(name, closed_form=False):
-    """Look up a rule by name (every rule has an ODE).  closed_form=True restricts to the rules
-    whose ODEs are in closed form (the symbolic derivation)."""
+    """Look up a rule by name (every rule has an ODE).
+
+    Parameters
+    ----------
+    name : str
+        A name of `RULES`: 'bp', 'fa', 'afa', 'pepita-lin', 'pepita', 'pepita-hebbian' or
+        'pepita-tl'.
+    closed_form : bool, default False
+        Restrict to the rules whose ODEs are in closed form (the symbolic derivation): all but
+        exact PEPITA and its variants.
+
+    Returns
+    -------
+    Rule
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a rule without a closed-form ODE when closed_form=True; the
+        message names the choices.
+
+    Examples
+    --------
+    >>> import odes
+    >>> odes.get_rule("fa").feedback_name
+    'b'
+    """
     allowed = CLOSED_FORM_RULES if closed_form else tuple(RULES)
     if name not in allowed:
         if name in RULES:

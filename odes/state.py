@@ -25,7 +25,12 @@ _PSD_TOL = 1e-10
 
 
 class StateError(ValueError):
-    """Invalid order parameters."""
+    """Invalid order parameters.
+
+    Raised by `State` on construction and by its readers (`State.from_json`, `State.from_dict`),
+    by `State.check_rule` for a field the rule needs, and by `realise`; a ValueError whose message
+    says which field (or the Gram matrix) is wrong.
+    """
 
 
 def _has_text(x):
@@ -62,15 +67,61 @@ def _array(name, x, shape):
 class State:
     """The order parameters of one network at one time: the initial condition of `odes.integrate`.
 
-    Fields (the module docstring says what each is): Q (K, K), R (K, M), T (M, M), v (K,),
-    v_star (M,), and as the rule needs them b (K,) for FA, or a (K,), p (M,) and phi_F for the
-    rules with F (AFA and the PEPITA family).  Arrays are validated on construction (shapes,
+    Fields (the module docstring of `odes.state` says what each is): Q (K, K), R (K, M), T (M, M),
+    v (K,), v_star (M,), and as the rule needs them b (K,) for FA, or a (K,), p (M,) and phi_F for
+    the rules with F (AFA and the PEPITA family).  Arrays are validated on construction (shapes,
     finite values, a positive semidefinite Gram matrix: `StateError`).
 
     Made directly, ``State(Q=..., R=..., T=..., v=..., v_star=...)``; from the overlaps of a random
     draw, ``State.random(K, M, D, seed)`` (the simulator's draw for that seed); from weights,
     ``State.from_weights(W, W_star, v, v_star, F=, b=)``; from a file, ``State.from_json(path)``
     (written by `to_json`; keys as the field names).
+
+    Parameters
+    ----------
+    Q : array_like, shape (K, K)
+        Student-student overlaps Q_kl = w_k.w_l/D; symmetric.
+    R : array_like, shape (K, M)
+        Student-teacher overlaps R_km = w_k.w*_m/D.
+    T : array_like, shape (M, M)
+        Teacher-teacher overlaps T_mn = w*_m.w*_n/D (constant); symmetric.
+    v : array_like, shape (K,)
+        The student's second layer.
+    v_star : array_like, shape (M,)
+        The teacher's second layer.
+    b : array_like, shape (K,), optional
+        FA's fixed feedback vector (constant); needed by 'fa'.
+    a : array_like, shape (K,), optional
+        The AF vector a_k = w_k.F/sqrt(D) (dynamic); needed by AFA and the PEPITA family, and
+        only together with p.
+    p : array_like, shape (M,), optional
+        The teacher projection of F, p_m = w*_m.F/sqrt(D) (constant).
+    phi_F : float, optional
+        ``|F|^2`` (constant), >= 0.
+
+    Attributes
+    ----------
+    K : int
+        The student's width, from the shape of Q.
+    M : int
+        The teacher's width, from the shape of T.
+
+    Raises
+    ------
+    StateError
+        A field that is not numbers, has the wrong shape or non-finite values; Q or T not
+        symmetric; a negative phi_F; a without p; a Gram matrix of (w*/sqrt(D), [F], w/sqrt(D)),
+        whose entries are [[T, p, R^T], [p^T, phi_F, a^T], [R, a, Q]], that is not positive
+        semidefinite (no weights realise the state).
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)          # the draw of seed 0
+    >>> st.K, st.M, st.a is not None
+    (2, 2, True)
+    >>> st = odes.State(Q=[[1, 0], [0, 1]], R=[[0.1, 0], [0, 0.1]], T=[[1, 0], [0, 1]],
+    ...                 v=[0.5, 0.5], v_star=[1, 1])               # enough for 'bp'
     """
     Q: np.ndarray
     R: np.ndarray
@@ -123,7 +174,19 @@ class State:
         return self.T.shape[0]
 
     def gram(self):
-        """Gram matrix of (w*/sqrt(D), [F], w/sqrt(D)); F is included when a, p and phi_F are known."""
+        """Gram matrix of (w*/sqrt(D), [F], w/sqrt(D)); F is included when a, p and phi_F are known.
+
+        Returns
+        -------
+        ndarray, shape (M + K, M + K), or (M + 1 + K, M + 1 + K) with F
+            [[T, R^T], [R, Q]], or with F [[T, p, R^T], [p^T, phi_F, a^T], [R, a, Q]].
+
+        Examples
+        --------
+        >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+        >>> st.gram().shape                                          # w*_1, w*_2, F, w_1, w_2
+        (5, 5)
+        """
         top = np.hstack([self.T, self.R.T])
         bottom = np.hstack([self.R, self.Q])
         G = np.vstack([top, bottom])
@@ -144,7 +207,26 @@ class State:
                              f"(smallest eigenvalue {eig[0]:.3g}): no weights realise this state")
 
     def check_rule(self, rule):
-        """Raise StateError if a field that `rule` needs is missing."""
+        """Raise StateError if a field that `rule` needs is missing.
+
+        Parameters
+        ----------
+        rule : str or Rule
+            A rule name of `odes.RULES` or its `Rule`.
+
+        Returns
+        -------
+        Rule
+            The rule, looked up if given by name.
+
+        Raises
+        ------
+        StateError
+            If the rule is 'fa' and b is missing, or it has adaptive feedback and a or p (or, for
+            the rules with the Fe terms, phi_F) is missing.
+        ValueError
+            For an unknown rule name.
+        """
         rule = get_rule(rule) if isinstance(rule, str) else rule
         if rule.feedback == FEEDBACK_FIXED and self.b is None:
             raise StateError(f"b: rule {rule.name!r} needs the FA feedback vector b")
@@ -159,18 +241,71 @@ class State:
         return rule
 
     def feedback(self, rule):
-        """The first-layer feedback vector of `rule` in this state (v, b or a)."""
+        """The first-layer feedback vector of `rule` in this state (v, b or a).
+
+        Parameters
+        ----------
+        rule : str or Rule
+            A rule name of `odes.RULES` or its `Rule`.
+
+        Returns
+        -------
+        ndarray, shape (K,)
+            v for BP, b for FA, a for the rules with adaptive feedback.
+
+        Raises
+        ------
+        StateError
+            If the state lacks that vector (`check_rule`).
+        """
         rule = self.check_rule(rule)
         return {0: self.v, FEEDBACK_FIXED: self.b, FEEDBACK_ADAPTIVE: self.a}[rule.feedback]
 
     def C(self):
-        """Covariance of the fields (lambda, nu): [[Q, R], [R^T, T]]."""
+        """Covariance of the fields (lambda, nu): [[Q, R], [R^T, T]].
+
+        Returns
+        -------
+        ndarray, shape (K + M, K + M)
+        """
         return np.block([[self.Q, self.R], [self.R.T, self.T]])
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
     def from_weights(cls, W, W_star, v, v_star, F=None, b=None):
-        """Order parameters of explicit weights (rows of W, W_star are units, entries O(1))."""
+        """Order parameters of explicit weights (rows of W, W_star are units, entries O(1)).
+
+        Parameters
+        ----------
+        W : array_like, shape (K, D)
+            The student's first layer.
+        W_star : array_like, shape (M, D)
+            The teacher's first layer, of the same input dimension D.
+        v : array_like, shape (K,)
+            The student's second layer.
+        v_star : array_like, shape (M,)
+            The teacher's second layer.
+        F : array_like, shape (D,), optional
+            The AFA/PEPITA projection: gives a = W F/sqrt(D), p = W_star F/sqrt(D) and
+            phi_F = ``|F|^2``.
+        b : array_like, shape (K,), optional
+            FA's feedback vector, kept as it is.
+
+        Returns
+        -------
+        State
+            Q = W W^T/D, R = W W_star^T/D, T = W_star W_star^T/D, and the rest as above.
+
+        Raises
+        ------
+        StateError
+            If W and W_star have different input dimensions, or the state is invalid (`State`).
+
+        Examples
+        --------
+        >>> w = odes.draw_weights(K=2, M=2, D=500, seed=0)
+        >>> st = odes.State.from_weights(w.W, w.W_star, w.v, w.v_star, F=w.F, b=w.b)
+        """
         W = np.atleast_2d(np.asarray(W, dtype=float))
         W_star = np.atleast_2d(np.asarray(W_star, dtype=float))
         if W.shape[1] != W_star.shape[1]:
@@ -186,12 +321,59 @@ class State:
 
     @classmethod
     def random(cls, K, M, D, seed, **kw):
-        """State of weights drawn at random in dimension D (see `odes.weights.draw_weights`)."""
+        """State of weights drawn at random in dimension D (see `odes.weights.draw_weights`).
+
+        The simulator's draw for that seed (`simulate.run` with the same K, M, D, seed and
+        keywords), so that an ODE from this state starts where that simulation does.
+
+        Parameters
+        ----------
+        K, M : int
+            Student and teacher widths.
+        D : int
+            Input dimension.
+        seed : int
+            The seed of the draw.
+        **kw
+            init, v_star, sigma_F, train_v of `odes.weights.draw_weights`.
+
+        Returns
+        -------
+        State
+            With b, a, p and phi_F (F and b are always drawn).
+
+        Raises
+        ------
+        ValueError
+            For sizes that are not positive integers or do not fit in memory, or an unknown init
+            or v_star (`odes.weights.draw_weights`).
+
+        Examples
+        --------
+        >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+        >>> small = odes.State.random(2, 2, 500, seed=1, init="small")
+        """
         w = draw_weights(K, M, D, seed, **kw)
         return cls.from_weights(w.W, w.W_star, w.v, w.v_star, F=w.F, b=w.b)
 
     @classmethod
     def from_dict(cls, d):
+        """A `State` from a dict with the field names as keys (the form of `to_dict`).
+
+        Parameters
+        ----------
+        d : dict
+            Q, R, T, v, v_star and, where the rule needs them, b, a, p, phi_F.
+
+        Returns
+        -------
+        State
+
+        Raises
+        ------
+        StateError
+            For an unknown or missing key, or an invalid state (`State`).
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -204,7 +386,28 @@ class State:
     @classmethod
     def from_json(cls, path):
         """Read an initial condition: a JSON object with keys Q, R, T, v, v_star and, where the
-        rule needs them, b, a, p, phi_F (nested lists for matrices)."""
+        rule needs them, b, a, p, phi_F (nested lists for matrices).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The JSON file, e.g. written by `to_json`.
+
+        Returns
+        -------
+        State
+
+        Raises
+        ------
+        StateError
+            If the file cannot be read or is not JSON, is not a JSON object, has an unknown or a
+            missing key, or holds an invalid state.
+
+        Examples
+        --------
+        >>> odes.State.random(K=2, M=2, D=500, seed=0).to_json("init.json")
+        >>> st = odes.State.from_json("init.json")
+        """
         try:
             with open(path) as fh:
                 d = json.load(fh)
@@ -215,6 +418,13 @@ class State:
         return cls.from_dict(d)
 
     def to_dict(self):
+        """The fields that are set, as a JSON-ready dict (arrays as nested lists).
+
+        Returns
+        -------
+        dict
+            Keys as the field names; `from_dict` reads it back.
+        """
         out = {}
         for f in fields(self):
             x = getattr(self, f.name)
@@ -223,6 +433,13 @@ class State:
         return out
 
     def to_json(self, path):
+        """Write `to_dict` to `path` as JSON (atomically); `from_json` reads it back.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write.
+        """
         from .io import atomic_write
         with atomic_write(path) as fh:
             json.dump(self.to_dict(), fh, indent=1)
@@ -234,7 +451,39 @@ def realise(state, D, seed=0, b=None):
     The Gram matrix G of (w*_1..M, [F], w_1..K) / sqrt(D) is factorised as G = L L^T and the
     vectors are sqrt(D) L O^T with O a random D x n matrix with orthonormal columns.  G must be
     positive definite (a tiny ridge of 1e-14 is not added: a singular G raises).  F is built when
-    the state has a, p and phi_F, and is then returned with entries scaled so that |F|^2 = phi_F.
+    the state has a, p and phi_F, and is then returned with entries scaled so that
+    ``|F|^2 = phi_F``.
+
+    Parameters
+    ----------
+    state : State
+        The order parameters to realise.
+    D : int
+        Input dimension, at least the number n of vectors (M + K, plus one with F).
+    seed : int, default 0
+        Seed of the random orthonormal O (numpy's default_rng).
+    b : array_like, shape (K,), optional
+        FA's feedback vector (default: the state's b, or zeros).
+
+    Returns
+    -------
+    Weights
+        W (K, D), W_star (M, D), F (D,; zeros without F) and copies of the state's v and v_star.
+
+    Raises
+    ------
+    ValueError
+        If D is smaller than the number of vectors to realise, or the sizes do not fit in memory.
+    StateError
+        If G is not positive definite (a singular G cannot be realised by a Cholesky factor).
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+    >>> w = odes.realise(st, D=200, seed=1)                 # the same overlaps in D = 200
+    >>> w.W.shape
+    (2, 200)
     """
     G = state.gram()
     n = G.shape[0]

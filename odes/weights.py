@@ -22,8 +22,35 @@ V_STAR_INITS = ("gaussian", "ones")
 class Weights:
     """Weights in the convention of theory.md: entries O(1), pre-activation lambda = W x / sqrt(D).
 
-    W (K, D) student first layer, W_star (M, D) teacher first layer, v (K,) and v_star (M,)
-    second layers, F (D,) PEPITA/AFA projection, b (K,) FA feedback.
+    Drawn by `draw_weights`, built by `odes.realise` from a state, and taken by `simulate.run`
+    (``weights=``).
+
+    Parameters
+    ----------
+    W : ndarray, shape (K, D)
+        The student's first layer.
+    W_star : ndarray, shape (M, D)
+        The teacher's first layer.
+    v : ndarray, shape (K,)
+        The student's second layer.
+    v_star : ndarray, shape (M,)
+        The teacher's second layer.
+    F : ndarray, shape (D,)
+        The PEPITA/AFA projection.
+    b : ndarray, shape (K,)
+        FA's feedback.
+
+    Attributes
+    ----------
+    D : int
+        The input dimension, from the shape of W.
+
+    Examples
+    --------
+    >>> import odes
+    >>> w = odes.draw_weights(K=2, M=2, D=500, seed=0)
+    >>> w.W.shape, w.D
+    ((2, 500), 500)
     """
     W: np.ndarray
     W_star: np.ndarray
@@ -37,6 +64,12 @@ class Weights:
         return self.W.shape[1]
 
     def copy(self):
+        """A copy with every array copied (as floats).
+
+        Returns
+        -------
+        Weights
+        """
         return Weights(*(np.array(x, dtype=float, copy=True) for x in
                          (self.W, self.W_star, self.v, self.v_star, self.F, self.b)))
 
@@ -72,12 +105,47 @@ def memory_bytes():
 def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, train_v=True):
     """Draw teacher, student, F and b.
 
-    init: student initialisation, 'large' (W, v entries N(0,1)), 'small' (x 1e-3), 'mixed'
-    (W ~ N(0, 1/D), v ~ N(0, 1/K)) or 'zero'.  v_star: 'gaussian' (N(0,1) entries) or 'ones'.
-    sigma_F: standard deviation of the entries of F (default `default_sigma_F(D)`, the paper's
-    0.05 sqrt(2/D), |F|^2 ~ 0.005).
-    train_v: with a frozen second layer the student's v starts equal to 1 (soft committee machine)
-    when v_star is 'ones', otherwise it is drawn as for a trained one.
+    One integer seed is split with numpy's SeedSequence into four independent streams: teacher,
+    student, feedback (F and b) and data (the simulator's inputs and label noise, not used here).
+    The ODE's random initial conditions (`odes.State.random`) and the simulator use this draw, so
+    that both start from the same weights.
+
+    Parameters
+    ----------
+    K, M : int
+        Student and teacher widths.
+    D : int
+        Input dimension.
+    seed : int
+        The seed.
+    init : {'large', 'small', 'mixed', 'zero'}, default 'large'
+        Student initialisation: 'large' (W, v entries N(0,1)), 'small' (x 1e-3), 'mixed'
+        (W ~ N(0, 1/D), v ~ N(0, 1/K)) or 'zero'.
+    v_star : {'gaussian', 'ones'}, default 'gaussian'
+        The teacher's second layer: N(0,1) entries, or ones.
+    sigma_F : float, optional
+        Standard deviation of the entries of F (default `default_sigma_F` (D), the paper's
+        0.05 sqrt(2/D), ``|F|^2 ~ 0.005``).
+    train_v : bool, default True
+        With a frozen second layer (False) the student's v starts equal to 1 (soft committee
+        machine) when v_star is 'ones', otherwise it is drawn as for a trained one.
+
+    Returns
+    -------
+    Weights
+
+    Raises
+    ------
+    ValueError
+        For sizes that are not positive integers or whose weights do not fit in this machine's
+        memory, an unknown init or v_star, or a sigma_F that is not finite and >= 0.
+
+    Examples
+    --------
+    >>> import odes
+    >>> w = odes.draw_weights(K=2, M=2, D=500, seed=0)
+    >>> st = odes.State.from_weights(w.W, w.W_star, w.v, w.v_star, F=w.F, b=w.b)
+    >>> w1 = odes.draw_weights(2, 2, 500, seed=1, init="small", v_star="ones")
     """
     check_sizes(K, M, D)
     if init not in STUDENT_INITS:

@@ -397,10 +397,53 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
                 weight_decay=0.0, activation="erf"):
     """Time derivatives of the order parameters of `state` under `rule`.
 
-    Returns a dict with 'Q', 'R', 'v' and, for adaptive feedback, 'a' (for FA, b is constant and
-    'b' is zeros).  quadrature=True evaluates the expectations by quadrature instead of the closed
-    forms (exact PEPITA always does); nodes: quadrature nodes per dimension; weight_decay: kappa
-    of theory.md 8.1; activation: 'erf' (default), 'linear' or 'relu' (theory.md 8.2).
+    The right-hand side that `odes.integrate` integrates, evaluated once from Python.
+
+    Parameters
+    ----------
+    state : State
+        Where to evaluate it.
+    rule : str or Rule
+        A rule of `odes.ODE_RULES`.
+    eta : float
+        First-layer learning rate.
+    eta_v : float, optional
+        Second-layer learning rate (default eta).
+    sigma : float, default 0.0
+        Label-noise standard deviation.
+    train_v : bool, default True
+        Train the second layer.
+    quadrature : bool, default False
+        Evaluate the expectations by quadrature instead of the closed forms (exact PEPITA always
+        does).
+    nodes : int, optional
+        Quadrature nodes per dimension.
+    weight_decay : float, default 0.0
+        kappa of theory.md 8.1.
+    activation : {'erf', 'linear', 'relu'}, default 'erf'
+        g of teacher and student (theory.md 8.2).
+
+    Returns
+    -------
+    dict of str to ndarray
+        'Q' (K, K), 'R' (K, M), 'v' (K,) and, for adaptive feedback, 'a' (K,) (for FA, b is
+        constant and 'b' is zeros).
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule or activation (ReLU with quadrature included), or a negative or
+        non-finite eta, eta_v, sigma or weight_decay.
+    StateError
+        If `state` lacks a field that the rule needs.
+
+    Examples
+    --------
+    >>> import odes
+    >>> st = odes.State.random(K=2, M=2, D=500, seed=0)
+    >>> d = odes.derivatives(st, "afa", eta=0.5)
+    >>> sorted(d), d["R"].shape
+    (['Q', 'R', 'a', 'v'], (2, 2))
     """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)

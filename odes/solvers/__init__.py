@@ -62,7 +62,30 @@ METHODS.update({f"scipy-{m}": Method(f"scipy-{m}", partial(scipy_ivp.solve, meth
 
 
 def get_method(name):
-    """The `Method` of a name; ValueError naming the choices otherwise."""
+    """The `Method` of a name; ValueError naming the choices otherwise.
+
+    Parameters
+    ----------
+    name : str
+        A key of `METHODS`: 'dopri5', 'bdf', 'rk4', 'euler' or 'scipy-<METHOD>' with METHOD one
+        of `SCIPY_METHODS`.
+
+    Returns
+    -------
+    Method
+        Its name, driver, the options it takes and a summary.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message names the choices.
+
+    Examples
+    --------
+    >>> from odes.solvers import get_method
+    >>> get_method("rk4").options, get_method("scipy-LSODA").fixed_step
+    (('dt',), False)
+    """
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; use dopri5, bdf, rk4, euler or scipy-<METHOD> "
                          f"with METHOD one of {', '.join(SCIPY_METHODS)}")
@@ -70,10 +93,49 @@ def get_method(name):
 
 
 def resolve(method, dt=None, rtol=None, atol=None, times_given=True):
-    """Validate a method and its options (None: not given).  Returns (the `Method`, the options
-    for its solve, and all of dt, rtol, atol with the defaults filled in, for the record).
-    ValueError for an unknown method, a value out of range, or an option the method does not take
-    (dt is taken by every method when no output times are given: it spaces the default ones)."""
+    """Validate a method and its options (None: not given).
+
+    Parameters
+    ----------
+    method : str
+        A name of `METHODS` (`get_method`).
+    dt : float, optional
+        Step of the fixed-step methods, > 0; also taken by every method when no output times are
+        given (it spaces the default ones, `odes.default_times`).
+    rtol : float, optional
+        Relative tolerance, in (0, 1), of the methods that take it.
+    atol : float, optional
+        Absolute tolerance, >= 0, of the methods that take it.
+    times_given : bool, default True
+        Whether the run has explicit output times (then dt is refused by the methods that do not
+        step with it).
+
+    Returns
+    -------
+    method : Method
+        The method.
+    options : dict
+        The options for its solve (the ones it takes, defaults filled in).
+    full : dict
+        All of dt, rtol, atol with the defaults (`DEFAULTS`) filled in, for the record.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, a value that is not a finite number in its range, or an option
+        the method does not take.
+
+    Examples
+    --------
+    >>> from odes.solvers import resolve
+    >>> m, options, full = resolve("dopri5", rtol=1e-10)
+    >>> options
+    {'rtol': 1e-10, 'atol': 1e-14}
+    >>> resolve("dopri5", dt=0.1)
+    Traceback (most recent call last):
+    ...
+    ValueError: method dopri5 does not take dt (it takes rtol and atol)
+    """
     m = get_method(method)
     given = dict(dt=dt, rtol=rtol, atol=atol)
     for name, x in given.items():
