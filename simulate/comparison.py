@@ -30,7 +30,32 @@ from .run import run
 def check_also(rule, also):
     """The extra theory rules `also` (names or a comma-separated string) for a simulation of
     `rule`, validated: each must have what its ODE needs in the simulated state (a for the
-    adaptive rules, b for FA) and differ from `rule`.  Returns a tuple of names."""
+    adaptive rules, b for FA) and differ from `rule`.
+
+    Parameters
+    ----------
+    rule : str or Rule
+        The simulated rule.
+    also : str or iterable of str
+        Rule names, e.g. ('afa', 'pepita-lin') or "afa, pepita-lin".
+
+    Returns
+    -------
+    tuple of str
+        The names, each once, in the order given.
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule, an adaptive rule's ODE for a simulation without the AF vector a, the
+        fa ODE for a simulation without b, or `rule` itself.
+
+    Examples
+    --------
+    >>> import simulate
+    >>> simulate.check_also("pepita", "afa, pepita-lin")
+    ('afa', 'pepita-lin')
+    """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     names = [x.strip() for x in also.split(",") if x.strip()] if isinstance(also, str) else list(also)
     out = []
@@ -59,12 +84,47 @@ def _same_state(x, y, atol=1e-12):
 def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None, atol=None,
                     nodes=None, jobs=2, progress=None):
     """The ODE of `ode_rule` from each seed's initial state, at the simulation's times, on `jobs`
-    threads (the compiled integrators release the GIL).  Seeds whose initial states agree to
-    1e-12 (weights that realise one given state) share one integration.
+    threads (the compiled integrators release the GIL).
 
-    Returns (arrays, status, messages, t_diverged): arrays maps 'eps_g', 'Q', 'R', 'v', 'f' and
-    'theta_<name>' to (S, n, ...) arrays, NaN after an ODE solution that diverged (status
-    'diverged'); t_diverged lists when, per seed (None where it did not).
+    Seeds whose initial states agree to 1e-12 (weights that realise one given state) share one
+    integration.  The ODE's parameters (eta, eta_v, sigma, train_v, weight_decay, activation,
+    blowup) are the simulation's.
+
+    Parameters
+    ----------
+    sim : Simulation
+        The simulation; each seed's initial state is ``sim.state(s, 0)``.
+    ode_rule : str
+        The rule whose ODE to integrate; its state must be in the simulation (a for the
+        adaptive rules, b for FA).
+    method : str, default 'dopri5'
+        The ODE method (`odes.integrate`).
+    dt, rtol, atol : float, optional
+        Its options, for the methods that take them (`odes.integrate`).
+    nodes : int, optional
+        The quadrature nodes of the rules evaluated by quadrature (`odes.integrate`).
+    jobs : int, default 2
+        Threads.
+    progress : bool, optional
+        A bar over the integrations (default: shown after 2 s).
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+        'eps_g', 'Q', 'R', 'v', 'f' (where the rule has a feedback vector) and 'theta_<name>' to
+        (S, n, ...) arrays, NaN after an ODE solution that diverged (status 'diverged').
+    status : list of str
+        Per seed, the ODE's status.
+    messages : list of str
+        Per seed, how the ODE ended.
+    t_diverged : list of float or None
+        When, per seed (None where it did not).
+
+    Raises
+    ------
+    ValueError
+        If the simulated state lacks what the ODE needs (the AF vector, or b), or for an option
+        the method refuses.
     """
     from concurrent.futures import ThreadPoolExecutor
     p = sim.params
@@ -134,11 +194,56 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None,
 class Comparison:
     """A `Simulation` and the ODE integrated from each of its seeds.
 
-    sim: the Simulation; ode: dict of (S, n, ...) ODE arrays ('eps_g', 'Q', 'R', 'v', 'f',
-    'theta_<angle>'), or None without ODE; ode_rule, note; ode_status, ode_messages per seed.
-    ode_t_diverged: per seed, when its ODE diverged (None where it did not).
-    also: {rule: arrays of the same form} for extra theory lines from the same starts, with
-    also_status, also_messages and also_t_diverged {rule: per-seed list}.
+    What `compare` returns.  Deviations are paired: d_s(t) = sim_s(t) - ode_s(t) for each seed s
+    (`deviation`), so they measure how far the finite-D simulation is from the D -> infinity
+    theory without the seed-to-seed spread of the initial conditions.  A theory line is named
+    ``which``: 'sim' (the simulation), 'ode' (the rule's own ODE) or an `also` rule.
+
+    Attributes
+    ----------
+    sim : Simulation
+        The simulation.
+    ode : dict of str to ndarray, or None
+        (S, n, ...) ODE arrays ('eps_g', 'Q', 'R', 'v', 'f', 'theta_<angle>'), or None without
+        ODE.
+    ode_rule : str or None
+        The rule of the ODE.
+    note : str
+        A note shown at the head of `table`.
+    ode_params : dict
+        The ODE's method and its options.
+    ode_status : list of str
+        Per seed, the ODE's status.
+    ode_messages : list of str
+        Per seed, how the ODE ended.
+    ode_t_diverged : list of float or None
+        Per seed, when its ODE diverged (None where it did not).
+    also : dict of str to dict
+        {rule: arrays of the same form} for extra theory lines from the same starts.
+    also_status : dict of str to list
+        {rule: per-seed list} of statuses.
+    also_messages : dict of str to list
+        {rule: per-seed list} of messages.
+    also_t_diverged : dict of str to list
+        {rule: per-seed list} of divergence times.
+    t : ndarray, shape (n,)
+        The record times (the simulation's).
+    params : dict
+        The simulation's parameters with ode_rule, also and the ODE's.
+
+    Examples
+    --------
+    >>> import simulate
+    >>> cmp = simulate.compare("afa", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+    >>> d, se, n = cmp.deviation("eps_g")          # paired sim - ODE: mean, s.e., seeds
+    >>> print(cmp.table(max_rows=5))
+    # afa  K=2 M=2 D=500 eta=0.5 eta_v=0.5 sigma=0.0 seeds=4 diverged=0
+             t      eps_g sim  s.e.(sim) n_sim      eps_g ode n_ode     sim-ode s.e.(diff) n_pair
+             0       0.960494      0.347     4       0.960494     4           0          0      4
+    ...
+    >>> path = cmp.save("afa.npz")                 # afa.npz and afa.json
+    >>> path = cmp.to_csv("afa.csv")
+    >>> fig = cmp.plot("afa.png")
     """
 
     def __init__(self, sim, ode=None, ode_rule=None, note="", ode_params=None, ode_status=None,
@@ -193,25 +298,117 @@ class Comparison:
 
     def get(self, name="eps_g", which="sim"):
         """(S, n, ...) array of `name` from the simulation ('sim'), the rule's ODE ('ode') or an
-        extra theory line (its rule name, one of `also`)."""
+        extra theory line (its rule name, one of `also`).
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            'eps_g', 'eps_test' (whose theory is eps_g), an order parameter ('Q', 'R', 'v', 'a'
+            or 'b') or an angle ('theta_v_vstar' or just 'v_vstar').
+        which : str, default 'sim'
+            'sim', 'ode' or an `also` rule.
+
+        Returns
+        -------
+        ndarray, shape (S, n, ...)
+
+        Raises
+        ------
+        KeyError
+            For a quantity or a theory line the comparison does not have.
+        ValueError
+            For 'ode' when the comparison has no ODE (ode=False).
+        """
         return self.sim.get(name) if which == "sim" else self._ode(name, which)
 
     def mean(self, name="eps_g", which="sim"):
         """Seed mean of the simulation ('sim') over the seeds whose simulation is finite at each
-        time, or of a theory line ('ode' or an `also` rule) over the seeds where it is finite."""
+        time, or of a theory line ('ode' or an `also` rule) over the seeds where it is finite.
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            As in `get`.
+        which : str, default 'sim'
+            'sim', 'ode' or an `also` rule.
+
+        Returns
+        -------
+        ndarray, shape (n, ...)
+        """
         return seed_stats(self.get(name, which))[0]
 
     def sem(self, name="eps_g", which="sim"):
-        """Standard error of `mean`, over the same seeds."""
+        """Standard error of `mean`, over the same seeds.
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            As in `get`.
+        which : str, default 'sim'
+            'sim', 'ode' or an `also` rule.
+
+        Returns
+        -------
+        ndarray, shape (n, ...)
+            NaN where fewer than two seeds are finite.
+        """
         return seed_stats(self.get(name, which))[1]
 
     def deviation(self, name="eps_g", which="ode"):
         """Paired deviation sim - theory per seed ('ode' or an `also` rule): (mean, standard
-        error, count) across the seeds where both are finite."""
+        error, count) across the seeds where both are finite.
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            As in `get`.
+        which : str, default 'ode'
+            'ode' or an `also` rule.
+
+        Returns
+        -------
+        mean : ndarray, shape (n, ...)
+            The mean over seeds of d_s(t) = sim_s(t) - theory_s(t).
+        sem : ndarray, shape (n, ...)
+            Its standard error (NaN where fewer than two seeds count).
+        count : ndarray of int, shape (n, ...)
+            The number of seeds where both are finite.
+
+        Raises
+        ------
+        KeyError
+            For a quantity or a theory line the comparison does not have (`get`).
+        ValueError
+            For 'ode' when the comparison has no ODE.
+
+        Examples
+        --------
+        >>> import simulate
+        >>> cmp = simulate.compare("bp", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+        >>> d, se, n = cmp.deviation("eps_g")
+        >>> float(d[0]), int(n[0])              # t = 0: each ODE starts from its seed's state
+        (0.0, 4)
+        """
         return seed_stats(self.get(name, "sim") - self.get(name, which))
 
     def max_deviation(self, name="eps_g", which="ode"):
-        """max over times of |mean deviation| and of |mean deviation| / s.e."""
+        """max over times of ``|mean deviation|`` and of ``|mean deviation| / s.e.``
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            As in `get`.
+        which : str, default 'ode'
+            'ode' or an `also` rule.
+
+        Returns
+        -------
+        max_abs : float
+            The largest ``|mean deviation|`` over the times where it is finite (0 if none).
+        max_z : float
+            The largest ``|mean deviation| / s.e.`` there (0 if none is finite).
+        """
         d, se, _ = self.deviation(name, which)
         ok = np.isfinite(d)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -222,7 +419,20 @@ class Comparison:
         """Per-time statistics of `name` as (column name, (n,) array): the simulation's mean,
         s.e. and seed count n_sim (seeds finite in the simulation), the ODE's mean and n_ode
         (seeds finite in the ODE), and the paired deviation sim - ode with its s.e. and n_pair
-        (seeds where both are finite)."""
+        (seeds where both are finite).
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            As in `get`.
+
+        Returns
+        -------
+        list of (str, ndarray)
+            <name>_sim, <name>_sim_se, <name>_n_sim; with an ODE line for `name`, <name>_ode,
+            <name>_n_ode, <name>_sim_minus_ode, <name>_sim_minus_ode_se, <name>_n_pair; for each
+            `also` rule, <name>_ode_<rule>, <name>_sim_minus_ode_<rule> and its _se.
+        """
         m, se, n = seed_stats(self.get(name))
         cols = [(f"{name}_sim", m), (f"{name}_sim_se", se), (f"{name}_n_sim", n)]
         try:
@@ -247,7 +457,22 @@ class Comparison:
     def table(self, name="eps_g", every=None, max_rows=25):
         """Text table: t, the simulation's mean +- s.e. over the n_sim seeds finite in it, the ODE's
         mean over the n_ode seeds finite in it, and the paired deviation over the n_pair seeds
-        where both are finite; then, for each `also` rule, its mean and paired deviation."""
+        where both are finite; then, for each `also` rule, its mean and paired deviation.
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            As in `get`.
+        every : int, optional
+            Show every `every`-th time.
+        max_rows : int, default 25
+            Without `every`: at most this many times, evenly spread.
+
+        Returns
+        -------
+        str
+            The table, after a header of the run's parameters (and the `note`).
+        """
         n = len(self.t)
         idx = np.arange(n) if n <= max_rows else np.unique(np.linspace(0, n - 1, max_rows).round().astype(int))
         if every:
@@ -296,7 +521,32 @@ class Comparison:
         return out
 
     def save(self, path):
-        """Arrays (simulation, and ODE with suffix _ode) to .npz and all parameters to .json."""
+        """Arrays (simulation, and ODE with suffix _ode) to .npz and all parameters to .json.
+
+        The arrays are those of `arrays` (each `also` rule's with suffix _also_<rule>); the .json
+        sidecar holds the simulation's parameters, seeds and status and every ODE field.  Both
+        are written atomically; `Comparison.load` reads them back.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The .npz file (the suffix .npz is used whatever is given); the sidecar is the same
+            name with .json.
+
+        Returns
+        -------
+        pathlib.Path
+            The .npz file written.
+
+        Examples
+        --------
+        >>> import simulate
+        >>> cmp = simulate.compare("bp", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+        >>> cmp.save("bp.npz")                            # bp.npz and bp.json
+        PosixPath('bp.npz')
+        >>> simulate.Comparison.load("bp.npz").ode_rule
+        'bp'
+        """
         meta = self.sim.metadata()
         meta.update(ode=self.ode is not None, ode_rule=self.ode_rule, note=self.note,
                     ode_params=self.ode_params, ode_status=self.ode_status,
@@ -307,6 +557,17 @@ class Comparison:
 
     @classmethod
     def load(cls, path):
+        """Read a comparison written by `save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The .npz file; its .json sidecar must be beside it.
+
+        Returns
+        -------
+        Comparison
+        """
         arr, meta = io.load(path)
         sim = Simulation.from_arrays(arr, meta)
         ode = {} if meta.get("ode") else None
@@ -328,14 +589,44 @@ class Comparison:
     def to_csv(self, path):
         """Per-time table: t, then for eps_g and each angle the columns of `columns` (simulation
         mean, s.e., n_sim; ODE mean, n_ode; paired deviation, its s.e., n_pair; the same for each
-        `also` rule)."""
+        `also` rule).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The CSV file, written (atomically) as named.
+
+        Returns
+        -------
+        pathlib.Path
+            `path`.
+        """
         cols = [("t", self.t)]
         for name in ["eps_g"] + [f"theta_{k}" for k in self.sim.angles]:
             cols += self.columns(name)
         return io.save_table(path, cols)
 
     def plot(self, path=None, **kw):
-        """ODE lines over simulation markers with error bars; see `simulate.plot.plot_comparison`."""
+        """ODE lines over simulation markers with error bars; see `simulate.plot.plot_comparison`.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Save the figure there.
+        **kw
+            axes of `simulate.plot.plot_comparison`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            A figure outside pyplot (see `odes.plot`).
+
+        Examples
+        --------
+        >>> import simulate
+        >>> cmp = simulate.compare("bp", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+        >>> fig = cmp.plot("bp.png")
+        """
         from .plot import plot_comparison
         return plot_comparison(self, path, **kw)
 
@@ -348,13 +639,72 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
-    Parameters as in `simulate.run` (t_max or times; seeds from `seed` on; optional explicit
-    `weights`, one `odes.Weights` per seed; weight_decay; activation; sampler, 'weights' or
-    'overlaps'; blowup, the divergence
-    threshold of both halves, `odes.divergence`; dt, the spacing of the default times, is also the
-    step of a fixed-step ODE method) plus the ODE's method, rtol and atol (for the methods that
-    take them; default `odes.solvers.DEFAULTS`) and nodes (`odes.integrate`); ode=False skips the theory; also: further ODE rules integrated from the
-    same starts (e.g. ('afa', 'pepita-lin') for a pepita run).  Returns a `Comparison`.
+    The seeds are simulated with `simulate.run`; then, for each seed, the ODE of the same rule is
+    integrated with `odes.integrate` from that seed's *measured* initial order parameters (the
+    per-seed handoff of theory.md section 3.7) and evaluated at the simulation's record times.
+    The method and the `also` rules are checked before anything is simulated.
+
+    Parameters
+    ----------
+    rule, K, M, D, eta
+        As in `simulate.run`.
+    t_max : float, optional
+        As in `simulate.run` (or `times`).
+    times : array_like, optional
+        As in `simulate.run`.
+    seeds, seed, jobs, eta_v, sigma, train_v, sigma_F, init, v_star, n_test, weight_decay
+        As in `simulate.run` (seeds from `seed` on).
+    weights : Weights or sequence of Weights, optional
+        Explicit weights, one `odes.Weights` per seed (or one for all), as in `simulate.run`.
+    activation : {'erf', 'linear', 'relu'}, default 'erf'
+        As in `simulate.run`; also checked against the ODE of `rule` and of each `also` rule.
+    sampler : {'weights', 'overlaps'}, default 'weights'
+        As in `simulate.run`.
+    blowup : float, optional
+        The divergence threshold of both halves (`odes.divergence`; default its BLOWUP).
+    progress : bool, optional
+        Progress bars (as in `simulate.run`; the ODE's after 2 s).
+    ode : bool, default True
+        ode=False skips the theory.
+    also : str or iterable of str, default ()
+        Further ODE rules integrated from the same starts (e.g. ('afa', 'pepita-lin') for a
+        pepita run); see `check_also`.
+    method : str, default 'dopri5'
+        The ODE's method (`odes.integrate`).
+    dt : float, default 0.01
+        The spacing of the default times, and also the step of a fixed-step ODE method.
+    rtol, atol : float, optional
+        The ODE's tolerances, for the methods that take them (default `odes.solvers.DEFAULTS`).
+    nodes : int, optional
+        The quadrature nodes of the rules evaluated by quadrature (`odes.integrate`).
+
+    Returns
+    -------
+    Comparison
+        The `Simulation` and, per seed, the ODE arrays (and those of each `also` rule).
+
+    Raises
+    ------
+    ValueError
+        For what `simulate.run` refuses; an unknown ODE method or an option out of range; an
+        activation an ODE cannot take; `also` rules that `check_also` refuses, or given with
+        ode=False.
+
+    Warns
+    -----
+    DivergenceWarning
+        If some seeds of the simulation diverged.
+
+    Examples
+    --------
+    >>> import simulate
+    >>> cmp = simulate.compare("afa", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+    >>> cmp.mean("eps_g", "sim").shape == cmp.mean("eps_g", "ode").shape == cmp.t.shape
+    True
+    >>> cmp = simulate.compare("pepita", K=2, M=2, D=500, eta=0.1, t_max=10, seeds=4,
+    ...                        also=("afa", "pepita-lin"))           # three theory lines
+    >>> cmp.theories
+    ['ode', 'afa', 'pepita-lin']
     """
     rule = get_rule(rule)
     solver, _, full = resolve(method, dt, rtol, atol, times_given=False)     # before simulating

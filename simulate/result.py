@@ -54,7 +54,71 @@ def observables(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None, activatio
 
 
 class Simulation:
-    """Order parameters of S seeds at n times; see the module docstring."""
+    """Order parameters of S seeds at n times; see the module docstring of `simulate.result`.
+
+    What `simulate.run` returns.  eps_g and the alignment angles are computed from the order
+    parameters by `odes.eps_g` and `odes.angles`, the project's single definitions.  A seed that
+    diverged has NaN from the first record after its divergence; ``status[s]`` is 'diverged' and
+    ``t_diverged[s]`` says when.  Statistics across seeds (`mean`, `sem`, `count`) use, at each
+    time, the seeds with finite values: diverged seeds drop out from the time they diverged on.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n,)
+        The record times t = steps/D.
+    steps : ndarray of int, shape (n,)
+        The SGD steps at which the order parameters were recorded (0: the initial state).
+    Q : ndarray, shape (S, n, K, K)
+        Student-student overlaps.
+    R : ndarray, shape (S, n, K, M)
+        Student-teacher overlaps.
+    v : ndarray, shape (S, n, K)
+        The student's second layer.
+    f : ndarray, shape (S, n, K), or None
+        The feedback vector -- the AF vector a = W F/sqrt(D) for adaptive rules, b for FA (also
+        as ``a`` or ``b``); None for BP.
+    T : ndarray, shape (S, M, M)
+        Per-seed constant: the teacher's overlaps.
+    v_star : ndarray, shape (S, M)
+        Per-seed constant: the teacher's second layer.
+    p : ndarray, shape (S, M)
+        Per-seed constant: the teacher projection of F (zeros for the rules without F).
+    phi_F : ndarray, shape (S,)
+        Per-seed constant: ``|F|^2`` (zeros for the rules without F).
+    eps_g : ndarray, shape (S, n)
+        The generalisation error of each seed.
+    angles : dict of str to ndarray
+        The alignment angles, (S, n) each, in degrees (`odes.angles`).
+    eps_test : ndarray, shape (S, n), or None
+        The Monte-Carlo error on the held-out set (n_test > 0), else None.
+    rule : Rule
+        The rule simulated.
+    params : dict
+        Every parameter of the run.
+    seeds : list of int
+        The seed numbers.
+    status : list of str
+        Per seed, 'ok' or 'diverged'.
+    t_diverged : ndarray, shape (S,)
+        Per seed, when it diverged (NaN if it did not).
+    n_seeds : int
+        S.
+    n_diverged : int
+        The number of seeds that diverged.
+    K : int
+        The student's width.
+    M : int
+        The teacher's width.
+
+    Examples
+    --------
+    >>> import simulate
+    >>> sim = simulate.run("bp", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+    >>> sim.eps_g.shape                                   # seeds x times
+    (4, 76)
+    >>> m, se = sim.mean("eps_g"), sim.sem("eps_g")       # over the seeds, per time
+    >>> st = sim.state(0)                                 # seed 0's initial odes.State
+    """
 
     ARRAYS = ("Q", "R", "v", "f", "T", "v_star", "p", "phi_F", "eps_test")
 
@@ -107,7 +171,23 @@ class Simulation:
     # ---- statistics ----------------------------------------------------------------------------
     def get(self, name):
         """An (S, n, ...) array by name: 'eps_g', 'eps_test', an order parameter, or an angle
-        ('theta_v_vstar' or just 'v_vstar')."""
+        ('theta_v_vstar' or just 'v_vstar').
+
+        Parameters
+        ----------
+        name : str
+            'eps_g', 'eps_test' (with n_test > 0), 'Q', 'R', 'v', the feedback vector ('f', or
+            its name 'a' or 'b'), or an angle.
+
+        Returns
+        -------
+        ndarray, shape (S, n, ...)
+
+        Raises
+        ------
+        KeyError
+            For a quantity this simulation does not have.
+        """
         if name == "eps_g":
             return self.eps_g
         if name in ("a", "b", "f") and self.f is not None and name in ("f", self.feedback_name):
@@ -120,17 +200,92 @@ class Simulation:
         raise KeyError(f"no quantity {name!r} in this simulation")
 
     def mean(self, name="eps_g"):
+        """Mean over the seeds with a finite value, per time.
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            A quantity of `get`.
+
+        Returns
+        -------
+        ndarray, shape (n, ...)
+            NaN where no seed is finite.
+
+        Raises
+        ------
+        KeyError
+            For a quantity this simulation does not have.
+
+        Examples
+        --------
+        >>> import simulate
+        >>> sim = simulate.run("bp", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+        >>> sim.mean("eps_g").shape, sim.mean("Q").shape
+        ((76,), (76, 2, 2))
+        """
         return seed_stats(self.get(name))[0]
 
     def sem(self, name="eps_g"):
+        """Standard error of `mean`, over the same seeds.
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            A quantity of `get`.
+
+        Returns
+        -------
+        ndarray, shape (n, ...)
+            NaN where fewer than two seeds are finite.
+
+        Raises
+        ------
+        KeyError
+            For a quantity this simulation does not have.
+        """
         return seed_stats(self.get(name))[1]
 
     def count(self, name="eps_g"):
-        """Number of seeds with a finite value, per time."""
+        """Number of seeds with a finite value, per time.
+
+        Parameters
+        ----------
+        name : str, default 'eps_g'
+            A quantity of `get`.
+
+        Returns
+        -------
+        ndarray of int, shape (n, ...)
+        """
         return seed_stats(self.get(name))[2]
 
     def state(self, s, i=0):
-        """The `odes.State` of seed index s at time index i (i = 0: the per-seed ODE handoff)."""
+        """The `odes.State` of seed index s at time index i (i = 0: the per-seed ODE handoff).
+
+        Parameters
+        ----------
+        s : int
+            Index into `seeds` (not the seed number).
+        i : int, default 0
+            Index into `t`.
+
+        Returns
+        -------
+        State
+            With b for FA, or a, p and phi_F for the adaptive rules.
+
+        Raises
+        ------
+        StateError
+            If the recorded values are not a valid state (e.g. NaN after a divergence).
+
+        Examples
+        --------
+        >>> import odes, simulate
+        >>> sim = simulate.run("afa", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+        >>> res = odes.integrate(sim.state(0), "afa", 0.5, times=sim.t)   # seed 0's ODE
+        """
         kw = {}
         if self.feedback_name == "b":
             kw["b"] = self.f[s, i]
@@ -158,7 +313,30 @@ class Simulation:
                     tsode_version=odes.__version__)
 
     def save(self, path):
-        """Arrays to `path` (.npz), parameters and status to the .json sidecar."""
+        """Arrays to `path` (.npz), parameters and status to the .json sidecar.
+
+        Written atomically; `Simulation.load` reads them back.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The .npz file (the suffix .npz is used whatever is given); the sidecar is the same
+            name with .json.
+
+        Returns
+        -------
+        pathlib.Path
+            The .npz file written.
+
+        Examples
+        --------
+        >>> import simulate
+        >>> sim = simulate.run("bp", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4)
+        >>> sim.save("sim.npz")                           # sim.npz and sim.json
+        PosixPath('sim.npz')
+        >>> simulate.Simulation.load("sim.npz").n_seeds
+        4
+        """
         return io.save(path, self.arrays(), self.metadata())
 
     @classmethod
@@ -171,4 +349,15 @@ class Simulation:
 
     @classmethod
     def load(cls, path):
+        """Read a simulation written by `save` (or the simulation of a saved `Comparison`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The .npz file; its .json sidecar must be beside it.
+
+        Returns
+        -------
+        Simulation
+        """
         return cls.from_arrays(*io.load(path))

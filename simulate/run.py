@@ -93,7 +93,38 @@ def record_steps(D, times=None, t_max=None, dt=0.01):
 
 def check_params(rule, K, M, D, eta, eta_v=None, sigma=0.0, sigma_F=None, init="large",
                  v_star="gaussian", n_test=0, jobs=1, activation="erf", sampler="weights"):
-    """Validate the parameters of a run; returns (Rule, eta, eta_v, sigma, sigma_F)."""
+    """Validate the parameters of a run; returns (Rule, eta, eta_v, sigma, sigma_F).
+
+    The checks `run` makes before anything is drawn, with the same parameters (see there).
+
+    Parameters
+    ----------
+    rule, K, M, D, eta, eta_v, sigma, sigma_F, init, v_star, n_test, jobs, activation, sampler
+        As in `run`.
+
+    Returns
+    -------
+    rule : Rule
+        The rule, looked up if given by name.
+    eta, eta_v, sigma : float
+        The rates and the noise, eta_v defaulting to eta.
+    sigma_F : float or None
+        As given (None: the default of `odes.weights.draw_weights`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule, activation, init, v_star or sampler; K, M, D or jobs not a positive
+        integer; a rate, sigma or sigma_F not finite and >= 0; n_test not an integer >= 0, or not
+        0 with sampler 'overlaps'; D below the number of vectors of the overlap chain; or (with
+        sampler 'weights') weights that do not fit in memory.
+
+    Examples
+    --------
+    >>> import simulate
+    >>> simulate.check_params("bp", K=2, M=2, D=500, eta=0.5)[1:]
+    (0.5, 0.5, 0.0, None)
+    """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     activation_code(activation)
     for name, x in (("K", K), ("M", M), ("D", D), ("jobs", jobs)):
@@ -325,23 +356,92 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         sampler="weights"):
     """Online SGD of the teacher-student network for several seeds.
 
-    rule: 'bp', 'fa', 'afa', 'pepita-lin', 'pepita' (exact, two forward passes), 'pepita-hebbian'
-    or 'pepita-tl' (`odes.rules.RULES`); K, M: student and teacher widths; D: input dimension;
-    eta: first-layer rate (step eta/sqrt(D)); eta_v: second-layer rate (step eta_v/D, default
-    eta); sigma: label-noise std; train_v: train the second layer; sigma_F: std of the entries of
-    F (default 0.05 sqrt(2/D) as in the paper's code, |F|^2 ~ 0.005); init, v_star: see
-    `odes.weights.draw_weights`. times (or t_max, giving `odes.default_times(t_max, dt)`): record
-    times, rounded to the step grid t = step/D. seeds: number of seeds (seed, seed+1, ...) or a
-    list of seeds; jobs: worker threads. n_test > 0 also records the Monte-Carlo error on a
-    held-out set of n_test inputs. weights: optional `Weights` (or one per seed) used instead of
-    the draw (the data stream still comes from the seed).
-    weight_decay: kappa >= 0, per step w <- w - (kappa/D) w and v likewise (theory.md 8.1).
-    activation: g of teacher and student, 'erf' (default), 'linear' or 'relu' (theory.md 8.2).
-    progress: tqdm bar (default: runs > ~2 s).
-    sampler: 'weights' (default: the D-dimensional weights, O(K D) per step) or 'overlaps' (the
-    exact overlap chain of theory.md 10.1, `simulate.overlaps`: the same law for every
-    observable of the overlaps, at a cost per step independent of D; no test set, n_test = 0).
-    Returns a `Simulation`.
+    Seed s draws its teacher, student, F and b with `odes.weights.draw_weights` (K, M, D, s), the
+    draw of the ODE side's ``--seed s``, and its inputs and label noise from its own stream, so
+    the numbers do not depend on `jobs`.
+
+    Parameters
+    ----------
+    rule : str or Rule
+        'bp', 'fa', 'afa', 'pepita-lin', 'pepita' (exact, two forward passes), 'pepita-hebbian'
+        or 'pepita-tl' (`odes.rules.RULES`).
+    K, M : int
+        Student and teacher widths.
+    D : int
+        Input dimension.
+    eta : float
+        First-layer rate (step eta/sqrt(D)).
+    times : array_like, optional
+        Record times, rounded to the step grid t = step/D (step 0, the initial state, is always
+        recorded).
+    t_max : float, optional
+        Instead of `times`: record at ``odes.default_times(t_max, dt)``.
+    seeds : int or sequence of int, default 8
+        Number of seeds (seed, seed+1, ...) or a list of seeds.
+    seed : int, default 0
+        The first seed when `seeds` is a number.
+    jobs : int, default 2
+        Worker threads.
+    eta_v : float, optional
+        Second-layer rate (step eta_v/D, default eta).
+    sigma : float, default 0.0
+        Label-noise std.
+    train_v : bool, default True
+        Train the second layer.
+    sigma_F : float, optional
+        Std of the entries of F (default 0.05 sqrt(2/D) as in the paper's code,
+        ``|F|^2 ~ 0.005``).
+    init : str, default 'large'
+        See `odes.weights.draw_weights`.
+    v_star : str, default 'gaussian'
+        See `odes.weights.draw_weights`.
+    n_test : int, default 0
+        n_test > 0 also records the Monte-Carlo error on a held-out set of n_test inputs.
+    dt : float, default 0.01
+        Spacing of the default record times.
+    blowup : float, optional
+        A seed has diverged once some ``|w_k|^2/D`` or v_k^2 exceeds it, checked every 64 steps
+        (default `odes.divergence.BLOWUP`, the ODE's threshold too).
+    weights : Weights or sequence of Weights, optional
+        Used instead of the draw (one `Weights` for every seed, or one per seed); the data stream
+        still comes from the seed.
+    weight_decay : float, default 0.0
+        kappa >= 0, per step w <- w - (kappa/D) w and v likewise (theory.md 8.1).
+    activation : {'erf', 'linear', 'relu'}, default 'erf'
+        g of teacher and student (theory.md 8.2).
+    progress : bool, optional
+        tqdm bar (default: runs > ~2 s).
+    sampler : {'weights', 'overlaps'}, default 'weights'
+        'weights' (the D-dimensional weights, O(K D) per step) or 'overlaps' (the exact overlap
+        chain of theory.md 10.1, `simulate.overlaps`: the same law for every observable of the
+        overlaps, at a cost per step independent of D; no test set, n_test = 0).
+
+    Returns
+    -------
+    Simulation
+        The recorded order parameters of every seed, with eps_g, the angles and the statistics
+        across seeds.
+
+    Raises
+    ------
+    ValueError
+        For the parameters `check_params` refuses; weights of all seeds that do not fit in
+        memory; a negative or non-finite blowup or weight_decay; neither times nor t_max, or
+        times that are not finite, >= 0 and increasing; `weights` of the wrong number or shapes.
+
+    Warns
+    -----
+    DivergenceWarning
+        If some seeds diverged; statistics after that use the remaining seeds.
+
+    Examples
+    --------
+    >>> import simulate
+    >>> sim = simulate.run("bp", K=2, M=2, D=500, eta=0.5, t_max=10, seeds=4, jobs=2)
+    >>> sim.eps_g.shape, sim.mean("eps_g").shape                 # (seeds, times), (times,)
+    ((4, 76), (76,))
+    >>> big = simulate.run("pepita", K=2, M=2, D=100_000, eta=0.1, t_max=1, seeds=4,
+    ...                    sampler="overlaps")                    # cost per step independent of D
     """
     rule, eta, eta_v, sigma, sigma_F = check_params(rule, K, M, D, eta, eta_v, sigma, sigma_F,
                                                     init, v_star, n_test, jobs, activation, sampler)
