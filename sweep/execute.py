@@ -30,7 +30,33 @@ CLUSTERS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster"}
 @dataclass
 class Summary:
     """What a call of `run` did: tasks found done in the store and computed now, tasks that
-    failed (name, message), points complete, points with a diverged seed, wall time."""
+    failed (name, message), points complete, points with a diverged seed, wall time.
+
+    Returned by `execute`; `run` puts its `line` in ``ds.attrs["summary"]``.
+
+    Attributes
+    ----------
+    n_tasks : int
+        Tasks of the sweep (grid points x seed blocks).
+    n_points : int
+        Grid points.
+    found : int
+        Tasks found done in the store.
+    computed : int
+        Tasks computed by this call.
+    failed : list of (str, str)
+        Tasks that failed: (name, message); a later resume retries them.
+    points_done : int
+        Points complete (no seed missing).
+    points_diverged : int
+        Points with a diverged seed.
+    seeds_diverged : int
+        Diverged seeds over all points.
+    seconds : float
+        Wall time of the call.
+    run_id : str
+        An identifier of the call, recorded with each task it computed.
+    """
     n_tasks: int
     n_points: int
     found: int = 0
@@ -43,6 +69,13 @@ class Summary:
     run_id: str = ""
 
     def line(self):
+        """The summary in one line, e.g. '4 of 4 points done (0 tasks from the store, 4 computed),
+        0 diverged (0 seeds); 2.1 s wall', and how many tasks failed (rerun with --resume).
+
+        Returns
+        -------
+        str
+        """
         text = (f"{self.points_done} of {self.n_points} points done ({self.found} tasks from the "
                 f"store, {self.computed} computed), {self.points_diverged} diverged "
                 f"({self.seeds_diverged} seeds); {self.seconds:.1f} s wall")
@@ -51,7 +84,13 @@ class Summary:
         return text
 
     def count(self, ds):
-        """Fill the point counts from the dataset's status."""
+        """Fill the point counts from the dataset's status.
+
+        Parameters
+        ----------
+        ds : xarray.Dataset
+            The sweep's dataset, with its ``status`` variable.
+        """
         status = ds["status"]
         axes = [d for d in status.dims if d != "seed"]
         self.points_done = int((status != "missing").all("seed").sum()) if axes else \
@@ -141,14 +180,54 @@ def run(spec=None, out=None, *, jobs=None, scheduler=None, cluster=None, resume=
         progress=None, **keys):
     """Run a sweep and return its xarray.Dataset.
 
-    spec: a TOML file, a dict or a `Spec` (keyword arguments `keys` add to or override it, e.g.
-    ``sweep.run(kind="ode", rule="bp", eta=0.5, t_max=100, grid={"K": [2, 3]})``); out: the
-    store directory (default: a temporary one, removed after loading); jobs: local worker
-    processes (default: all cores), or batch jobs with `cluster`; scheduler: address of a running
-    Dask scheduler; cluster: 'slurm', 'pbs' or 'sge' (dask-jobqueue, options from the spec's
-    [cluster] table); resume: finish the sweep already in `out` (refused if its spec differs);
-    progress: show a bar over tasks (default True).  The `Summary` of the call is in
-    ``ds.attrs["summary"]`` and returned by `execute`.
+    Every point is checked before anything starts.  With jobs = 1 and no scheduler the tasks run
+    in this process, one after another; with jobs > 1, on a `distributed.LocalCluster` of `jobs`
+    single-threaded worker processes; with `scheduler` or `cluster`, on those workers.  The
+    numbers do not depend on which: a task's random streams come from its seed numbers alone.
+    Each finished task is written to the store at once; a task that raises is reported and left
+    missing, and a run that diverges is data (status 'diverged'), not an error.
+
+    Parameters
+    ----------
+    spec : str, path-like, dict or Spec, optional
+        A TOML file, a dict or a `Spec` (keyword arguments `keys` add to or override it).
+    out : str or path-like, optional
+        The store directory (default: a temporary one, removed after loading).
+    jobs : int, optional
+        Local worker processes (default: all cores), or batch jobs with `cluster`.
+    scheduler : str, optional
+        Address of a running Dask scheduler.
+    cluster : {'slurm', 'pbs', 'sge'}, optional
+        dask-jobqueue, options from the spec's [cluster] table.
+    resume : bool, default False
+        Finish the sweep already in `out` (refused if its spec differs).
+    progress : bool, optional
+        Show a bar over tasks (default True).
+    **keys
+        Spec keys (`sweep.spec`), e.g. kind, rule, eta, t_max, seeds, grid.
+
+    Returns
+    -------
+    xarray.Dataset
+        One dimension per grid axis, then seed and t (and k, l, m for the order parameters);
+        the `Summary` of the call, as a line, in ``ds.attrs["summary"]`` (the record itself is
+        returned by `execute`).
+
+    Raises
+    ------
+    SpecError
+        For a spec that cannot run (the message names the key, and the grid point), jobs < 1,
+        both a scheduler and a cluster, an unknown cluster, or a store that cannot take the sweep
+        (it holds another sweep, or another spec when resuming, or cannot be written).
+
+    Examples
+    --------
+    >>> import sweep
+    >>> ds = sweep.run(kind="ode", rule="bp", eta=0.5, t_max=100, grid={"K": [2, 3]}, jobs=1)
+    >>> ds.eps_g.dims
+    ('K', 'seed', 't')
+    >>> ds = sweep.run("spec.toml", out="runs/pepita", jobs=4)     # stored; resume=True finishes it
+    >>> ds.eps_g.sel(eta=0.1).mean("seed")
     """
     import tempfile
     if out is None:
@@ -162,7 +241,39 @@ def run(spec=None, out=None, *, jobs=None, scheduler=None, cluster=None, resume=
 
 def execute(spec, out, *, jobs=None, scheduler=None, cluster=None, resume=False, progress=None,
             **keys):
-    """`run`, returning (dataset, Summary)."""
+    """`run`, returning (dataset, Summary).
+
+    Unlike `run`, the store directory `out` is required.
+
+    Parameters
+    ----------
+    spec : str, path-like, dict or Spec
+        As in `run`.
+    out : str or path-like
+        The store directory.
+    jobs, scheduler, cluster, resume, progress, **keys
+        As in `run`.
+
+    Returns
+    -------
+    dataset : xarray.Dataset
+        As `run` returns it.
+    summary : Summary
+        What the call did.
+
+    Raises
+    ------
+    SpecError
+        As in `run`.
+
+    Examples
+    --------
+    >>> import sweep
+    >>> ds, summary = sweep.execute(None, "runs/k", kind="ode", rule="bp", eta=0.5, t_max=100,
+    ...                             grid={"K": [2, 3]}, jobs=1)
+    >>> summary.computed, summary.failed
+    (2, [])
+    """
     start = time.perf_counter()
     if not isinstance(spec, Spec) or keys:
         spec = load_spec(spec if not isinstance(spec, Spec) else spec.to_dict(), **keys)

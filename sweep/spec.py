@@ -28,7 +28,11 @@ import numpy as np
 
 
 class SpecError(ValueError):
-    """A spec that cannot run; the message is one line naming the key."""
+    """A spec that cannot run; the message is one line naming the key.
+
+    Raised by `load_spec` and `Spec` before anything runs (with the grid point where only some
+    points fail), and by `sweep.run` for its backend options and the store.
+    """
 
 
 KINDS = ("ode", "sim", "compare")
@@ -59,9 +63,60 @@ class Task:
 
 
 class Spec:
-    """A validated sweep spec.  Attributes: kind, fixed (the scalar parameters), grid (ordered
-    {axis: values}), cluster (dict), times (the common t axis, starting at 0), seeds (the seed
-    numbers), block, state (dict or None)."""
+    """A validated sweep spec.
+
+    Made by `load_spec` (or by `sweep.run` from its arguments).  Every grid point is put through
+    the checks its run would do (`check_points`) on construction.
+
+    Parameters
+    ----------
+    d : dict
+        The spec's keys (`sweep.spec`), with the tables ``grid`` ({axis: list of values}) and
+        ``cluster``; ``state`` a JSON file name or a dict.
+
+    Attributes
+    ----------
+    kind : str
+        'ode', 'sim' or 'compare'.
+    fixed : dict
+        The scalar parameters: every run key that is not a grid axis, defaults filled in.
+    grid : dict
+        The grid, ordered {axis: values}.
+    cluster : dict
+        The [cluster] table (keyword arguments of dask-jobqueue).
+    times : ndarray
+        The common t axis, starting at 0.
+    seeds_n : int
+        The number of seeds per point.
+    seed : int
+        The sweep seed: seed index i uses the seed number seed + i.
+    seed_numbers : list of int
+        The seed numbers.
+    block : int
+        Seeds per task.
+    state : State or None
+        The initial condition given by ``state`` (an `odes.State`), or None.
+    axes : list of str
+        The grid axes, in order.
+    shape : tuple of int
+        The number of values per axis.
+    n_points : int
+        The number of grid points.
+
+    Raises
+    ------
+    SpecError
+        For an unknown key, a bad grid, a missing rule, eta or t_max (or times), both phi_F and
+        sigma_F, a state with K, M, phi_F or sigma_F (or, for an ODE sweep, more than one seed),
+        or a point whose run would refuse its parameters.
+
+    Examples
+    --------
+    >>> import sweep
+    >>> spec = sweep.load_spec(kind="ode", rule="bp", eta=0.5, t_max=100, grid={"K": [2, 3]})
+    >>> spec.axes, spec.shape, spec.seed_numbers
+    (['K'], (2,), [0, 1, 2, 3])
+    """
 
     def __init__(self, d):
         d = dict(d)
@@ -130,7 +185,15 @@ class Spec:
         return [self.seed + i for i in range(self.seeds_n)]
 
     def points(self):
-        """(index tuple, full parameters) of every grid point, in C order of the grid axes."""
+        """(index tuple, full parameters) of every grid point, in C order of the grid axes.
+
+        Yields
+        ------
+        index : tuple of int
+            The point's index along each grid axis.
+        params : dict
+            Its full parameters: `fixed` with the point's grid values.
+        """
         axes = self.axes
         for index in itertools.product(*(range(n) for n in self.shape)):
             params = dict(self.fixed)
@@ -138,22 +201,45 @@ class Spec:
             yield index, params
 
     def tasks(self):
+        """The tasks of the sweep: every grid point times every block of `block` seeds.
+
+        Returns
+        -------
+        list of Task
+        """
         blocks = [tuple(range(i, min(i + self.block, self.seeds_n)))
                   for i in range(0, self.seeds_n, self.block)]
         return [Task(index, params, b) for index, params in self.points() for b in blocks]
 
     def max_sizes(self):
-        """(max K, max M) over the grid: the sizes of the k and m dimensions."""
+        """(max K, max M) over the grid: the sizes of the k and m dimensions.
+
+        Returns
+        -------
+        tuple of int
+        """
         pts = [p for _, p in self.points()]
         return max(int(p["K"]) for p in pts), max(int(p["M"]) for p in pts)
 
     # ---- identity ------------------------------------------------------------------------------
     def to_dict(self):
-        """The spec as given (grid included, cluster excluded: it says where, not what)."""
+        """The spec as given (grid included, cluster excluded: it says where, not what).
+
+        Returns
+        -------
+        dict
+            JSON-ready (what the store records as its spec).
+        """
         return json.loads(json.dumps(self._raw, default=str))
 
     def fingerprint(self):
-        """A hash of everything that decides the numbers; a store is resumable only by the same."""
+        """A hash of everything that decides the numbers; a store is resumable only by the same.
+
+        Returns
+        -------
+        str
+            16 hexadecimal digits (of a SHA-256 of `to_dict` and the initial state).
+        """
         text = json.dumps(self.to_dict(), sort_keys=True)
         if self.state is not None:
             text += json.dumps(self.state.to_dict(), sort_keys=True, default=_listify)
@@ -161,7 +247,14 @@ class Spec:
 
     # ---- checks --------------------------------------------------------------------------------
     def check_points(self):
-        """Every point through the checks that its run would do, before anything starts."""
+        """Every point through the checks that its run would do, before anything starts.
+
+        Raises
+        ------
+        SpecError
+            Naming the key, and the grid point unless the key is not a grid axis and the first
+            point fails already (then it is the shared value that is wrong).
+        """
         for i, (index, p) in enumerate(self.points()):
             where = ", ".join(f"{a}={p[a]!r}" for a in self.axes)
             try:
@@ -283,7 +376,33 @@ def check_point(kind, p, times, state):
 
 
 def load_spec(source=None, **overrides):
-    """A `Spec` from a TOML file (path), a dict, or keyword arguments (overrides win)."""
+    """A `Spec` from a TOML file (path), a dict, or keyword arguments (overrides win).
+
+    Parameters
+    ----------
+    source : str, path-like or dict, optional
+        A TOML file (a relative ``state`` in it is read relative to the file) or a dict.
+    **overrides
+        Spec keys that add to or replace those of `source`.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        If the file cannot be read or is not valid TOML, or the spec cannot run (`Spec`).
+
+    Examples
+    --------
+    >>> import sweep
+    >>> spec = sweep.load_spec(kind="sim", rule="pepita", K=2, M=2, D=500, t_max=300, seeds=4,
+    ...                        grid={"eta": [0.05, 0.1], "phi_F": [0.01, 0.1]})
+    >>> spec.n_points, len(spec.tasks())
+    (4, 4)
+    >>> spec = sweep.load_spec("spec.toml", seeds=8)              # the file, with 8 seeds
+    """
     d = {}
     if source is not None and not isinstance(source, dict):
         try:

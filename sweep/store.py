@@ -291,7 +291,34 @@ def decode(ds):
 
 def open_dataset(path):
     """The dataset of a sweep store: the consolidated sweep.zarr if the sweep is complete, else
-    the tasks present (the rest 'missing')."""
+    the tasks present (the rest 'missing').
+
+    Exported as `sweep.open`.  An interrupted sweep can so be looked at before it is resumed.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The store directory (the ``out`` of `sweep.run`).
+
+    Returns
+    -------
+    xarray.Dataset
+        One dimension per grid axis in spec order (coordinates = the values), then seed (the
+        seed numbers), then t; order parameters add k (student unit), l (second student index of
+        Q) and m (teacher unit), padded with NaN where K or M vary over the grid.  Status is
+        'finished', 'diverged' or 'missing'; missing tasks have NaN values.
+
+    Raises
+    ------
+    SpecError
+        If `path` is not a sweep store (no readable sweep.json).
+
+    Examples
+    --------
+    >>> import sweep
+    >>> ds = sweep.open("runs/pepita")
+    >>> ds.eps_g.sel(eta=0.1).mean("seed")
+    """
     import xarray as xr
     path = Path(path)
     store = Store.open(path)
