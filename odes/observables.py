@@ -27,16 +27,16 @@ def eps_g(Q, R, T, v, v_star, activation="erf"):
 
     Parameters
     ----------
-    Q : array_like, shape (..., K, K)
-        Student-student overlaps.
-    R : array_like, shape (..., K, M)
-        Student-teacher overlaps.
-    T : array_like, shape (M, M) or (..., M, M)
-        Teacher-teacher overlaps.
-    v : array_like, shape (..., K)
-        The student's second layer.
-    v_star : array_like, shape (M,) or (..., M)
-        The teacher's second layer.
+    Q : array_like
+        Shape (..., K, K). Student-student overlaps.
+    R : array_like
+        Shape (..., K, M). Student-teacher overlaps.
+    T : array_like
+        Shape (M, M) or (..., M, M). Teacher-teacher overlaps.
+    v : array_like
+        Shape (..., K). The student's second layer.
+    v_star : array_like
+        Shape (M,) or (..., M). The teacher's second layer.
     activation : {'erf', 'linear', 'relu'}, default 'erf'
         g of teacher and student.
 
@@ -74,8 +74,8 @@ def angle(x, y):
 
     Parameters
     ----------
-    x, y : array_like, shape (..., n)
-        The vectors, broadcast against each other.
+    x, y : array_like
+        Shape (..., n). The vectors, broadcast against each other.
 
     Returns
     -------
@@ -109,14 +109,14 @@ def degenerate_solution(Q, R, T, v_star, min_cos=0.3, min_ratio=2.0):
 
     Parameters
     ----------
-    Q : array_like, shape (..., K, K)
-        Student-student overlaps.
-    R : array_like, shape (..., K, M)
-        Student-teacher overlaps.
-    T : array_like, shape (M, M) or (..., M, M)
-        Teacher-teacher overlaps.
-    v_star : array_like, shape (M,) or (..., M)
-        The teacher's second layer.
+    Q : array_like
+        Shape (..., K, K). Student-student overlaps.
+    R : array_like
+        Shape (..., K, M). Student-teacher overlaps.
+    T : array_like
+        Shape (M, M) or (..., M, M). Teacher-teacher overlaps.
+    v_star : array_like
+        Shape (M,) or (..., M). The teacher's second layer.
     min_cos : float, default 0.3
         The smallest best cosine of a specialised unit.
     min_ratio : float, default 2.0
@@ -163,18 +163,18 @@ def angles(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None):
 
     Parameters
     ----------
-    Q : array_like, shape (..., K, K)
-        Student-student overlaps.
-    R : array_like, shape (..., K, M)
-        Student-teacher overlaps.
-    T : array_like, shape (M, M) or (..., M, M)
-        Teacher-teacher overlaps.
-    v : array_like, shape (..., K)
-        The student's second layer.
-    v_star : array_like, shape (M,) or (..., M)
-        The teacher's second layer.
-    f : array_like, shape (..., K), optional
-        The feedback vector (AF vector a, or FA's b).
+    Q : array_like
+        Shape (..., K, K). Student-student overlaps.
+    R : array_like
+        Shape (..., K, M). Student-teacher overlaps.
+    T : array_like
+        Shape (M, M) or (..., M, M). Teacher-teacher overlaps.
+    v : array_like
+        Shape (..., K). The student's second layer.
+    v_star : array_like
+        Shape (M,) or (..., M). The teacher's second layer.
+    f : array_like, optional
+        Shape (..., K). The feedback vector (AF vector a, or FA's b).
     feedback : {'a', 'b', None}, optional
         Which one `f` is (`odes.Rule.feedback_name`).
     phi_F : float, optional

@@ -35,30 +35,30 @@ class Result:
 
     Attributes
     ----------
-    t : ndarray, shape (n,)
-        The output times.
-    Q : ndarray, shape (n, K, K)
-        Student-student overlaps.
-    R : ndarray, shape (n, K, M)
-        Student-teacher overlaps.
-    v : ndarray, shape (n, K)
-        The student's second layer.
-    a : ndarray, shape (n, K)
-        The AF vector, for the adaptive rules (AFA and the PEPITA family).
-    b : ndarray, shape (n, K)
-        FA's feedback vector (constant), for 'fa'.
-    f : ndarray, shape (n, K), or None
-        The feedback vector under either name (None for BP).
-    T : ndarray, shape (M, M)
-        The teacher's overlaps (constant).
-    v_star : ndarray, shape (M,)
-        The teacher's second layer (constant).
-    p : ndarray, shape (M,), or None
-        The teacher projection of F where the rule has F (constant).
+    t : ndarray
+        Shape (n,). The output times.
+    Q : ndarray
+        Shape (n, K, K). Student-student overlaps.
+    R : ndarray
+        Shape (n, K, M). Student-teacher overlaps.
+    v : ndarray
+        Shape (n, K). The student's second layer.
+    a : ndarray
+        Shape (n, K). The AF vector, for the adaptive rules (AFA and the PEPITA family).
+    b : ndarray
+        Shape (n, K). FA's feedback vector (constant), for 'fa'.
+    f : ndarray or None
+        Shape (n, K). The feedback vector under either name (None for BP).
+    T : ndarray
+        Shape (M, M). The teacher's overlaps (constant).
+    v_star : ndarray
+        Shape (M,). The teacher's second layer (constant).
+    p : ndarray or None
+        Shape (M,). The teacher projection of F where the rule has F (constant).
     phi_F : float or None
         ``|F|^2`` where the rule has F.
-    eps_g : ndarray, shape (n,)
-        The generalisation error (`odes.eps_g`).
+    eps_g : ndarray
+        Shape (n,). The generalisation error (`odes.eps_g`).
     rule : Rule
         The rule integrated.
     params : dict

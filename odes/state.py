@@ -75,36 +75,30 @@ class State:
     Made directly, ``State(Q=..., R=..., T=..., v=..., v_star=...)``; from the overlaps of a random
     draw, ``State.random(K, M, D, seed)`` (the simulator's draw for that seed); from weights,
     ``State.from_weights(W, W_star, v, v_star, F=, b=)``; from a file, ``State.from_json(path)``
-    (written by `to_json`; keys as the field names).
+    (written by `to_json`; keys as the field names).  The properties ``K`` and ``M`` are the
+    student's and the teacher's widths, from the shapes of Q and T.
 
     Parameters
     ----------
-    Q : array_like, shape (K, K)
-        Student-student overlaps Q_kl = w_k.w_l/D; symmetric.
-    R : array_like, shape (K, M)
-        Student-teacher overlaps R_km = w_k.w*_m/D.
-    T : array_like, shape (M, M)
-        Teacher-teacher overlaps T_mn = w*_m.w*_n/D (constant); symmetric.
-    v : array_like, shape (K,)
-        The student's second layer.
-    v_star : array_like, shape (M,)
-        The teacher's second layer.
-    b : array_like, shape (K,), optional
-        FA's fixed feedback vector (constant); needed by 'fa'.
-    a : array_like, shape (K,), optional
-        The AF vector a_k = w_k.F/sqrt(D) (dynamic); needed by AFA and the PEPITA family, and
-        only together with p.
-    p : array_like, shape (M,), optional
-        The teacher projection of F, p_m = w*_m.F/sqrt(D) (constant).
+    Q : array_like
+        Shape (K, K). Student-student overlaps Q_kl = w_k.w_l/D; symmetric.
+    R : array_like
+        Shape (K, M). Student-teacher overlaps R_km = w_k.w*_m/D.
+    T : array_like
+        Shape (M, M). Teacher-teacher overlaps T_mn = w*_m.w*_n/D (constant); symmetric.
+    v : array_like
+        Shape (K,). The student's second layer.
+    v_star : array_like
+        Shape (M,). The teacher's second layer.
+    b : array_like, optional
+        Shape (K,). FA's fixed feedback vector (constant); needed by 'fa'.
+    a : array_like, optional
+        Shape (K,). The AF vector a_k = w_k.F/sqrt(D) (dynamic); needed by AFA and the PEPITA
+        family, and only together with p.
+    p : array_like, optional
+        Shape (M,). The teacher projection of F, p_m = w*_m.F/sqrt(D) (constant).
     phi_F : float, optional
         ``|F|^2`` (constant), >= 0.
-
-    Attributes
-    ----------
-    K : int
-        The student's width, from the shape of Q.
-    M : int
-        The teacher's width, from the shape of T.
 
     Raises
     ------
@@ -277,19 +271,19 @@ class State:
 
         Parameters
         ----------
-        W : array_like, shape (K, D)
-            The student's first layer.
-        W_star : array_like, shape (M, D)
-            The teacher's first layer, of the same input dimension D.
-        v : array_like, shape (K,)
-            The student's second layer.
-        v_star : array_like, shape (M,)
-            The teacher's second layer.
-        F : array_like, shape (D,), optional
-            The AFA/PEPITA projection: gives a = W F/sqrt(D), p = W_star F/sqrt(D) and
+        W : array_like
+            Shape (K, D). The student's first layer.
+        W_star : array_like
+            Shape (M, D). The teacher's first layer, of the same input dimension D.
+        v : array_like
+            Shape (K,). The student's second layer.
+        v_star : array_like
+            Shape (M,). The teacher's second layer.
+        F : array_like, optional
+            Shape (D,). The AFA/PEPITA projection: gives a = W F/sqrt(D), p = W_star F/sqrt(D) and
             phi_F = ``|F|^2``.
-        b : array_like, shape (K,), optional
-            FA's feedback vector, kept as it is.
+        b : array_like, optional
+            Shape (K,). FA's feedback vector, kept as it is.
 
         Returns
         -------
@@ -462,8 +456,8 @@ def realise(state, D, seed=0, b=None):
         Input dimension, at least the number n of vectors (M + K, plus one with F).
     seed : int, default 0
         Seed of the random orthonormal O (numpy's default_rng).
-    b : array_like, shape (K,), optional
-        FA's feedback vector (default: the state's b, or zeros).
+    b : array_like, optional
+        Shape (K,). FA's feedback vector (default: the state's b, or zeros).
 
     Returns
     -------

@@ -27,18 +27,18 @@ class Weights:
 
     Parameters
     ----------
-    W : ndarray, shape (K, D)
-        The student's first layer.
-    W_star : ndarray, shape (M, D)
-        The teacher's first layer.
-    v : ndarray, shape (K,)
-        The student's second layer.
-    v_star : ndarray, shape (M,)
-        The teacher's second layer.
-    F : ndarray, shape (D,)
-        The PEPITA/AFA projection.
-    b : ndarray, shape (K,)
-        FA's feedback.
+    W : ndarray
+        Shape (K, D). The student's first layer.
+    W_star : ndarray
+        Shape (M, D). The teacher's first layer.
+    v : ndarray
+        Shape (K,). The student's second layer.
+    v_star : ndarray
+        Shape (M,). The teacher's second layer.
+    F : ndarray
+        Shape (D,). The PEPITA/AFA projection.
+    b : ndarray
+        Shape (K,). FA's feedback.
 
     Attributes
     ----------

@@ -226,8 +226,8 @@ class Comparison:
         {rule: per-seed list} of messages.
     also_t_diverged : dict of str to list
         {rule: per-seed list} of divergence times.
-    t : ndarray, shape (n,)
-        The record times (the simulation's).
+    t : ndarray
+        Shape (n,). The record times (the simulation's).
     params : dict
         The simulation's parameters with ode_rule, also and the ODE's.
 

@@ -64,33 +64,35 @@ class Simulation:
 
     Attributes
     ----------
-    t : ndarray, shape (n,)
-        The record times t = steps/D.
-    steps : ndarray of int, shape (n,)
-        The SGD steps at which the order parameters were recorded (0: the initial state).
-    Q : ndarray, shape (S, n, K, K)
-        Student-student overlaps.
-    R : ndarray, shape (S, n, K, M)
-        Student-teacher overlaps.
-    v : ndarray, shape (S, n, K)
-        The student's second layer.
-    f : ndarray, shape (S, n, K), or None
-        The feedback vector -- the AF vector a = W F/sqrt(D) for adaptive rules, b for FA (also
-        as ``a`` or ``b``); None for BP.
-    T : ndarray, shape (S, M, M)
-        Per-seed constant: the teacher's overlaps.
-    v_star : ndarray, shape (S, M)
-        Per-seed constant: the teacher's second layer.
-    p : ndarray, shape (S, M)
-        Per-seed constant: the teacher projection of F (zeros for the rules without F).
-    phi_F : ndarray, shape (S,)
-        Per-seed constant: ``|F|^2`` (zeros for the rules without F).
-    eps_g : ndarray, shape (S, n)
-        The generalisation error of each seed.
+    t : ndarray
+        Shape (n,). The record times t = steps/D.
+    steps : ndarray of int
+        Shape (n,). The SGD steps at which the order parameters were recorded (0: the initial
+        state).
+    Q : ndarray
+        Shape (S, n, K, K). Student-student overlaps.
+    R : ndarray
+        Shape (S, n, K, M). Student-teacher overlaps.
+    v : ndarray
+        Shape (S, n, K). The student's second layer.
+    f : ndarray or None
+        Shape (S, n, K). The feedback vector -- the AF vector a = W F/sqrt(D) for adaptive rules, b
+        for FA (also as ``a`` or ``b``); None for BP.
+    T : ndarray
+        Shape (S, M, M). Per-seed constant: the teacher's overlaps.
+    v_star : ndarray
+        Shape (S, M). Per-seed constant: the teacher's second layer.
+    p : ndarray
+        Shape (S, M). Per-seed constant: the teacher projection of F (zeros for the rules without
+        F).
+    phi_F : ndarray
+        Shape (S,). Per-seed constant: ``|F|^2`` (zeros for the rules without F).
+    eps_g : ndarray
+        Shape (S, n). The generalisation error of each seed.
     angles : dict of str to ndarray
         The alignment angles, (S, n) each, in degrees (`odes.angles`).
-    eps_test : ndarray, shape (S, n), or None
-        The Monte-Carlo error on the held-out set (n_test > 0), else None.
+    eps_test : ndarray or None
+        Shape (S, n). The Monte-Carlo error on the held-out set (n_test > 0), else None.
     rule : Rule
         The rule simulated.
     params : dict
@@ -99,8 +101,8 @@ class Simulation:
         The seed numbers.
     status : list of str
         Per seed, 'ok' or 'diverged'.
-    t_diverged : ndarray, shape (S,)
-        Per seed, when it diverged (NaN if it did not).
+    t_diverged : ndarray
+        Shape (S,). Per seed, when it diverged (NaN if it did not).
     n_seeds : int
         S.
     n_diverged : int
