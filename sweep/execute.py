@@ -227,7 +227,7 @@ def run(spec=None, out=None, *, jobs=None, scheduler=None, cluster=None, resume=
     >>> ds.eps_g.dims
     ('K', 'seed', 't')
     >>> ds = sweep.run("spec.toml", out="runs/pepita", jobs=4)     # stored; resume=True finishes it
-    >>> ds.eps_g.sel(eta=0.1).mean("seed")
+    >>> m = ds.eps_g.sel(eta=0.1).mean("seed")        # the seed mean at eta = 0.1
     """
     import tempfile
     if out is None:

@@ -317,7 +317,7 @@ def open_dataset(path):
     --------
     >>> import sweep
     >>> ds = sweep.open("runs/pepita")
-    >>> ds.eps_g.sel(eta=0.1).mean("seed")
+    >>> m = ds.eps_g.sel(eta=0.1).mean("seed")        # the seed mean at eta = 0.1
     """
     import xarray as xr
     path = Path(path)
