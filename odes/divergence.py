@@ -1,8 +1,8 @@
 """When a run has diverged: one definition for the ODE and the simulation.
 
 A run (an ODE solution or one seed of the simulation) has diverged once some self-overlap
-Q_kk = |w_k|^2/D or some v_k^2 exceeds `BLOWUP`, or a quantity is no longer finite.  With
-|R_km|^2 <= Q_kk T_mm and |a_k|^2 <= Q_kk phi_F every order parameter is then bounded by it, and
+Q_kk = ``|w_k|^2/D`` or some v_k^2 exceeds `BLOWUP`, or a quantity is no longer finite.  With
+R_km^2 <= Q_kk T_mm and a_k^2 <= Q_kk phi_F every order parameter is then bounded by it, and
 eps_g grows with them, so a run that stays below it is a run whose numbers can be read.  A
 learning run that converges keeps Q_kk and v_k^2 of the order of the teacher's (O(1)); 1e8 is far
 from any of them, and far below overflow (a blow-up crosses it within a few time units).

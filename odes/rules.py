@@ -3,19 +3,16 @@
 Every rule of the toolkit updates the first layer as w_k <- w_k - (eta/sqrt(D)) f_k g'(lambda_k) e x'
 with a first-layer *feedback vector* f and a presynaptic input x' (theory.md section 2):
 
-=============  ==========================  ===============================================
-rule           feedback f                  Fe terms (x' = x - F e, h~ in the last layer)
-=============  ==========================  ===============================================
-``bp``         the second layer v          no
-``fa``         a fixed random vector b     no
-``afa``        the AF vector a = W F/sqrt(D), recomputed every step    no
-``pepita-lin`` the AF vector a             yes (theory.md section 2.6)
-``pepita``     exact PEPITA: two forward passes, no Taylor step (theory.md sections 2.4, 3.6)
-``pepita-hebbian``  PEPITA in Hebbian/anti-Hebbian form, the paper's code's "mixed" mode (theory.md
-               8.3): first layer h x^T - h~ x~^T, last layer yhat h - y h~
-``pepita-tl``  time-local PEPITA, the code's "mixed_tl" mode (theory.md 8.3): the Hebbian half-update
-               on the clean pass, then the anti-Hebbian one on x~ with the weights after the first
-=============  ==========================  ===============================================
+- ``bp``: feedback f = the second layer v; no Fe terms.
+- ``fa``: f = a fixed random vector b; no Fe terms.
+- ``afa``: f = the AF vector a = W F/sqrt(D), recomputed every step; no Fe terms.
+- ``pepita-lin``: f = the AF vector a, with the Fe terms (x' = x - F e, h~ in the last layer;
+  theory.md section 2.6).
+- ``pepita``: exact PEPITA, two forward passes, no Taylor step (theory.md sections 2.4, 3.6).
+- ``pepita-hebbian``: PEPITA in Hebbian/anti-Hebbian form, the paper's code's "mixed" mode
+  (theory.md 8.3): first layer h x^T - h~ x~^T, last layer yhat h - y h~.
+- ``pepita-tl``: time-local PEPITA, the code's "mixed_tl" mode (theory.md 8.3): the Hebbian
+  half-update on the clean pass, then the anti-Hebbian one on x~ with the weights after the first.
 
 The ODEs of bp, fa, afa and pepita-lin are closed-form (`odes.rhs`); exact PEPITA's expectations
 have no closed form and are evaluated by quadrature (`odes.rhs.quadrature`, `odes.gaussian.expectations`).

@@ -8,16 +8,16 @@ sqrt(D) F only for the rules with F) and keep their overlap matrix S = V V^T / D
 
 the covariance of the fields u = V x / sqrt(D) = (nu, zeta, lambda) for x ~ N(0, I_D).  The
 teacher's rows come first because they never change: their part of the factor below is computed
-once per call, and a step refactorises only the students' rows.  With P the
-projector on the rows of V, one step's input enters only through u (P x) and |x|^2 = |P x|^2 +
-|P_perp x|^2, which are independent: u = L z with L L^T = S, z ~ N(0, I) in rank(S) dimensions,
-and |x|^2 = |z|^2 + chi^2 with D - rank(S) degrees of freedom.  Every rule moves w_k along x and F
-only, w_k <- kappa w_k - (eta/sqrt(D)) (phi_k x + psi_k F) (kappa = 1 - weight_decay/D), with
+once per call, and a step refactorises only the students' rows.  With P the projector on
+the rows of V, one step's input enters only through u (P x) and the squared norm
+``|x|^2 = |P x|^2 + |P_perp x|^2``, whose parts are independent: u = L z with L L^T = S,
+z ~ N(0, I) in rank(S) dimensions, and ``|x|^2 = |z|^2 + chi^2`` with D - rank(S) degrees of
+freedom.  Every rule moves w_k along x and F only, w_k <- kappa w_k - (eta/sqrt(D)) (phi_k x + psi_k F) (kappa = 1 - weight_decay/D), with
 the scalars phi_k, psi_k of `simulate.kernel.error_signals` (the same function the weights
-kernel calls), so with w_k.x = sqrt(D) lambda_k, w_k.F = sqrt(D) a_k, x.F = zeta, |F|^2 = phi_F,
+kernel calls), so with w_k.x = sqrt(D) lambda_k, w_k.F = sqrt(D) a_k, x.F = zeta, ``|F|^2`` = phi_F,
 
     Q_kl <- kappa^2 Q_kl - kappa (eta/D) (phi_k lambda_l + phi_l lambda_k + psi_k a_l + psi_l a_k)
-            + (eta^2/D) (phi_k phi_l |x|^2/D + (phi_k psi_l + psi_k phi_l) zeta/D + psi_k psi_l phi_F/D)
+            + (eta^2/D) (phi_k phi_l x.x/D + (phi_k psi_l + psi_k phi_l) zeta/D + psi_k psi_l phi_F/D)
     R_kn <- kappa R_kn - (eta/D) (phi_k nu_n + psi_k p_n)
     a_k  <- kappa a_k - (eta/D) (phi_k zeta + psi_k phi_F)
 

@@ -1,18 +1,14 @@
 """The ODE methods of `odes.integrate`, one registry entry each (`METHODS`), and their contract
 (`odes.solvers.common`: the `Problem` a method is given, the `Outcome` it returns, one `Status`).
 
-=================  ==========================================================  ============
-method             what                                                         options
-=================  ==========================================================  ============
-``dopri5``         adaptive Dormand-Prince 5(4), compiled, dense output         rtol, atol
-                   (`odes.solvers.dopri5`; the default)
-``bdf``            variable-order backward differentiation for stiff runs,     rtol, atol
-                   compiled (`odes.solvers.bdf`)
-``rk4``            classical Runge-Kutta, fixed steps (`odes.solvers.fixed_step`)  dt
-``euler``          forward Euler, fixed steps                                   dt
-``scipy-<METHOD>`` a solver of scipy.integrate, METHOD one of RK45, RK23,       rtol, atol
-                   DOP853, Radau, BDF, LSODA (`odes.solvers.scipy_ivp`)
-=================  ==========================================================  ============
+- ``dopri5`` (the default): adaptive Dormand-Prince 5(4), compiled, with dense output
+  (`odes.solvers.dopri5`); options rtol, atol.
+- ``bdf``: variable-order backward differentiation for stiff runs, compiled (`odes.solvers.bdf`);
+  options rtol, atol.
+- ``rk4``, ``euler``: classical Runge-Kutta and forward Euler, fixed steps of dt
+  (`odes.solvers.fixed_step`); option dt.
+- ``scipy-<METHOD>``: a solver of scipy.integrate, METHOD one of RK45, RK23, DOP853, Radau, BDF,
+  LSODA, stepped from Python (`odes.solvers.scipy_ivp`); options rtol, atol.
 
 An option a method does not take is refused (`resolve`), with one exception: ``dt`` also spaces the
 default output times (`odes.integrate.default_times`), so every method takes it when no output
