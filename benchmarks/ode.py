@@ -219,7 +219,7 @@ def source_tree(commit):
     return root
 
 
-def layout_rates(commit=BEFORE_LAYOUT, rounds=5):
+def layout_rates(commit=BEFORE_LAYOUT, rounds=7):
     """{case: (this package, the package at `commit`)} seconds per integration (best over
     `rounds` rounds of fresh processes, this package's and the old one's interleaved, each
     taking the best of 5 runs after a warm-up): the ratio shows what the restructuring of
