@@ -70,12 +70,10 @@ def parse(argv):
     return args
 
 
-def initial_weights(args):
-    """None (random weights), or one `Weights` per seed realising the --init state in dimension D;
-    sets args.K, args.M from the state."""
+def initial_state(args):
+    """None (random weights), or the --init state (which the weights sampler realises per seed in
+    dimension D and the overlaps sampler starts from); sets args.K, args.M from the state."""
     from odes.state import State
-    from odes.state import realise
-    from .run import seed_list
     if args.init is None:
         args.K, args.M = args.K or 2, args.M or 2
         return None
@@ -88,7 +86,7 @@ def initial_weights(args):
     from odes.rules import get_rule
     if get_rule(args.rule).uses_F and state.phi_F is None:
         raise UsageError(f"--init: phi_F is needed to build F for a {args.rule} simulation")
-    return [realise(state, args.D, seed=s, b=state.b) for s in seed_list(args.seeds, args.seed)]
+    return state
 
 
 def main(argv=None):
@@ -97,7 +95,7 @@ def main(argv=None):
     command_line_setup(PROG)
     try:
         args = parse(argv)
-        weights = initial_weights(args)
+        state = initial_state(args)
         cmp = compare(args.rule, args.K, args.M, args.D, args.eta, t_max=args.t_max,
                       times=args.times, seeds=args.seeds, seed=args.seed, jobs=args.jobs,
                       eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
@@ -105,7 +103,7 @@ def main(argv=None):
                       ode=args.ode, also=args.also, method=args.method,
                       dt=DEFAULTS["dt"] if args.dt is None else args.dt,
                       rtol=args.rtol, atol=args.atol, nodes=args.nodes, n_test=args.n_test,
-                      weights=weights, weight_decay=args.weight_decay, activation=args.activation,
+                      state=state, weight_decay=args.weight_decay, activation=args.activation,
                       progress=False if args.quiet else None, sampler=args.sampler)
     except (UsageError, StateError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

@@ -635,7 +635,7 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
             method=DEFAULT_METHOD, dt=0.01, rtol=None, atol=None, nodes=None, seed=0, n_test=0,
             weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None,
-            sampler="weights"):
+            sampler="weights", state=None):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
@@ -717,7 +717,8 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
     sim = run(rule, K, M, D, eta, times=times, t_max=t_max, seeds=seeds, seed=seed, jobs=jobs,
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, weight_decay=weight_decay,
-              activation=activation, blowup=blowup, progress=progress, sampler=sampler)
+              activation=activation, blowup=blowup, progress=progress, sampler=sampler,
+              state=state)
     ode_params = dict(method=method, **full)
     if not ode:
         return Comparison(sim, None, None, "", ode_params)

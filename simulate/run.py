@@ -258,6 +258,22 @@ class _OverlapRun:
         return self.step - before
 
 
+def _state_start(state, weights, rule, K, M, D, seeds, sampler):
+    """Check a given initial `odes.State` against the run; returns the weights that realise it
+    per seed for the weights sampler (theory.md 3.7, each seed its own rotation), None for the
+    overlaps sampler (which starts from the state's overlaps, whatever D)."""
+    if weights is not None:
+        raise ValueError("give weights or state, not both")
+    state.check_rule(rule)
+    if (state.K, state.M) != (K, M):
+        raise ValueError(f"the state has K={state.K}, M={state.M}, but the run K={K}, M={M}")
+    if rule.uses_F and state.phi_F is None:
+        raise ValueError(f"state: phi_F (and a, p) are needed for a {rule.name} run")
+    if sampler == "overlaps":
+        return None
+    return [odes.realise(state, D, seed=s, b=state.b) for s in seeds]
+
+
 def _chunk(ns_per_step):
     """Steps per kernel call: about 20 ms of work, so progress and threads stay responsive."""
     return max(1, int(2e7 / ns_per_step))
@@ -353,7 +369,7 @@ def _simulation(runs, rule, t, steps, params):
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None,
-        sampler="weights"):
+        sampler="weights", state=None):
     """Online SGD of the teacher-student network for several seeds.
 
     Seed s draws its teacher, student, F and b with `odes.weights.draw_weights` (K, M, D, s), the
@@ -455,12 +471,19 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     flags = codes(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
     draw = dict(init=init, v_star=v_star, sigma_F=sigma_F, train_v=train_v)
+    custom = weights is not None or state is not None
+    if state is not None:
+        weights = _state_start(state, weights, rule, K, M, D, seeds, sampler)
     if sampler == "weights":
         initial = _initial_weights(weights, seeds, K, M, D, **draw)
         runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
                 for s, w in zip(seeds, initial)]
     else:
-        if weights is None:
+        if state is not None:
+            b = state.b if state.b is not None else np.zeros(K)
+            starts = [(overlaps.overlaps_of_state(state, rule.uses_F), state.v, state.v_star, b)
+                      for _ in seeds]
+        elif weights is None:
             starts = [overlaps.draw_overlaps(K, M, D, s, uses_F=rule.uses_F, **draw) for s in seeds]
         else:
             starts = [(overlaps.overlaps_of(w, rule.uses_F), w.v, w.v_star, w.b)
@@ -474,5 +497,6 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   init=init, v_star=v_star, n_test=int(n_test), blowup=float(blowup),
                   times_requested=None if times is None else np.asarray(times, float).tolist(),
                   t_max=None if t_max is None else float(t_max), dt=float(dt),
-                  custom_weights=weights is not None, sampler=sampler)
+                  custom_weights=custom, sampler=sampler,
+                  initial_state=None if state is None else state.to_dict())
     return _simulation(runs, rule, t, steps, params)

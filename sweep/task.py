@@ -95,13 +95,9 @@ def _simulation_arrays(kind, p, times, seeds, state):
     import warnings
 
     import simulate
-    from odes.state import realise
     kw = _run_kwargs(p)
-    weights = None
-    if state is not None:
-        weights = [realise(state, p["D"], seed=s, b=state.b) for s in seeds]
     common = dict(times=times, seeds=list(seeds), jobs=1, n_test=p["n_test"], dt=p["dt"],
-                  weights=weights, progress=False, sampler=p["sampler"], **kw)
+                  state=state, progress=False, sampler=p["sampler"], **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", simulate.DivergenceWarning)   # recorded in status
         if kind == "sim":

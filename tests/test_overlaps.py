@@ -323,6 +323,29 @@ def test_a_student_that_becomes_its_teacher_keeps_running():
     assert abs(sim.Q[0, -1, 0, 0] - sim.R[0, -1, 0, 0]) < 1e-6
 
 
+def test_a_given_state_starts_the_chain_at_any_D(tmp_path):
+    """state= (and --init FILE): the overlaps sampler starts from the state's overlaps exactly,
+    at a cost independent of D (here D = 10^9, which the weights could not hold)."""
+    st = odes.State.random(2, 2, 400, 5, sigma_F=0.05)
+    sim = simulate.run("afa", 2, 2, 10**9, 0.5, times=[1e-6], seeds=2, state=st,
+                       sampler="overlaps", progress=False)
+    for s in range(2):
+        got = sim.state(s, 0)
+        np.testing.assert_array_equal(got.Q, st.Q)
+        np.testing.assert_array_equal(got.R, st.R)
+        np.testing.assert_array_equal(got.a, st.a)
+    assert sim.params["initial_state"]["phi_F"] == st.phi_F
+    path = tmp_path / "ic.json"
+    st.to_json(path)
+    from simulate.cli import main
+    out = tmp_path / "o.npz"
+    assert main(["--rule", "afa", "--eta", "0.5", "--init", str(path), "--D", "1000000000",
+                 "--times", "0,1e-6", "--seeds", "2", "--sampler", "overlaps", "--no-ode",
+                 "--quiet", "--out", str(out)]) == 0
+    with pytest.raises(ValueError, match="weights or state"):
+        simulate.run("afa", 2, 2, 400, 0.5, t_max=1, state=st, weights=odes.draw_weights(2, 2, 400, 0))
+
+
 def test_options_that_need_the_weights_are_refused(tmp_path):
     with pytest.raises(ValueError, match="n_test"):
         simulate.run("bp", 2, 2, 100, 0.5, t_max=1, n_test=10, sampler="overlaps")
