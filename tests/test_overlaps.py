@@ -346,6 +346,20 @@ def test_a_given_state_starts_the_chain_at_any_D(tmp_path):
         simulate.run("afa", 2, 2, 400, 0.5, t_max=1, state=st, weights=odes.draw_weights(2, 2, 400, 0))
 
 
+def test_a_diverging_seed_is_reported_as_by_the_weights_sampler():
+    """The divergence rule of odes.divergence: a seed whose Q_kk or v_k^2 passes the threshold
+    stops, is 'diverged' with its time, its later records are NaN and a DivergenceWarning says
+    so; the other seeds go on."""
+    with pytest.warns(simulate.DivergenceWarning, match="diverged"):
+        sim = simulate.run("bp", 2, 2, 200, 8.0, t_max=10.0, seeds=3, sampler="overlaps",
+                           blowup=10.0, progress=False)
+    assert sim.status.count("diverged") == 2            # seeds 0 and 1; seed 2 goes on
+    for s, status in enumerate(sim.status):
+        if status == "diverged":
+            after = sim.t > sim.t_diverged[s]
+            assert np.all(np.isnan(sim.Q[s, after])) and np.all(np.isfinite(sim.Q[s, ~after]))
+
+
 def test_options_that_need_the_weights_are_refused(tmp_path):
     with pytest.raises(ValueError, match="n_test"):
         simulate.run("bp", 2, 2, 100, 0.5, t_max=1, n_test=10, sampler="overlaps")
