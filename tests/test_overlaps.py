@@ -356,7 +356,7 @@ def test_a_diverging_seed_is_reported_as_by_the_weights_sampler():
     assert sim.status.count("diverged") == 2            # seeds 0 and 1; seed 2 goes on
     for s, status in enumerate(sim.status):
         if status == "diverged":
-            after = sim.t > sim.t_diverged[s]
+            after = sim.t >= sim.t_diverged[s]           # the record at the detection step too
             assert np.all(np.isnan(sim.Q[s, after])) and np.all(np.isfinite(sim.Q[s, ~after]))
 
 
