@@ -44,8 +44,7 @@ from .gaussian.expectations import accuracy_note
 from .observables import eps_g as _eps_g
 from .result import Result
 from .rhs import kernel_args, layout, unpack
-from .rhs.fields import stop_reached
-from .rhs.parameters import ACTIVATION, N_NODES
+from .rhs.parameters import N_NODES
 from .rules import get_rule
 from .solvers import DEFAULT_METHOD, Problem, Status, resolve
 
@@ -293,17 +292,10 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
 
 
 def _problem(y0, times, args, blowup, stop_eps, stop_above, progress, cancel):
-    """The `odes.solvers.Problem` of a run, with its stop test (`odes.rhs.fields.stop_reached`)."""
-    K, M, T, vstar, par = args.K, args.M, args.T, args.vstar, args.par
+    """The `odes.solvers.Problem` of a run; its stop test bounds eps_g (NaN: not checked)."""
     bounds = (np.nan if stop_eps is None else float(stop_eps),
               np.nan if stop_above is None else float(stop_above))
-    act = int(par[ACTIVATION])
-
-    def stops(y):
-        return stop_reached(y, K, M, T, vstar, act, *bounds)
-
-    return Problem(y0, times, args, float(blowup), bounds,
-                   None if stop_eps is None and stop_above is None else stops, progress, cancel)
+    return Problem(y0, times, args, float(blowup), bounds, progress, cancel)
 
 
 def _result(outcome, problem, state, rule, eta, run_params, solver):

@@ -102,6 +102,22 @@ def memory_bytes():
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def student_init(init, W, v, D, train_v=True, v_star="gaussian"):
+    """The student's first layer W (N(0,1) entries, any shape) and second layer v (K, N(0,1)
+    entries) scaled as `init` wants them (see `draw_weights`), and v = 1 for a frozen second
+    layer with v* = ones: the one definition of the initialisations, for the weights and for the
+    overlap sampler's draw (which passes the scale of one entry as W)."""
+    if init == "small":
+        W, v = 1e-3 * W, 1e-3 * v
+    elif init == "mixed":
+        W, v = W / np.sqrt(D), v / np.sqrt(len(v))
+    elif init == "zero":
+        W, v = 0 * W, 0 * v
+    if not train_v and v_star == "ones":
+        v = np.ones(len(v))
+    return W, v
+
+
 def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, train_v=True):
     """Draw teacher, student, F and b.
 
@@ -161,14 +177,7 @@ def draw_weights(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, t
     vs = rng_teacher.standard_normal(M) if v_star == "gaussian" else np.ones(M)
     W = rng_student.standard_normal((K, D))
     v = rng_student.standard_normal(K)
-    if init == "small":
-        W, v = 1e-3 * W, 1e-3 * v
-    elif init == "mixed":
-        W, v = W / np.sqrt(D), v / np.sqrt(K)
-    elif init == "zero":
-        W, v = 0 * W, 0 * v
-    if not train_v and v_star == "ones":
-        v = np.ones(K)
+    W, v = student_init(init, W, v, D, train_v, v_star)
     F = sigma_F * rng_feedback.standard_normal(D)
     b = rng_feedback.standard_normal(K)
     return Weights(W, W_star, v, vs, F, b)

@@ -291,7 +291,7 @@ def draw_overlaps(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, 
     degrees of freedom and A_ij ~ N(0, 1) below the diagonal (r(r+1)/2 numbers, whatever D).
     v*, v and b come from the teacher, student and feedback streams of `odes.weights.streams`
     (their laws are draw_weights'); A from a fifth stream of the seed."""
-    from odes.weights import default_sigma_F, streams
+    from odes.weights import default_sigma_F, streams, student_init
     r = K + M + (1 if uses_F else 0)
     if D < r:
         raise ValueError(f"D = {D} is smaller than the {r} vectors whose overlaps the chain keeps")
@@ -300,20 +300,11 @@ def draw_overlaps(K, M, D, seed, init="large", v_star="gaussian", sigma_F=None, 
     rng_teacher, rng_student, rng_feedback, _ = streams(seed)
     rng_wishart = np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
     vs = rng_teacher.standard_normal(M) if v_star == "gaussian" else np.ones(M)
-    v = rng_student.standard_normal(K)
-    scale_w = {"large": 1.0, "small": 1e-3, "mixed": 1.0 / np.sqrt(D), "zero": 0.0}[init]
-    if init == "small":
-        v = 1e-3 * v
-    elif init == "mixed":
-        v = v / np.sqrt(K)
-    elif init == "zero":
-        v = 0 * v
-    if not train_v and v_star == "ones":
-        v = np.ones(K)
+    scale, v = student_init(init, np.ones(1), rng_student.standard_normal(K), D, train_v, v_star)
     b = rng_feedback.standard_normal(K)
     A = np.tril(rng_wishart.standard_normal((r, r)), -1)
     A[np.diag_indices(r)] = np.sqrt(rng_wishart.chisquare(D - np.arange(r)))
     s = np.concatenate([np.ones(M)] + ([[np.sqrt(D) * sigma_F]] if uses_F else [])
-                       + [np.full(K, scale_w)])
+                       + [np.full(K, scale[0])])
     S = s[:, None] * (A @ A.T / D) * s[None, :]
     return np.ascontiguousarray(S), v, vs, b

@@ -9,7 +9,7 @@ The driver integrates from t = 0 (whatever the first output time) through ``prob
 returns an `Outcome`:
 
 - ``ys``: the packed state at each output time reached, in order;
-- ``status`` (a `Status`): FINISHED (every output), STOPPED (``problem.stops(y)`` was true at the
+- ``status`` (a `Status`): FINISHED (every output), STOPPED (``problem.stop(y)`` was true at the
   last output, which is kept: every method checks it at each output as it is produced and takes
   no step beyond it), DIVERGED (``t_diverged``, the entry at fault ``index`` and whether it was
   non-finite; the outputs before the crossing are kept) or FAILED (``message`` says why);
@@ -28,6 +28,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..divergence import blown_up
+from ..rhs.fields import stop_reached
+from ..rhs.parameters import ACTIVATION
 
 #: return codes of the compiled steppers: every output reached, a state or right-hand side that
 #: is not finite, out of the step budget (a further call goes on), diverged (Q_kk or v_k^2 beyond
@@ -54,8 +56,8 @@ class Status(str, enum.Enum):
 @dataclass
 class Problem:
     """What to integrate: the packed start y0 (at t = 0), the output times, the kernel arguments
-    (`odes.rhs.kernel_args`), the divergence threshold, the stop test at outputs (``stops(y)``,
-    None for none; ``stop_bounds`` = (below, above) for the compiled steppers, NaN for none), and
+    (`odes.rhs.kernel_args`), the divergence threshold, the bounds of the stop test at outputs
+    (``stop_bounds`` = (below, above) on eps_g, NaN for none; `stop` applies it), and
     the run's progress bar (``progress``: True, False or None for 'after 2 s') and ``cancel``
     (a `threading.Event`, or None)."""
     y0: np.ndarray
@@ -63,13 +65,14 @@ class Problem:
     args: tuple
     blowup: float
     stop_bounds: tuple = (np.nan, np.nan)
-    stops: object = None
     progress: object = None
     cancel: object = None
 
     def stop(self, y):
         """Whether the stop test holds at output state y."""
-        return self.stops is not None and bool(self.stops(y))
+        a = self.args
+        return bool(stop_reached(y, a.K, a.M, a.T, a.vstar, int(a.par[ACTIVATION]),
+                                 *self.stop_bounds))
 
     def bar(self):
         """A progress bar over the run's time t with the time left; shown after 2 s by default."""
@@ -105,8 +108,7 @@ def status_of(code, outcome, t, index=-1, detail=""):
     if code in (OK, STOPPED):
         outcome.status = Status.FINISHED if code == OK else Status.STOPPED
     elif code in (NONFINITE, DIVERGED):
-        outcome.status, outcome.t_diverged = Status.DIVERGED, float(t)
-        outcome.index, outcome.nonfinite = int(index), code == NONFINITE
+        diverged(outcome, t, index, code == NONFINITE)
     elif code == OUT_OF_STEPS:
         outcome.status = Status.FAILED
         outcome.message = f"more than {STEP_LIMIT} steps before t = {t:g}"
