@@ -6,7 +6,8 @@ the compiled kernels read.
     relu    g(x) = max(0, x),      g'(x) = Theta(x)  (Theta(0) = 0)
 
 `g` and `g_prime` are the scalar compiled functions used by the simulator and the quadrature
-engine, `g_pair_n` both over an array (for erf by libmvec's vector erf and exp, `odes.gaussian.vecmath`);
+engine, `g_n` and `g_pair_n` g and both over an array (for erf by libmvec's vector erf and exp,
+`odes.gaussian.vecmath`);
 the closed-form Gaussian integrals of each activation are in `odes.gaussian.integrals` (erf) and
 `odes.gaussian.relu_integrals` (ReLU; linear ones are the covariances themselves).
 """
@@ -46,6 +47,18 @@ def g_prime(act, x):
     if act == LINEAR:
         return 1.0
     return 1.0 if x > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def g_n(act, x, gv, tmp, n):
+    """gv[:n] = g(x[:n]); tmp is scratch as long as gv (`g_pair_n` without g')."""
+    if act == ERF:
+        for i in range(n):
+            tmp[i] = x[i] * _INV_SQRT2
+        erf_n(tmp, gv, n)
+    else:
+        for i in range(n):
+            gv[i] = g(act, x[i])
 
 
 @njit(cache=True, inline="always")

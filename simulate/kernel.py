@@ -189,37 +189,46 @@ def padded_rows(R, n):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def error_signals(K, fb, fe, exact, hebbian, time_local, act, lam, a, v, b, e, yhat, y, eta, D,
-                  xx, xF, phi, psi, hv):
-    """The rule's signals of one step, shared by both samplers (this kernel and
-    `simulate.overlaps`), from the fields lambda (lam), the AF vector a, the error e = yhat - y,
-    xx = |x|^2 and xF = x.F (used by the time-local form only), with hv holding h = g(lambda):
-    phi[k], the coefficient of x (w_k <- w_k - (eta/sqrt(D)) phi_k x' with x' = x - F e for the
-    rules with Fe terms and exact PEPITA), psi[k] the Hebbian form's F coefficient h~_k e, and
-    hv[k] the activity h'_k of v's update (see the module docstring)."""
+def modulated_field(time_local, lam_k, a_k, h_k, e, eta, D, xx, xF):
+    """Exact PEPITA's second pass on x~ = x - F e for a unit with field lambda_k, AF entry a_k and
+    activity h_k = g(lambda_k): W x~/sqrt(D) = lambda_k - e a_k, and in the time-local form with
+    the weights after the Hebbian half-step (minus (eta/D) h_k (|x|^2 - e x.F))."""
+    lam_mod = lam_k - e * a_k
+    if time_local:
+        lam_mod -= eta / D * h_k * (xx - e * xF)
+    return lam_mod
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def error_signals(K, fb, fe, exact, hebbian, a, v, b, e, yhat, y, gx, phi, psi, hv, g=0):
+    """The rule's signals of one step of seed g, shared by both samplers (this kernel, g = 0, and
+    `simulate.overlaps`, one seed per lane g), from row g of the arrays (seeds x K): the AF vector
+    a, the error e = yhat - y and gx: for exact PEPITA h~_k = g(`modulated_field`), for the other
+    rules g'(lambda_k); hv holds h = g(lambda) on entry.  Sets phi[g, k], the coefficient of x
+    (w_k <- w_k - (eta/sqrt(D)) phi_k x' with x' = x - F e for the rules with Fe terms and exact
+    PEPITA), psi[g, k] the Hebbian form's F coefficient h~_k e, and hv[g, k] the activity h'_k of
+    v's update (see the module docstring).  Rows, not views of them: a view made per step would
+    cost more than the arithmetic."""
     for k in range(K):
-        if exact:                    # second forward pass: W x~/sqrt(D) = lambda - e a
-            lam_mod = lam[k] - e * a[k]
-            if time_local:           # ... with the weights after the Hebbian half-step
-                lam_mod -= eta / D * hv[k] * (xx - e * xF)
-            h_mod = g(act, lam_mod)
-            phi[k] = hv[k] - h_mod
+        if exact:
+            h_mod = gx[g, k]
+            phi[g, k] = hv[g, k] - h_mod
             if hebbian:              # v's update: yhat h - y h~ (stored with e = 1 below)
-                psi[k] = h_mod * e
-                hv[k] = yhat * hv[k] - y * h_mod
+                psi[g, k] = h_mod * e
+                hv[g, k] = yhat * hv[g, k] - y * h_mod
             else:
-                hv[k] = h_mod
+                hv[g, k] = h_mod
         else:
             if fb == FEEDBACK_V:
-                f_k = v[k]
+                f_k = v[g, k]
             elif fb == FEEDBACK_FIXED:
-                f_k = b[k]
+                f_k = b[g, k]
             else:
-                f_k = a[k]
-            gp_e = g_prime(act, lam[k]) * e
-            phi[k] = f_k * gp_e
+                f_k = a[g, k]
+            gp_e = gx[g, k] * e
+            phi[g, k] = f_k * gp_e
             if fe:
-                hv[k] -= a[k] * gp_e
+                hv[g, k] -= a[g, k] * gp_e
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -268,6 +277,11 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     phi = np.empty(K)                    # the error signal of unit k (then times eta/sqrt(D))
     hv = np.empty(K)                     # h_k, then the activity h'_k in the update of v
     psi = np.zeros(K)                    # Hebbian form: the F coefficient h~_k e of the update
+    gx = np.empty(K)                     # h~_k (exact PEPITA) or g'(lambda_k): see error_signals
+    # error_signals reads rows of (seeds x K) arrays: this seed's as one row, made once
+    a_, v_, b_, gx_, phi_, psi_, hv_ = (a.reshape((1, K)), v.reshape((1, K)), b.reshape((1, K)),
+                                        gx.reshape((1, K)), phi.reshape((1, K)),
+                                        psi.reshape((1, K)), hv.reshape((1, K)))
     FF = vdot(F, F) if uses_F else 0.0
 
     status = OK
@@ -288,8 +302,10 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             yhat += v[k] * hv[k]
         e = yhat - y
 
-        error_signals(K, fb, fe, exact, hebbian, time_local, act, lam, a, v, b, e, yhat, y, eta, D,
-                      xx, xF, phi, psi, hv)
+        for k in range(K):
+            gx[k] = (g(act, modulated_field(time_local, lam[k], a[k], hv[k], e, eta, D, xx, xF))
+                     if exact else g_prime(act, lam[k]))
+        error_signals(K, fb, fe, exact, hebbian, a_, v_, b_, e, yhat, y, gx_, phi_, psi_, hv_)
 
         if decaying:                     # w_k = u_k + alpha_k F and v shrink by `keep`
             for k in range(K):

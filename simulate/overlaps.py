@@ -25,26 +25,38 @@ and v as in the weights kernel.  Nothing is dropped: one step has the law of one
 D-dimensional simulation, for every observable of the overlaps (eps_g, the angles, Q, R, v, a).
 
 Numerics.  The students' rows of S are factorised afresh at every step (K rows of r <= K + M + 1
-columns: a few dozen flops) by a semidefinite Cholesky factorisation without pivoting: a pivot
+columns: a few dozen flops) by a semidefinite Cholesky factorisation without pivoting (the
+reciprocal pivots kept, so that the rows below are multiplied, not divided): a pivot
 below ZERO_PIVOT times its diagonal entry counts as zero (its column of L is zero and z loses that
 dimension), so that an S that is singular in exact arithmetic (a student equal to a teacher unit,
 w = 0 at init = 'zero', F = 0) is sampled in its rank.  The updates above are symmetric by
 construction (Q_kl and Q_lk are one number).  Rounding moves S by about 1e-16 of its entries per
 step; a pivot below -LOST_PIVOT times its diagonal entry (S no longer positive semidefinite beyond
 rounding) stops the seed with status NOT_PSD, reported as diverged with that reason.
+
+Lanes.  One step of one seed is a short chain of dependent operations (factor, fields, error,
+update: ~170 ns, most of it waiting on the previous result), so the seeds of a job run in
+lockstep, up to GROUP of them, one per lane: every array carries the lanes as its last (fastest)
+axis, each stage loops over the lanes innermost, and the CPU overlaps (and partly vectorises) the
+lanes' independent work.  Every operation is element by element over the lanes, in the same order
+as for a lane alone, without fast-math reassociation, so a seed's numbers do not depend on which
+or how many seeds share its group (tested).  A lane that stops (diverged, NOT_PSD) is left out of
+the random draws and updates while the others go on.
 """
 import math
 
 import numpy as np
 from numba import njit
 
-from odes.activations import g
+from odes.activations import g_n, g_pair_n
+from odes.gaussian.vecmath import padded
 from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE, FEEDBACK_FIXED,
                         HEBBIAN, TIME_LOCAL, TRAIN_V)
 
-from .kernel import (DIVERGED, FASTMATH, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_SIGMA,
-                     blank_records, error_signals)
-from .rng import chi_square, fill_normal
+from .kernel import (DIVERGED, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_SIGMA, blank_records,
+                     error_signals, modulated_field)
+from .rng import (chi_square_candidate, chi_square_constants, chi_square_with, fill_normal,
+                  fill_uniform)
 
 #: a pivot of the factorisation below this fraction of its diagonal entry is zero (S singular)
 ZERO_PIVOT = 1e-12
@@ -52,62 +64,68 @@ ZERO_PIVOT = 1e-12
 LOST_PIVOT = 1e-8
 #: status of a seed whose overlap matrix is no longer positive semidefinite
 NOT_PSD = 2
+#: seeds run in lockstep by one call (at most; fewer when there are fewer seeds per job)
+GROUP = 64
 #: standard normal numbers drawn at once into a seed's buffer (a multiple of the generator's lanes)
 N_BUFFER = 256
 
 
-@njit(cache=True, nogil=True, inline="always")
-def factor(S, L, used, start=0):
-    """The semidefinite Cholesky factor L (lower, L L^T = S) of S, without pivoting; used[j] = 1.0
-    where column j carries a dimension, 0.0 where its pivot is zero.  Rows and columns below
-    `start` are taken as already factorised (L[:start, :start] and used[:start] from an earlier
-    call with the same S[:start, :start]): only rows start.. are computed.  Returns (rank, lost):
-    lost is True if some pivot fell below -LOST_PIVOT times its diagonal entry."""
+@njit(cache=True, nogil=True)
+def factor(S, L, inv, used, lost, start=0, G=-1):
+    """The semidefinite Cholesky factor L (lower, L L^T = S) of every lane's S, without pivoting
+    (S, L: r x r x lanes); inv[j] = 1/L[j, j] and used[j] = 1.0 where column j carries a
+    dimension, both 0.0 where its pivot is zero.  Rows below `start` are taken as already
+    factorised (L, inv and used from an earlier call with the same S[:start, :start]): only rows
+    start.. are computed.  lost[g] is set to 1.0 for a lane where some pivot fell below
+    -LOST_PIVOT times its diagonal entry or is not a number.  The loops over lanes are innermost:
+    each lane's numbers are those it would get alone."""
     r = S.shape[0]
-    lost = False
-    for j in range(r):
-        if j >= start:
-            d = S[j, j]
+    if G < 0:
+        G = S.shape[2]
+    for i in range(start, r):
+        for j in range(i + 1):
+            for g in range(G):
+                L[i, j, g] = S[i, j, g]
             for k in range(j):
-                d -= L[j, k] * L[j, k]
-            scale = max(S[j, j], 0.0)
-            if d <= ZERO_PIVOT * scale or d <= 0.0:
-                if d < -LOST_PIVOT * scale or not math.isfinite(d):
-                    lost = True
-                used[j] = 0.0
-                for i in range(j, r):
-                    L[i, j] = 0.0
-                continue
-            used[j] = 1.0
-            L[j, j] = math.sqrt(d)
-            for k in range(j + 1, r):
-                L[j, k] = 0.0
-        elif used[j] == 0.0:
-            for i in range(start, r):
-                L[i, j] = 0.0
-            continue
-        for i in range(max(j + 1, start), r):
-            s = S[i, j]
-            for k in range(j):
-                s -= L[i, k] * L[j, k]
-            L[i, j] = s / L[j, j]
-    rank = 0
-    for j in range(r):
-        rank += used[j] != 0.0
-    return rank, lost
+                for g in range(G):
+                    L[i, j, g] -= L[i, k, g] * L[j, k, g]
+            if j < i:
+                for g in range(G):
+                    L[i, j, g] *= inv[j, g]
+        for g in range(G):                       # without branches, so that it vectorises
+            d = L[i, i, g]
+            scale = max(S[i, i, g], 0.0)
+            ok = (d > ZERO_PIVOT * scale) & (d > 0.0)
+            lost[g] = max(lost[g], 1.0 if (d < -LOST_PIVOT * scale) | (d != d) else 0.0)
+            root = math.sqrt(d if ok else 1.0)
+            L[i, i, g] = root if ok else 0.0
+            inv[i, g] = 1.0 / root if ok else 0.0
+            used[i, g] = 1.0 if ok else 0.0
+        for j in range(i + 1, r):
+            for g in range(G):
+                L[i, j, g] = 0.0
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, normals):
-    """The overlap chain in place on S (r x r, rows w*, [sqrt(D) F,] w: see the module docstring)
-    and v from step counter
-    `step` to `stop`.  Returns (status, step reached): OK, DIVERGED (the error not finite, or some
-    Q_kk or v_k^2 beyond the blowup parameter, checked every 64 steps as in `simulate.kernel`) or
-    NOT_PSD.  work: scratch of shape (r + 6, r).  normals: the seed's buffer of standard normal
-    numbers, N_BUFFER of them drawn at once by `fill_normal` (r + 2 a step: z, the chi-square's
-    first candidate, the label noise), with normals[N_BUFFER] the position of the next unused one
-    (N_BUFFER at the start); it is part of the seed's state, so that the numbers do not depend on
-    how a run is cut into calls."""
+@njit(cache=True, nogil=True, inline="always")
+def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, status, at, step,
+                stop, G):
+    """The overlap chain of a group of seeds in lockstep (its lanes), in place, from step counter
+    `step` to `stop`; returns the step reached.  S: r x r x lanes (rows w*, [sqrt(D) F,] w: see
+    the module docstring); v, v_star, b: lanes x K (M); rng: each lane's generator state;
+    normals: each lane's buffer of standard normal numbers, N_BUFFER of them drawn at once by
+    `fill_normal` (r + 2 a step: z, the chi-square's first candidate, the label noise), with
+    normals[g, N_BUFFER] the position of the next unused one (N_BUFFER at the start), part of
+    the lane's state so that its numbers do not depend on how a run is cut into calls;
+    uniforms (lanes x N_BUFFER): the uniform numbers of the chi-square's first candidates, one a
+    step (the step's is at pos // (r + 2) for its normals at pos), drawn with the normals.  Only
+    lanes with status[g] == OK move; a lane whose error is not finite, or (checked every 64
+    steps) whose Q_kk or v_k^2 goes beyond the blowup parameter, gets status DIVERGED, one whose S
+    is no longer positive semidefinite NOT_PSD, and at[g] the step at which it stopped.
+
+    The arithmetic of every stage runs over the lanes in the innermost loop (the CPU overlaps the
+    lanes' independent chains, and vectorises those loops), and element by element, so that a
+    lane's numbers do not depend on the others (nor on how many there are); the random numbers
+    (one lane at a time) and the error signals (`simulate.kernel.error_signals`) are per lane."""
     r = S.shape[0]
     uses_F = r > K + M
     fb, fe, exact, train_v = flags[FEEDBACK], flags[FE_TERMS] != 0, flags[EXACT] != 0, flags[TRAIN_V] != 0
@@ -116,135 +134,208 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, work, nor
     act = flags[ACTIVATION]
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
     keep = 1.0 - par[P_DECAY] / D
-    L = work[:r]
-    z, u, used = work[r], work[r + 1], work[r + 2]
-    lam, a, phi, psi, hv = work[r + 3, :K], work[r + 4, :K], work[r + 5, :K], np.zeros(K), np.zeros(K)
-    psi_F = np.zeros(K)
-    oF, s0 = M, r - K                            # the rows of sqrt(D) F and of w_1
-    phi_F = S[oF, oF] if uses_F else 0.0
     c = eta / D
+    oF, s0 = M, r - K                            # the rows of sqrt(D) F and of w_1
+    L = np.zeros((r, r, G))
+    inv, used, z = np.zeros((r, G)), np.zeros((r, G)), np.zeros((r, G))
+    n_all, n_stu = padded(r * G), padded(K * G)
+    u_flat, gu_flat, gp_flat, tmp = np.zeros(n_all), np.zeros(n_all), np.zeros(n_all), np.zeros(n_all)
+    mod_flat, hmod_flat = np.zeros(n_stu), np.zeros(n_stu)
+    u, gu, gp = u_flat[:r * G].reshape(r, G), gu_flat[:r * G].reshape(r, G), gp_flat[:r * G].reshape(r, G)
+    mod, hmod = mod_flat[:K * G].reshape(K, G), hmod_flat[:K * G].reshape(K, G)
+    lost, xx, zeta, noise, e = np.zeros(G), np.zeros(G), np.zeros(G), np.zeros(G), np.zeros(G)
+    lam, a, phi, psi = np.zeros((G, K)), np.zeros((G, K)), np.zeros((G, K)), np.zeros((G, K))
+    hv, gx = np.zeros((G, K)), np.zeros((G, K))
+    phi_T, psi_T, a_T = np.zeros((K, G)), np.zeros((K, G)), np.zeros((K, G))
+    yl, yhl, zeta_D, phi_F_D = np.zeros(G), np.zeros(G), np.zeros(G), np.zeros(G)
+    k_chi, d_chi, c_chi = np.full(G, -1), np.zeros(G), np.zeros(G)
     scratch = np.empty(N_BUFFER, np.uint64)
-    pos = int(normals[N_BUFFER])
-    rank, lost = factor(S, L, used, 0)           # the teacher's rows, once: they do not change
-    while step < stop:
-        rank, lost = factor(S, L, used, s0)
-        if lost:
-            return NOT_PSD, step
-        if pos + r + 2 > N_BUFFER:
-            fill_normal(rng, normals, N_BUFFER, scratch)
-            pos = 0
-        zz = 0.0
-        for j in range(r):
-            z[j] = normals[pos + j] if used[j] != 0.0 else 0.0
-            zz += z[j] * z[j]
-        for i in range(r):
-            s = 0.0
+    live = 0
+    for g in range(G):
+        live += status[g] == OK
+    factor(S, L, inv, used, lost, 0, G)             # the teacher's rows, once: they do not change
+    while step < stop and live > 0:
+        factor(S, L, inv, used, lost, s0, G)
+        for g in range(G):                       # the random numbers of the step, lane by lane
+            if status[g] != OK:
+                xx[g], noise[g] = D, 0.0
+                for j in range(r):
+                    z[j, g] = 0.0
+                continue
+            if lost[g] != 0.0:
+                status[g], at[g] = NOT_PSD, step
+                live -= 1
+                continue
+            pos = int(normals[g, N_BUFFER])
+            if pos + r + 2 > N_BUFFER:           # refill both buffers (the rare view of a lane)
+                fill_normal(rng[g], normals[g], N_BUFFER, scratch)
+                fill_uniform(rng[g], uniforms[g], N_BUFFER // (r + 2), scratch)
+                pos = 0
+            zz, rank = 0.0, 0
+            for j in range(r):
+                z[j, g] = normals[g, pos + j] if used[j, g] != 0.0 else 0.0
+                zz += z[j, g] * z[j, g]
+                rank += used[j, g] != 0.0
+            if D - rank != k_chi[g]:
+                k_chi[g] = D - rank
+                d_chi[g], c_chi[g] = chi_square_constants(D - rank)
+            chi = (chi_square_candidate(d_chi[g], c_chi[g], normals[g, pos + r],
+                                         uniforms[g, pos // (r + 2)])
+                   if D - rank >= 16 else np.nan)
+            if chi != chi:                       # rejected (a few %), or few degrees of freedom
+                chi = chi_square_with(rng[g], D - rank, d_chi[g], c_chi[g])
+            xx[g] = zz + chi
+            noise[g] = sigma * normals[g, pos + r + 1] if sigma > 0.0 else 0.0
+            normals[g, N_BUFFER] = pos + r + 2
+        if live == 0:
+            break
+        for i in range(r):                       # the fields u = L z
+            for g in range(G):
+                u[i, g] = 0.0
             for j in range(i + 1):
-                s += L[i, j] * z[j]
-            u[i] = s
-        xx = zz + chi_square(rng, D - rank, normals[pos + r])      # |x|^2
-        zeta = u[oF] if uses_F else 0.0          # x.F
-        y = sigma * normals[pos + r + 1] if sigma > 0.0 else 0.0
-        pos += r + 2
-        normals[N_BUFFER] = pos
-        for m in range(M):
-            y += v_star[m] * g(act, u[m])
-        yhat = 0.0
-        for k in range(K):
-            lam[k] = u[s0 + k]
-            a[k] = S[s0 + k, oF] if uses_F else 0.0
-            hv[k] = g(act, lam[k])
-            yhat += v[k] * hv[k]
-            psi[k] = 0.0
-        e = yhat - y
-        error_signals(K, fb, fe, exact, hebbian, time_local, act, lam, a, v, b, e, yhat, y, eta, D,
-                      xx, zeta, phi, psi, hv)
-        for k in range(K):                       # the F coefficient of w_k's move
-            psi_F[k] = psi[k] if hebbian else (-phi[k] * e if (fe or exact) else 0.0)
+                for g in range(G):
+                    u[i, g] += L[i, j, g] * z[j, g]
+        if exact:                                # g (and g' for the Taylor rules) of every field
+            g_n(act, u_flat, gu_flat, tmp, n_all)
+        else:
+            g_pair_n(act, u_flat, gu_flat, gp_flat, tmp, n_all)
+        for g in range(G):                       # the error, and exact PEPITA's second pass
+            zeta[g] = u[oF, g] if uses_F else 0.0
+            y = noise[g]
+            for m in range(M):
+                y += v_star[g, m] * gu[m, g]
+            yhat = 0.0
+            for k in range(K):
+                lam[g, k] = u[s0 + k, g]
+                a[g, k] = S[s0 + k, oF, g] if uses_F else 0.0
+                a_T[k, g] = a[g, k]
+                hv[g, k] = gu[s0 + k, g]
+                gx[g, k] = gp[s0 + k, g]
+                yhat += v[g, k] * hv[g, k]
+                psi[g, k] = 0.0
+            yl[g], yhl[g], e[g] = y, yhat, yhat - y
+            if exact:
+                for k in range(K):
+                    mod[k, g] = modulated_field(time_local, lam[g, k], a[g, k], hv[g, k], e[g], eta,
+                                                D, xx[g], zeta[g])
+        if exact:
+            g_n(act, mod_flat, hmod_flat, tmp, n_stu)
+        for g in range(G):                       # the rule's signals, lane by lane
+            if exact:
+                for k in range(K):
+                    gx[g, k] = hmod[k, g]
+            error_signals(K, fb, fe, exact, hebbian, a, v, b, e[g], yhl[g], yl[g], gx, phi, psi, hv,
+                          g)
+            live_g = status[g] == OK
+            for k in range(K):                   # phi and the F coefficient of w_k's move
+                phi_T[k, g] = phi[g, k] if live_g else 0.0
+                psi_T[k, g] = (0.0 if not live_g else psi[g, k] if hebbian
+                               else -phi[g, k] * e[g] if (fe or exact) else 0.0)
         # the students' rows of S: Q, R and a, from the old values
+        for g in range(G):                       # |x|^2/D, x.F/D and |F|^2/D = phi_F/D
+            xx[g] /= D
+            zeta_D[g] = zeta[g] / D
+            phi_F_D[g] = S[oF, oF, g] / D if uses_F else 0.0
         for k in range(K):
             for l in range(k + 1):
-                q = (keep * keep * S[s0 + k, s0 + l]
-                     - keep * c * (phi[k] * lam[l] + phi[l] * lam[k] + psi_F[k] * a[l] + psi_F[l] * a[k])
-                     + c * eta * (phi[k] * phi[l] * xx / D
-                                  + (phi[k] * psi_F[l] + psi_F[k] * phi[l]) * zeta / D
-                                  + psi_F[k] * psi_F[l] * phi_F / D))
-                S[s0 + k, s0 + l] = q
-                S[s0 + l, s0 + k] = q
+                for g in range(G):
+                    q = (keep * keep * S[s0 + k, s0 + l, g]
+                         - keep * c * (phi_T[k, g] * u[s0 + l, g] + phi_T[l, g] * u[s0 + k, g]
+                                       + psi_T[k, g] * a_T[l, g] + psi_T[l, g] * a_T[k, g])
+                         + c * eta * (phi_T[k, g] * phi_T[l, g] * xx[g]
+                                      + (phi_T[k, g] * psi_T[l, g] + psi_T[k, g] * phi_T[l, g])
+                                      * zeta_D[g]
+                                      + psi_T[k, g] * psi_T[l, g] * phi_F_D[g]))
+                    S[s0 + k, s0 + l, g] = q
+                    S[s0 + l, s0 + k, g] = q
             for n in range(M):
-                p_n = S[n, oF] if uses_F else 0.0
-                q = keep * S[s0 + k, n] - c * (phi[k] * u[n] + psi_F[k] * p_n)
-                S[s0 + k, n] = q
-                S[n, s0 + k] = q
+                for g in range(G):
+                    p_n = S[n, oF, g] if uses_F else 0.0
+                    q = keep * S[s0 + k, n, g] - c * (phi_T[k, g] * u[n, g] + psi_T[k, g] * p_n)
+                    S[s0 + k, n, g] = q
+                    S[n, s0 + k, g] = q
             if uses_F:
-                q = keep * a[k] - c * (phi[k] * zeta + psi_F[k] * phi_F)
-                S[s0 + k, oF] = q
-                S[oF, s0 + k] = q
-        if train_v:
-            cv = eta_v / D * (1.0 if hebbian else e)
-            for k in range(K):
-                v[k] = keep * v[k] - cv * hv[k]
+                for g in range(G):
+                    q = keep * a_T[k, g] - c * (phi_T[k, g] * zeta[g] + psi_T[k, g] * S[oF, oF, g])
+                    S[s0 + k, oF, g] = q
+                    S[oF, s0 + k, g] = q
         step += 1
-        if not math.isfinite(e):
-            return DIVERGED, step
-        if (step & 63) == 0 and too_large(S, v, K, blowup):
-            return DIVERGED, step
-    return OK, step
+        for g in range(G):
+            if status[g] != OK:
+                continue
+            if train_v:
+                cv = eta_v / D * (1.0 if hebbian else e[g])
+                for k in range(K):
+                    v[g, k] = keep * v[g, k] - cv * hv[g, k]
+            if not math.isfinite(e[g]) or ((step & 63) == 0 and too_large(S, v, K, g, blowup)):
+                status[g], at[g] = DIVERGED, step
+                live -= 1
+    return step
 
 
 @njit(cache=True, nogil=True)
-def too_large(S, v, K, blowup):
-    """True if some Q_kk or v_k^2 exceeds blowup or is not finite (`odes.divergence`)."""
+def too_large(S, v, K, g, blowup):
+    """True if some Q_kk or v_k^2 of lane g exceeds blowup or is not finite (`odes.divergence`)."""
     s0 = S.shape[0] - K
     for k in range(K):
-        if not (S[s0 + k, s0 + k] <= blowup and v[k] * v[k] <= blowup):
+        if not (S[s0 + k, s0 + k, g] <= blowup and v[g, k] * v[g, k] <= blowup):
             return True
     return False
 
 
 @njit(cache=True, nogil=True)
-def record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out):
-    """Store Q, R, v and the feedback vector (a, or b) at record index r."""
+def record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out, g):
+    """Store lane g's Q, R, v and feedback vector (a, or b) at record index r."""
     s0 = S.shape[0] - K
     for k in range(K):
         for l in range(K):
-            Q_out[r, k, l] = S[s0 + k, s0 + l]
+            Q_out[g, r, k, l] = S[s0 + k, s0 + l, g]
         for m in range(M):
-            R_out[r, k, m] = S[s0 + k, m]
-        v_out[r, k] = v[k]
+            R_out[g, r, k, m] = S[s0 + k, m, g]
+        v_out[g, r, k] = v[g, k]
         if fb == FEEDBACK_ADAPTIVE:
-            f_out[r, k] = S[s0 + k, M]
+            f_out[g, r, k] = S[s0 + k, M, g]
         elif fb == FEEDBACK_FIXED:
-            f_out[r, k] = b[k]
+            f_out[g, r, k] = b[g, k]
         else:
-            f_out[r, k] = np.nan
+            f_out[g, r, k] = np.nan
 
 
 @njit(cache=True, nogil=True)
-def advance(S, v, v_star, b, K, M, D, flags, par, rng, step, stop, rec_steps, r, Q_out, R_out,
-            v_out, f_out, work, normals):
-    """Run the chain from step counter `step` up to `stop`, recording at every rec_steps[r'] in
-    [step, stop] with r' >= r, as `simulate.kernel.advance` does for the weights.  Returns
-    (status, step, r); after a divergence (or NOT_PSD) the records from r on are NaN."""
+def advance(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, status, at, step, stop,
+            rec_steps, r, Q_out, R_out, v_out, f_out):
+    """Run a group's chain from step counter `step` up to `stop`, recording every lane still
+    going at every rec_steps[r'] in [step, stop] with r' >= r, as `simulate.kernel.advance` does
+    for the weights.  Returns (step, r); a lane that stops (status DIVERGED or NOT_PSD, at[g]
+    its step) has NaN records from the one after its last on; records are lanes x times x ..."""
     n_rec = rec_steps.size
-    status = OK
     fb = flags[FEEDBACK]
+    G = S.shape[2]
     while True:
         while r < n_rec and rec_steps[r] == step:
-            record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out)
+            for g in range(G):
+                if status[g] == OK:
+                    record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out, g)
             r += 1
-        if step >= stop:
+        live = 0
+        for g in range(G):
+            live += status[g] == OK
+        if step >= stop or live == 0:
             break
         target = stop if r >= n_rec else min(stop, rec_steps[r])
-        status, step = chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, step, target, work,
-                                   normals)
-        if status == OK and too_large(S, v, K, par[P_BLOWUP]):
-            status = DIVERGED
-        if status != OK:
-            blank_records(r, Q_out, R_out, v_out, f_out, v_out[:0, 0])
-            r = n_rec
-            break
-    return status, step, r
+        before = status.copy()
+        if G == 1:      # a copy of the kernel for one lane, its lane loops compiled away
+            step = chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms,
+                               status, at, step, target, 1)
+        else:
+            step = chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms,
+                               status, at, step, target, G)
+        for g in range(G):
+            if status[g] == OK and too_large(S, v, K, g, par[P_BLOWUP]):
+                status[g], at[g] = DIVERGED, step
+            if status[g] != OK and before[g] == OK:
+                blank_records(r, Q_out[g], R_out[g], v_out[g], f_out[g], v_out[g, :0, 0])
+    return step, r
 
 
 def overlaps_of(weights, uses_F):

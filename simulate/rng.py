@@ -227,25 +227,56 @@ def chi_square(s, k, x=np.nan):
     squared normals for k < 16, else 2 Gamma(k/2) by Marsaglia & Tsang's method (2000), exact for
     shape >= 1 (a squeeze, then the log test).  x, if given, is a standard normal number drawn by
     the caller (e.g. from a `fill_normal` buffer) that the method uses as its first candidate."""
+    d, c = chi_square_constants(k)
+    return chi_square_with(s, k, d, c, x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def chi_square_constants(k):
+    """Marsaglia & Tsang's constants (d, c) of `chi_square` with k degrees of freedom: a caller
+    drawing many numbers with one k computes them once and calls `chi_square_with`."""
+    d = 0.5 * k - 1.0 / 3.0
+    return d, 1.0 / math.sqrt(9.0 * d) if k >= 16 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def chi_square_candidate(d, c, x, u):
+    """One try of Marsaglia & Tsang's method with constants (d, c) (`chi_square_constants`, k >= 16)
+    from a standard normal x and a uniform u on (0, 1): the chi-square number, or NaN if the
+    pair is rejected (a caller then draws with `chi_square_with`)."""
+    t = 1.0 + c * x
+    if t > 0.0:
+        t = t * t * t
+        if u < 1.0 - 0.0331 * x * x * x * x or math.log(u) < 0.5 * x * x + d * (1.0 - t + math.log(t)):
+            return 2.0 * d * t
+    return np.nan
+
+
+@njit(cache=True, nogil=True)
+def chi_square_with(s, k, d, c, x=np.nan):
+    """`chi_square` (s, k, x) with its constants (d, c) = `chi_square_constants(k)` given."""
     if k < 16:
         acc = 0.0
         for _ in range(k):
             z = normal(s)
             acc += z * z
         return acc
-    d = 0.5 * k - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
     while True:
         if x != x:
             x = normal(s)
-        t = 1.0 + c * x
-        if t > 0.0:
-            t = t * t * t
-            u = uniform(s)
-            if (u < 1.0 - 0.0331 * x * x * x * x
-                    or math.log(u) < 0.5 * x * x + d * (1.0 - t + math.log(t))):
-                return 2.0 * d * t
+        value = chi_square_candidate(d, c, x, uniform(s))
+        if value == value:
+            return value
         x = np.nan
+
+
+@njit(cache=True, nogil=True)
+def fill_uniform(s, out, n, scratch):
+    """out[:n] = independent uniform numbers on (0, 1) (53 bits, as `uniform`) from the lanes;
+    scratch: uint64 array of length >= n."""
+    words(s, scratch, n)
+    for i in range(n):
+        out[i] = (float(scratch[i] >> _U11) + 0.5) * _INV53
 
 
 def seed_state(seed_sequence):

@@ -11,6 +11,7 @@ import math
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -32,7 +33,7 @@ class DivergenceWarning(RuntimeWarning):
 
 
 _NS_PER_MAC = 0.6     # rough cost of the kernel per multiply-add, for the progress-bar decision
-_NS_PER_CHAIN_STEP = 150.0    # rough cost of one step of the overlap chain (K = M = 2)
+_NS_PER_CHAIN_STEP = 150.0    # rough cost of one step of the overlap chain, one seed (K = M = 2)
 #: the samplers of `run`: the D-dimensional weights, or the exact overlap chain (theory.md 10.1)
 SAMPLERS = ("weights", "overlaps")
 
@@ -208,6 +209,14 @@ class _SeedRun:
         """Rough cost of a step in nanoseconds (chunk size and progress-bar decision)."""
         return _NS_PER_MAC * (self.K + self.M + 2) * self.D
 
+    def skipped(self):
+        """The steps it will not take if it diverged (for the progress bar)."""
+        return int(self.steps[-1]) - self.step
+
+    @property
+    def lanes(self):
+        return [self]
+
     def advance(self, n_steps):
         """Run up to n_steps more steps; returns the number done."""
         stop = min(self.step + n_steps, int(self.steps[-1]))
@@ -220,42 +229,67 @@ class _SeedRun:
         return self.step - before
 
 
-class _OverlapRun:
-    """One seed of the overlap chain (`simulate.overlaps`): its overlap matrix S, v, generator and
-    output arrays, advanced in chunks; the interface of `_SeedRun`."""
+class _OverlapGroup:
+    """Seeds of the overlap chain (`simulate.overlaps`) run in lockstep, one per lane: their
+    overlap matrices S (r x r x lanes), v, generators and output arrays, advanced in chunks; the
+    interface of `_SeedRun`, with `lanes` the per-seed records."""
 
-    def __init__(self, seed, start, rule, steps, flags, par, D):
-        S, v, v_star, b = start
-        self.seed, self.steps, self.D = seed, steps, D
-        self.K, self.M = len(v), len(v_star)
-        self.S, self.v = np.array(S, float), np.array(v, float)
-        self.v_star, self.b = np.array(v_star, float), np.array(b, float)
-        self.initial = overlaps.state_of(self.S, self.v, self.v_star, self.b, rule)
-        self.rng = seed_state(data_seed_sequences(seed)[0])
+    def __init__(self, seeds, starts, rule, steps, flags, par, D):
+        G = len(seeds)
+        self.seeds, self.steps, self.D = list(seeds), steps, D
+        self.S = np.ascontiguousarray(np.stack([np.array(s[0], float) for s in starts], axis=-1))
+        self.v, self.v_star, self.b = (np.array([np.array(s[i], float) for s in starts])
+                                       for i in (1, 2, 3))
+        self.K, self.M = self.v.shape[1], self.v_star.shape[1]
+        self.initial = [overlaps.state_of(self.S[:, :, g], self.v[g], self.v_star[g], self.b[g],
+                                          rule) for g in range(G)]
+        self.rng = np.stack([seed_state(data_seed_sequences(s)[0]) for s in seeds])
         n, K, M = steps.size, self.K, self.M
-        self.Q, self.R = np.zeros((n, K, K)), np.zeros((n, K, M))
-        self.v_rec, self.f_rec, self.test = np.zeros((n, K)), np.zeros((n, K)), np.zeros(n)
+        self.Q, self.R = np.zeros((G, n, K, K)), np.zeros((G, n, K, M))
+        self.v_rec, self.f_rec = np.zeros((G, n, K)), np.zeros((G, n, K))
         self.flags, self.par = flags, par
-        self.work = np.zeros((self.S.shape[0] + 6, self.S.shape[0]))
-        self.normals = np.zeros(overlaps.N_BUFFER + 1)
-        self.normals[-1] = overlaps.N_BUFFER            # empty: drawn at the first step
-        self.step, self.r, self.status = 0, 0, kernel.OK
+        self.normals = np.zeros((G, overlaps.N_BUFFER + 1))
+        self.normals[:, -1] = overlaps.N_BUFFER         # empty: drawn at the first step
+        self.uniforms = np.zeros((G, overlaps.N_BUFFER))
+        self.status, self.at = np.full(G, kernel.OK), np.zeros(G, np.int64)
+        self.step, self.r = 0, 0
 
-    done = _SeedRun.done
+    @property
+    def done(self):
+        return bool((self.status != kernel.OK).all()) or self.r >= self.steps.size
 
     @property
     def ns_per_step(self):
-        return _NS_PER_CHAIN_STEP * (self.S.shape[0] / 5) ** 2
+        """Rough cost of a step of the group (all its lanes) in nanoseconds: a lane in lockstep
+        costs about a third of a seed alone."""
+        return _NS_PER_CHAIN_STEP * (self.S.shape[0] / 5) ** 2 * (2 + self.S.shape[2]) / 3
+
+    def lane_steps(self):
+        """The step each lane has reached (where it stopped, for a lane that did)."""
+        return np.where(self.status == kernel.OK, self.step, self.at)
 
     def advance(self, n_steps):
-        """Run up to n_steps more steps; returns the number done."""
+        """Run up to n_steps more steps; returns the number done, summed over the lanes."""
         stop = min(self.step + n_steps, int(self.steps[-1]))
-        before = self.step
-        self.status, self.step, self.r = overlaps.advance(
+        before = self.lane_steps().sum()
+        self.step, self.r = overlaps.advance(
             self.S, self.v, self.v_star, self.b, self.K, self.M, self.D, self.flags, self.par,
-            self.rng, self.step, stop, self.steps, self.r, self.Q, self.R, self.v_rec, self.f_rec,
-            self.work, self.normals)
-        return self.step - before
+            self.rng, self.normals, self.uniforms, self.status, self.at, self.step, stop, self.steps, self.r,
+            self.Q, self.R, self.v_rec, self.f_rec)
+        return int(self.lane_steps().sum() - before)
+
+    def skipped(self):
+        """The steps its stopped lanes will not take (for the progress bar)."""
+        return int((int(self.steps[-1]) - self.lane_steps()).sum())
+
+    @property
+    def lanes(self):
+        """One record per seed, as `_SeedRun` has them (views of the group's arrays)."""
+        return [SimpleNamespace(seed=s, status=int(self.status[g]), step=int(self.lane_steps()[g]),
+                                Q=self.Q[g], R=self.R[g], v_rec=self.v_rec[g], f_rec=self.f_rec[g],
+                                test=np.zeros(self.steps.size), initial=self.initial[g],
+                                v_star=self.v_star[g])
+                for g, s in enumerate(self.seeds)]
 
 
 def _state_start(state, weights, rule, K, M, D, seeds, sampler):
@@ -300,8 +334,8 @@ def _advance_all(runs, jobs, progress, desc):
     diverges, in chunks of `_chunk` steps, `jobs` seeds at a time, under one tqdm bar over all
     the steps (progress None: shown when the run is estimated to take more than ~2 s)."""
     last = int(runs[0].steps[-1])
-    total = last * len(runs)
-    est_seconds = total * runs[0].ns_per_step * 1e-9 / min(jobs, len(runs))
+    total = last * sum(len(sr.lanes) for sr in runs)
+    est_seconds = last * len(runs) * runs[0].ns_per_step * 1e-9 / min(jobs, len(runs))
     if progress is None:
         progress = est_seconds > 2.0
     chunk = _chunk(runs[0].ns_per_step)
@@ -316,7 +350,7 @@ def _advance_all(runs, jobs, progress, desc):
                 with lock:
                     bar.update(made)
             with lock:                  # a diverged seed skips the rest of its steps
-                bar.update(last - sr.step)
+                bar.update(sr.skipped())
             return sr
 
         _for_each_seed(work, runs, jobs, cancel)
@@ -397,7 +431,9 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     seed : int, default 0
         The first seed when `seeds` is a number.
     jobs : int, default 2
-        Worker threads.
+        Worker threads.  With the overlaps sampler each thread runs its seeds in lockstep (up to
+        `simulate.overlaps.GROUP` at once), which multiplies its rate; the numbers of a seed do
+        not depend on jobs.
     eta_v : float, optional
         Second-layer rate (step eta_v/D, default eta).
     sigma : float, default 0.0
@@ -488,7 +524,9 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         else:
             starts = [(overlaps.overlaps_of(w, rule.uses_F), w.v, w.v_star, w.b)
                       for w in _initial_weights(weights, seeds, K, M, D)]
-        runs = [_OverlapRun(s, start, rule, steps, flags, par, D) for s, start in zip(seeds, starts)]
+        size = min(overlaps.GROUP, -(-len(seeds) // jobs))      # lanes per group
+        runs = [_OverlapGroup(seeds[i:i + size], starts[i:i + size], rule, steps, flags, par, D)
+                for i in range(0, len(seeds), size)]
     _advance_all(runs, jobs, progress, desc=f"{rule.name} D={D}" + (" overlaps" if sampler == "overlaps" else ""))
 
     params = dict(rule=rule.name, K=K, M=M, D=D, eta=eta, eta_v=eta_v, sigma=sigma,
@@ -499,4 +537,4 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   t_max=None if t_max is None else float(t_max), dt=float(dt),
                   custom_weights=custom, sampler=sampler,
                   initial_state=None if state is None else state.to_dict())
-    return _simulation(runs, rule, t, steps, params)
+    return _simulation([lane for group in runs for lane in group.lanes], rule, t, steps, params)

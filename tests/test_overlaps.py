@@ -39,28 +39,49 @@ def same_law(x, y, what):
 
 # ---- the pieces: factorisation, chi-square, the initial draw -----------------------------------
 
+def _factor(S, L, start=0, inv=None, used=None):
+    """`overlaps.factor` of one matrix (one lane): returns (rank, lost, inv, used)."""
+    r = S.shape[0]
+    inv = np.zeros((r, 1)) if inv is None else inv
+    used = np.zeros((r, 1)) if used is None else used
+    lost = np.zeros(1)
+    L3 = L[:, :, None].copy()
+    overlaps.factor(S[:, :, None].copy(), L3, inv, used, lost, start)
+    L[:] = L3[:, :, 0]
+    return int(used.sum()), bool(lost[0]), inv, used
+
+
 def test_semidefinite_factor():
     """L L^T = S for positive definite S (= numpy's Cholesky) and for singular positive
-    semidefinite S (rank counted, the zero pivots' dimensions unused); an indefinite S is lost."""
+    semidefinite S (rank counted, the zero pivots' dimensions unused); an indefinite S is lost;
+    lanes are factorised independently (a lost lane does not touch the others)."""
     rng = np.random.default_rng(0)
-    L, used = np.zeros((5, 5)), np.zeros(5)
+    L = np.zeros((5, 5))
     X = rng.standard_normal((5, 8))
     S = X @ X.T / 8
-    assert overlaps.factor(S, L, used, 0) == (5, False)
+    assert _factor(S, L)[:2] == (5, False)
     np.testing.assert_allclose(L, np.linalg.cholesky(S), rtol=1e-12, atol=1e-14)
     X[3] = X[1]                                  # two equal vectors: rank 4
     X[0] = 0.0                                   # a zero vector (init 'zero'): rank 3
     S = X @ X.T / 8
-    rank, lost = overlaps.factor(S, L, used, 0)
-    assert (rank, lost) == (3, False) and list(used) == [0, 1, 1, 0, 1]
+    rank, lost, inv, used = _factor(S, L)
+    assert (rank, lost) == (3, False) and list(used[:, 0]) == [0, 1, 1, 0, 1]
     np.testing.assert_allclose(L @ L.T, S, atol=1e-12)
     # the rows from 2 on again, the first two kept: the same factor
     L2 = L.copy()
     L2[2:] = np.nan
-    assert overlaps.factor(S, L2, used, 2) == (3, False)
+    assert _factor(S, L2, 2, inv, used)[:2] == (3, False)
     np.testing.assert_allclose(np.nan_to_num(np.tril(L2)), L, atol=1e-15)
-    S[2, 2] -= 0.5                               # no longer positive semidefinite
-    assert overlaps.factor(S, L, used, 0)[1]
+    S_bad = S.copy()
+    S_bad[2, 2] -= 0.5                           # no longer positive semidefinite
+    assert _factor(S_bad, L)[1]
+    # three lanes at once: the good, the lost and the singular one, each as alone
+    S3 = np.stack([X[:, :5] @ X[:, :5].T / 5, S_bad, S], axis=-1)
+    L3, inv3, used3, lost3 = np.zeros((5, 5, 3)), np.zeros((5, 3)), np.zeros((5, 3)), np.zeros(3)
+    overlaps.factor(S3, L3, inv3, used3, lost3, 0)
+    assert list(lost3) == [0.0, 1.0, 0.0] and list(used3[:, 2]) == [0, 1, 1, 0, 1]
+    _factor(S, L)
+    np.testing.assert_array_equal(L3[:, :, 2], L)
 
 
 @njit
@@ -129,31 +150,36 @@ def _weights_steps(W0, W_star, v0, v_star, F, b, flags, par, rng, n, out):
 
 @njit
 def _chain_steps(S0, v0, v_star, b, K, M, D, flags, par, rng, n, out):
-    """The same for single steps of the overlap chain from (S0, v0) (rows w*, [sqrt(D) F,] w)."""
+    """The same for single steps of the overlap chain from (S0, v0) (rows w*, [sqrt(D) F,] w),
+    one lane."""
     r = S0.shape[0]
     s0 = r - K
-    S, v = np.empty_like(S0), np.empty_like(v0)
-    work = np.zeros((r + 6, r))
-    normals = np.zeros(overlaps.N_BUFFER + 1)
-    normals[-1] = overlaps.N_BUFFER
+    S, v = np.empty((r, r, 1)), np.empty((1, K))
+    rngs = rng.reshape((1,) + rng.shape)
+    normals = np.zeros((1, overlaps.N_BUFFER + 1))
+    normals[0, -1] = overlaps.N_BUFFER
+    uniforms = np.zeros((1, overlaps.N_BUFFER))
+    status, at = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    vs, bs = v_star.reshape((1, M)), b.reshape((1, K))
     for i in range(n):
-        S[:, :] = S0
-        v[:] = v0
-        overlaps.chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, 0, 1, work, normals)
+        S[:, :, 0] = S0
+        v[0] = v0
+        overlaps.chain_steps(S, v, vs, bs, K, M, D, flags, par, rngs, normals, uniforms, status,
+                             at, 0, 1, 1)
         o = 0
         for k in range(K):
             for l in range(K):
-                out[i, o] = D * (S[s0 + k, s0 + l] - S0[s0 + k, s0 + l])
+                out[i, o] = D * (S[s0 + k, s0 + l, 0] - S0[s0 + k, s0 + l])
                 o += 1
         for k in range(K):
             for m in range(M):
-                out[i, o] = D * (S[s0 + k, m] - S0[s0 + k, m])
+                out[i, o] = D * (S[s0 + k, m, 0] - S0[s0 + k, m])
                 o += 1
         for k in range(K):
-            out[i, o] = D * (v[k] - v0[k])
+            out[i, o] = D * (v[0, k] - v0[k])
             o += 1
         for k in range(K):
-            out[i, o] = D * (S[s0 + k, M] - S0[s0 + k, M]) if r > K + M else 0.0
+            out[i, o] = D * (S[s0 + k, M, 0] - S0[s0 + k, M]) if r > K + M else 0.0
             o += 1
 
 
@@ -302,6 +328,8 @@ def test_at_large_D_the_seed_mean_follows_the_ode(rule, kw):
 # ---- the rest of the contract ------------------------------------------------------------------
 
 def test_reproducible_per_seed_and_independent_of_jobs():
+    """A seed's numbers do not depend on the other seeds, on jobs (which sets how many seeds run
+    in lockstep) nor on the recording times."""
     kw = dict(t_max=2.0, sampler="overlaps", progress=False, sigma=0.1)
     a = simulate.run("pepita", 2, 2, 10**6, 0.3, seeds=[3, 4], jobs=1, **kw)
     b = simulate.run("pepita", 2, 2, 10**6, 0.3, seeds=[4, 3], jobs=2, **kw)
@@ -312,6 +340,10 @@ def test_reproducible_per_seed_and_independent_of_jobs():
     c = simulate.run("pepita", 2, 2, 10**6, 0.3, seeds=[3], times=[0.3, 1.1, 1.7, 2.0],
                      **{k: x for k, x in kw.items() if k != "t_max"})
     np.testing.assert_array_equal(a.Q[0, -1], c.Q[0, -1])
+    # in lockstep with other seeds (one group of six lanes; above, groups of two and of one)
+    d = simulate.run("pepita", 2, 2, 10**6, 0.3, seeds=range(6), jobs=1, **kw)
+    np.testing.assert_array_equal(a.Q[0], d.Q[3])
+    np.testing.assert_array_equal(a.v[1], d.v[4])
 
 
 def test_a_student_that_becomes_its_teacher_keeps_running():
