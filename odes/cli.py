@@ -43,12 +43,13 @@ def build_parser():
                         "sympy, with a preamble defining the integrals) to this .tex file")
     p.add_argument("--fixed-point", action="store_true",
                    help="instead of integrating, find the fixed point nearest the initial state and "
-                        "print it, eps_g there and the eigenvalues of its Jacobian")
+                        "print it, eps_g there and the eigenvalues of its Jacobian; with --D N also "
+                        "the predicted seed-to-seed std of eps_g at D = N if it is stable")
     show_required(p, "--eta ETA")
     return p
 
 
-def print_fixed_point(fp, args):
+def print_fixed_point(fp, args, D=None):
     st = fp.state
     v_note = "" if fp.params["train_v"] else ", v frozen"
     print(f"# fixed point of {args.rule}: K={st.K} M={st.M} eta={args.eta}{v_note}; "
@@ -62,6 +63,17 @@ def print_fixed_point(fp, args):
           f"largest real part first; {fp.unstable} unstable:")
     for lam in fp.eigenvalues:
         print(f"  {lam.real: .8e}" + (f" {lam.imag:+.8e}i" if lam.imag else ""))
+    if D is not None:                   # the stationary fluctuations at that D (theory.md 10.2)
+        from .finite_d import stationary
+        if fp.unstable:
+            print(f"no stationary fluctuations at D = {D}: the fixed point is unstable")
+        else:
+            try:
+                std = stationary(fp, nodes=args.nodes).std("eps_g", D)
+                print(f"seed-to-seed std of eps_g at D = {D} (stationary, linear-noise "
+                      f"approximation): {std:.6g}")
+            except ValueError as err:
+                print(f"no stationary fluctuations at D = {D}: {err}")
 
 
 def main(argv=None):
@@ -74,6 +86,10 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        # --D with --fixed-point is the dimension of the predicted fluctuations, with --init too
+        fluct_D = args.D if args.fixed_point else None
+        if args.fixed_point and args.init is not None:
+            args.D = None
         check_run_arguments(args)
         if args.init is not None:
             state = State.from_json(args.init)
@@ -100,7 +116,7 @@ def main(argv=None):
             fp = fixed_point(state, args.rule, args.eta, eta_v=args.eta_v, sigma=args.sigma,
                              train_v=not args.freeze_v, nodes=args.nodes,
                              weight_decay=args.weight_decay, activation=args.activation)
-            print_fixed_point(fp, args)
+            print_fixed_point(fp, args, fluct_D)
             return 0
         res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
                         eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,

@@ -338,6 +338,43 @@ def advance(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, status
     return step, r
 
 
+@njit(cache=True)
+def one_step_samples(S0, v0, v_star, b, K, M, D, flags, par, rng, n, out):
+    """n independent single steps of the chain from (S0, v0) (rows w*, [sqrt(D) F,] w), one
+    lane: out[i] = D times the change of (Q.ravel(), R.ravel(), v, a) of step i (a: 0 without
+    F).  For the tests of one step's law against the weights kernel and of the noise matrix B of
+    `odes.fluctuations` (D times these changes are the increments G of theory.md 10.2)."""
+    r = S0.shape[0]
+    s0 = r - K
+    S, v = np.empty((r, r, 1)), np.empty((1, K))
+    rngs = rng.reshape((1,) + rng.shape)
+    normals = np.zeros((1, N_BUFFER + 1))
+    normals[0, -1] = N_BUFFER
+    uniforms = np.zeros((1, N_BUFFER))
+    status, at = np.zeros(1, np.int64), np.zeros(1, np.int64)
+    vs, bs = v_star.reshape((1, M)), b.reshape((1, K))
+    for i in range(n):
+        S[:, :, 0] = S0
+        v[0] = v0
+        chain_steps(S, v, vs, bs, K, M, D, flags, par, rngs, normals, uniforms, status, at, 0, 1,
+                    1)
+        o = 0
+        for k in range(K):
+            for l in range(K):
+                out[i, o] = D * (S[s0 + k, s0 + l, 0] - S0[s0 + k, s0 + l])
+                o += 1
+        for k in range(K):
+            for m in range(M):
+                out[i, o] = D * (S[s0 + k, m, 0] - S0[s0 + k, m])
+                o += 1
+        for k in range(K):
+            out[i, o] = D * (v[0, k] - v0[k])
+            o += 1
+        for k in range(K):
+            out[i, o] = D * (S[s0 + k, M, 0] - S0[s0 + k, M]) if r > K + M else 0.0
+            o += 1
+
+
 def overlaps_of(weights, uses_F):
     """S = V V^T / D of given weights (rows w*_1..w*_M, [sqrt(D) F,] w_1..w_K)."""
     D = weights.W.shape[1]

@@ -148,41 +148,6 @@ def _weights_steps(W0, W_star, v0, v_star, F, b, flags, par, rng, n, out):
             out[i, j] = D * (after[j] - before[j])
 
 
-@njit
-def _chain_steps(S0, v0, v_star, b, K, M, D, flags, par, rng, n, out):
-    """The same for single steps of the overlap chain from (S0, v0) (rows w*, [sqrt(D) F,] w),
-    one lane."""
-    r = S0.shape[0]
-    s0 = r - K
-    S, v = np.empty((r, r, 1)), np.empty((1, K))
-    rngs = rng.reshape((1,) + rng.shape)
-    normals = np.zeros((1, overlaps.N_BUFFER + 1))
-    normals[0, -1] = overlaps.N_BUFFER
-    uniforms = np.zeros((1, overlaps.N_BUFFER))
-    status, at = np.zeros(1, np.int64), np.zeros(1, np.int64)
-    vs, bs = v_star.reshape((1, M)), b.reshape((1, K))
-    for i in range(n):
-        S[:, :, 0] = S0
-        v[0] = v0
-        overlaps.chain_steps(S, v, vs, bs, K, M, D, flags, par, rngs, normals, uniforms, status,
-                             at, 0, 1, 1)
-        o = 0
-        for k in range(K):
-            for l in range(K):
-                out[i, o] = D * (S[s0 + k, s0 + l, 0] - S0[s0 + k, s0 + l])
-                o += 1
-        for k in range(K):
-            for m in range(M):
-                out[i, o] = D * (S[s0 + k, m, 0] - S0[s0 + k, m])
-                o += 1
-        for k in range(K):
-            out[i, o] = D * (v[0, k] - v0[k])
-            o += 1
-        for k in range(K):
-            out[i, o] = D * (S[s0 + k, M, 0] - S0[s0 + k, M]) if r > K + M else 0.0
-            o += 1
-
-
 ONE_STEP = [   # rule, K, M, D, eta, keywords of the run
     ("bp", 2, 2, 20, 2.0, dict(sigma=0.3)),
     ("fa", 2, 3, 20, 1.5, dict(weight_decay=0.5)),
@@ -222,7 +187,7 @@ def test_one_step_law_of_the_chain(case):
     compared = m if rule.uses_F else m - K          # a = W F/sqrt(D) is the chain's only with F
     _weights_steps(w.W, w.W_star, w.v, w.v_star, w.F, w.b, flags, par, seed_state(1), n, a)
     S0 = overlaps.overlaps_of(w, True if rule.uses_F else False)
-    _chain_steps(S0, w.v, w.v_star, w.b, K, M, D, flags, par, seed_state(2), n, b)
+    overlaps.one_step_samples(S0, w.v, w.v_star, w.b, K, M, D, flags, par, seed_state(2), n, b)
     moving = []
     for j in range(compared):
         if np.ptp(a[:, j]) == 0 and np.ptp(b[:, j]) == 0:

@@ -44,7 +44,6 @@ odd factors g, e, u, Delta), and the rule is symmetric, so the pair (z, -z) is k
 the weight (`fold=True`): half the nodes for the same result.  `expect` (Python, vectorised `f`)
 uses the unfolded rule and accepts any f.
 """
-import itertools
 import math
 
 import numpy as np
@@ -112,8 +111,10 @@ def product_rule(rules, fold=True):
     one node of each pair (z, -z), with the pair's weight: valid for symmetric rules and integrands
     even in z only."""
     d = len(rules)
-    Z = np.array(list(itertools.product(*[x for x, _ in rules]))).reshape(-1, d)
-    W = np.prod(np.array(list(itertools.product(*[w for _, w in rules]))).reshape(-1, d), axis=1)
+    # the rows in itertools.product's order (the last dimension fastest)
+    Z = np.stack(np.meshgrid(*[x for x, _ in rules], indexing="ij"), axis=-1).reshape(-1, d)
+    W = np.prod(np.stack(np.meshgrid(*[w for _, w in rules], indexing="ij"), axis=-1)
+                .reshape(-1, d), axis=1)
     if fold:
         # keep z if its first non-zero coordinate is positive (or z = 0); the nodes are symmetric
         # to round-off, so compare with a tolerance
@@ -169,11 +170,9 @@ def factor(C, L):
             L[i, j] = s / d
 
 
-def expect(f, C, m=None):
-    """E[f(u)] for u ~ N(0, C) by the product rule of the kernels (m nodes per dimension, each
-    dimension contracted by `contract`); f maps an array (N, n) of field values to N values (or
-    (N, ...) arrays); m defaults to `expect_nodes(n)`.  For tests and exploration; the ODE
-    kernels run the same rule in numba, by default with fewer nodes (`default_nodes`)."""
+def nodes(C, m=None):
+    """The product rule of `expect` for u ~ N(0, C): field values U (N, n) and weights w (N,),
+    E[f(u)] ~ sum_i w_i f(U_i); m nodes per dimension (default `expect_nodes(n)`)."""
     C = np.asarray(C, dtype=float)
     n = C.shape[0]
     L = np.zeros_like(C)
@@ -182,6 +181,14 @@ def expect(f, C, m=None):
     rules = np.zeros((n, m, 2))
     contract(L, np.column_stack(hermite_rule(m)), rules)
     quad = product_rule([(r[:, 0], r[:, 1]) for r in rules], fold=False)
-    U = quad[:, :n] @ L.T
+    return quad[:, :n] @ L.T, quad[:, n]
+
+
+def expect(f, C, m=None):
+    """E[f(u)] for u ~ N(0, C) by the product rule of the kernels (m nodes per dimension, each
+    dimension contracted by `contract`); f maps an array (N, n) of field values to N values (or
+    (N, ...) arrays); m defaults to `expect_nodes(n)`.  For tests and exploration; the ODE
+    kernels run the same rule in numba, by default with fewer nodes (`default_nodes`)."""
+    U, w = nodes(C, m)
     vals = np.asarray(f(U), dtype=float)
-    return np.tensordot(quad[:, n], vals, axes=(0, 0))
+    return np.tensordot(w, vals, axes=(0, 0))

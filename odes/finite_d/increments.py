@@ -1,0 +1,190 @@
+"""The one-step increments of the order parameters and their first two moments (theory.md 10.2).
+
+One SGD step moves the flat state by (1/D) G(y; u, rho, xi), with u = (lambda, nu, zeta) the fields
+of the input (lambda = W x/sqrt(D), nu = W* x/sqrt(D), zeta = F.x for the rules with F), xi the
+label noise and rho = |x|^2/D.  To leading order in 1/D (rho -> 1), in the physical coordinates of
+`odes.fixed_points.coordinates` (Q_kl for k <= l, R_km, v_k when trained, a_k for adaptive
+feedback):
+
+    G_Q[k,l] = -eta (phi_k lambda_l + phi_l lambda_k + psi_k a_l + psi_l a_k) + eta^2 phi_k phi_l
+    G_R[k,m] = -eta (phi_k nu_m + psi_k p_m)
+    G_v[k]   = -eta_v chi_k
+    G_a[k]   = -eta (phi_k zeta + psi_k phi_F)
+
+with the rule's scalars (theory.md 2, 8.3, 10.1): for the Taylor rules phi_k = f_k g'(lambda_k) e
+(f = v, b or a), psi = 0 and chi_k = e h_k, with the Fe terms (pepita-lin) psi_k = -phi_k e and
+chi_k = e (h_k - a_k g'(lambda_k) e); for exact PEPITA h~_k = g(lambda_k - e a_k), phi_k = h_k -
+h~_k, psi_k = -phi_k e, chi_k = e h~_k; in the Hebbian form psi_k = h~_k e and chi_k = yhat h_k - y h~_k;
+in the time-local form h~_k = g(lambda_k - e a_k - eta h_k) (the weights after the Hebbian
+half-step, |x|^2/D -> 1).  Weight decay kappa adds the deterministic -2 kappa Q, -kappa (R, v, a).
+
+`Increments.moments` returns the drift f = E[G] (+ decay), which is the ODE's right-hand side
+(tested against `odes.rhs`, an independent implementation), and the noise matrix B = Cov[G] of the
+linear-noise approximation, both by the product quadrature of `odes.gaussian.expectations` over
+(u, xi).  Accuracy: the integrands are smooth for erf and linear g (B at the default nodes,
+`noise_nodes`, K = M = 2: 1e-3 - 1e-2); for ReLU they have kinks and the quadrature converges
+slowly (~1e-2).
+"""
+import numpy as np
+
+from ..activations import g_numpy
+from ..fixed_points import coordinates
+from ..gaussian.expectations import hermite_rule, nodes
+from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, get_rule
+
+
+def g_prime_numpy(name, x):
+    """g' over an array (NumPy): erf's sqrt(2/pi) exp(-x^2/2), 1, or the step Theta(x)."""
+    x = np.asarray(x, float)
+    if name == "erf":
+        return np.sqrt(2.0 / np.pi) * np.exp(-0.5 * x * x)
+    if name == "linear":
+        return np.ones_like(x)
+    return (x > 0.0).astype(float)
+
+
+#: quadrature nodes per dimension of `Increments` by default, by dimension: B's largest entry to
+#: 1e-3 - 1e-2 relative at K = M = 2 (bp: 8 nodes in 4 and 5 dimensions, 7e-3 against 14; exact
+#: PEPITA: 7 in 5 dimensions, 8e-4; 6 in 6 dimensions, 1.2e-2), enough for the linear-noise
+#: approximation's covariance; the right-hand sides' `default_nodes` for more
+NOISE_NODES = {1: 24, 2: 16, 3: 12, 4: 8, 5: 8, 6: 6, 7: 5}
+#: nodes of the label noise xi: 3 for the Taylor rules (exact: polynomials of degree <= 4 in xi),
+#: 6 for exact PEPITA and its variants (xi inside g; as the right-hand side's quadrature)
+XI_NODES = {False: 3, True: 6}
+
+
+def noise_nodes(d):
+    """Nodes per dimension of `Increments`' default rule in d dimensions (`NOISE_NODES`)."""
+    return NOISE_NODES.get(d, 4)
+
+
+class Increments:
+    """The increments G of one rule, its parameters and a state's constants (T, v*, p, phi_F, b).
+
+    Parameters
+    ----------
+    state : State
+        Gives K, M and the constants; its Q, R, v, a are not used (`moments` takes them).
+    rule : str or Rule
+        A rule of `odes.ODE_RULES`.
+    eta, eta_v, sigma, train_v, weight_decay, activation
+        As in `odes.integrate`.
+    nodes : int, optional
+        Quadrature nodes per field dimension (default `noise_nodes` of the number of fields; xi,
+        when sigma > 0, has its own rule, `quadrature`).
+    """
+
+    def __init__(self, state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, weight_decay=0.0,
+                 activation="erf", nodes=None):
+        self.rule = get_rule(rule) if isinstance(rule, str) else rule
+        state.check_rule(self.rule)
+        self.K, self.M = state.K, state.M
+        self.eta = float(eta)
+        self.eta_v = self.eta if eta_v is None else float(eta_v)
+        self.sigma, self.train_v = float(sigma), bool(train_v)
+        self.kappa, self.activation = float(weight_decay), activation
+        self.T, self.v_star = np.asarray(state.T, float), np.asarray(state.v_star, float)
+        F = self.rule.uses_F
+        self.p = np.asarray(state.p, float) if F else np.zeros(self.M)
+        self.phi_F = float(state.phi_F) if F else 0.0
+        self.b = np.asarray(state.b, float) if state.b is not None else np.zeros(self.K)
+        self.names, _ = coordinates(self.K, self.M, self.rule, self.train_v)
+        self.dims = self.K + self.M + (1 if F else 0) + (1 if self.sigma > 0 else 0)
+        self.fields = self.dims - (1 if self.sigma > 0 else 0)
+        self.n_nodes = noise_nodes(self.fields) if nodes is None else int(nodes)
+
+    def covariance(self, Q, R, a):
+        """The covariance of (lambda, nu[, zeta][, xi])."""
+        K, M = self.K, self.M
+        if self.rule.uses_F:
+            C = np.block([[Q, R, a[:, None]], [R.T, self.T, self.p[:, None]],
+                          [a[None, :], self.p[None, :], np.array([[self.phi_F]])]])
+        else:
+            C = np.block([[Q, R], [R.T, self.T]])
+        if self.sigma > 0:
+            n = C.shape[0]
+            C = np.pad(C, ((0, 1), (0, 1)))
+            C[n, n] = 1.0
+        assert C.shape == (self.dims, self.dims), (C.shape, K, M)
+        return C
+
+    def G(self, U, Q, R, v, a):
+        """The increments (N, n_phys) at field values U (N, dims) (module docstring)."""
+        K, M, rule, act = self.K, self.M, self.rule, self.activation
+        eta = self.eta
+        lam, nu = U[:, :K], U[:, K:K + M]
+        zeta = U[:, K + M] if rule.uses_F else np.zeros(len(U))
+        xi = U[:, -1] if self.sigma > 0 else 0.0
+        a = np.zeros(K) if a is None else a
+        y = g_numpy(act, nu) @ self.v_star + self.sigma * xi
+        h = g_numpy(act, lam)
+        yhat = h @ v
+        e = (yhat - y)[:, None]
+        if rule.exact_pepita:
+            lam_mod = lam - e * a
+            if rule.time_local:
+                lam_mod = lam_mod - eta * h
+            ht = g_numpy(act, lam_mod)
+            phi = h - ht
+            if rule.hebbian:
+                psi, chi = ht * e, yhat[:, None] * h - (y[:, None] if np.ndim(y) else y) * ht
+            else:
+                psi, chi = -phi * e, e * ht
+        else:
+            f = {FEEDBACK_V: v, FEEDBACK_FIXED: self.b, FEEDBACK_ADAPTIVE: a}[rule.feedback]
+            gpe = g_prime_numpy(act, lam) * e
+            phi = f * gpe
+            if rule.fe_terms:
+                psi, chi = -phi * e, e * (h - a * gpe)
+            else:
+                psi, chi = np.zeros_like(phi), e * h
+        cols = []
+        for k in range(K):
+            for l in range(k, K):
+                cols.append(-eta * (phi[:, k] * lam[:, l] + phi[:, l] * lam[:, k]
+                                    + psi[:, k] * a[l] + psi[:, l] * a[k])
+                            + eta * eta * phi[:, k] * phi[:, l])
+        for k in range(K):
+            for m in range(M):
+                cols.append(-eta * (phi[:, k] * nu[:, m] + psi[:, k] * self.p[m]))
+        if self.train_v:
+            cols += [-self.eta_v * chi[:, k] for k in range(K)]
+        if rule.feedback == FEEDBACK_ADAPTIVE:
+            cols += [-eta * (phi[:, k] * zeta + psi[:, k] * self.phi_F) for k in range(K)]
+        return np.column_stack(cols)
+
+    def decay(self, Q, R, v, a):
+        """The deterministic drift of weight decay, in the physical coordinates."""
+        K, M, kappa = self.K, self.M, self.kappa
+        out = [-2 * kappa * Q[k, l] for k in range(K) for l in range(k, K)]
+        out += [-kappa * R[k, m] for k in range(K) for m in range(M)]
+        if self.train_v:
+            out += list(-kappa * np.asarray(v))
+        if self.rule.feedback == FEEDBACK_ADAPTIVE:
+            out += list(-kappa * np.asarray(a))
+        return np.array(out)
+
+    def quadrature(self, Q, R, a):
+        """Nodes (N, dims) and weights (N,) over (u, xi): the product rule of
+        `odes.gaussian.expectations.nodes` over the fields, times a plain Gauss-Hermite rule of
+        XI_NODES for xi (which enters e linearly: the Taylor rules' integrands are polynomials of
+        degree <= 4 in xi, which 3 nodes integrate exactly; exact PEPITA's are smooth)."""
+        n = self.fields
+        U, w = nodes(self.covariance(Q, R, a if a is not None else np.zeros(self.K))[:n, :n],
+                     self.n_nodes)
+        if self.sigma == 0:
+            return U, w
+        x, wx = hermite_rule(XI_NODES[self.rule.exact_pepita])
+        return (np.column_stack([np.repeat(U, len(x), axis=0), np.tile(x, len(w))]),
+                np.repeat(w, len(x)) * np.tile(wx, len(w)))
+
+    def moments(self, Q, R, v, a=None):
+        """(f, B): the drift E[G] plus weight decay (the ODE's right-hand side) and the noise
+        matrix B = Cov[G], in the physical coordinates (`names`), at the state (Q, R, v, a)."""
+        Q, R, v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
+        a = None if a is None else np.asarray(a, float)
+        U, w = self.quadrature(Q, R, a)
+        G = self.G(U, Q, R, v, a)
+        mean = w @ G
+        second = (G * w[:, None]).T @ G
+        return mean + self.decay(Q, R, v, a), second - np.outer(mean, mean)

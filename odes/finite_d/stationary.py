@@ -1,0 +1,78 @@
+"""Stationary fluctuations at a stable fixed point (theory.md 10.2): the Lyapunov equation.
+
+At a stable fixed point the linear-noise covariance stops moving: J Sigma~ + Sigma~ J^T + B = 0
+(J the physical Jacobian there, B the noise matrix of one step, `odes.finite_d.increments`),
+solved by scipy.linalg.solve_continuous_lyapunov.  With label noise sigma > 0 the noise does not
+vanish at the teacher, so the asymptotic eps_g of a seed spreads by ~D^-1/2 around the ODE's.
+"""
+import numpy as np
+from scipy.linalg import solve_continuous_lyapunov
+
+from ..fixed_points import _embedding, coordinates
+from ..rules import get_rule
+from .increments import Increments
+from .observables import gradient
+
+
+class Stationary:
+    """The stationary covariance Sigma~ at a stable fixed point (`stationary`).
+
+    Attributes
+    ----------
+    fixed_point : FixedPoint
+        Where.
+    names : list of str
+        The physical coordinates, the axes of `cov`.
+    cov : ndarray
+        Shape (p, p). Sigma~: D times the stationary covariance of a seed's physical coordinates.
+    """
+
+    def __init__(self, fp, names, cov, E):
+        self.fixed_point, self.names, self.cov, self._E = fp, names, cov, E
+
+    def std(self, name, D):
+        """The stationary standard deviation of one seed's eps_g or coordinate at dimension D."""
+        st, params = self.fixed_point.state, self.fixed_point.params
+        grad = gradient(name, self.names, st.Q, st.R, st.v, st.T, st.v_star,
+                        params["activation"], self._E)
+        return float(np.sqrt(max(grad @ self.cov @ grad, 0.0) / D))
+
+
+def stationary(fp, nodes=None):
+    """The stationary linear-noise covariance at a fixed point found by `odes.fixed_point`.
+
+    Parameters
+    ----------
+    fp : FixedPoint
+        A stable fixed point (no eigenvalue with positive real part).
+    nodes : int, optional
+        The quadrature of B (`Increments`).
+
+    Returns
+    -------
+    Stationary
+
+    Raises
+    ------
+    ValueError
+        If the fixed point is not stable (then there is no stationary state around it), or some
+        eigenvalue is zero (a direction that neither decays nor grows: a frozen slot, or a
+        continuum of fixed points), where the Lyapunov equation has no unique solution.
+    """
+    if fp.unstable:
+        raise ValueError(f"the fixed point has {fp.unstable} unstable direction(s): no stationary "
+                         f"fluctuations around it")
+    st, params = fp.state, dict(fp.params)
+    rule = get_rule(params.pop("rule"))
+    eta = params.pop("eta")
+    K, M = st.K, st.M
+    names, idx = coordinates(K, M, rule, params["train_v"])
+    E = _embedding(K, M, idx, fp.jacobian.shape[0])
+    J = fp.jacobian[idx] @ E
+    if np.abs(np.linalg.eigvals(J).real).min() < 1e-12 * max(1.0, np.abs(J).max()):
+        raise ValueError("the Jacobian has a zero eigenvalue at this fixed point: no unique "
+                         "stationary covariance")
+    inc = Increments(st, rule, eta, nodes=nodes, **params)
+    B = inc.moments(st.Q, st.R, st.v, st.a if rule.feedback_name == "a" else None)[1]
+    cov = solve_continuous_lyapunov(J, -B)
+    return Stationary(fp, names, 0.5 * (cov + cov.T), E)

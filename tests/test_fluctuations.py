@@ -1,0 +1,245 @@
+"""Finite-D theory (odes.fluctuations, theory.md section 10).
+
+The drift and noise matrix of one step: E[G] against the ODE's right-hand side (the closed forms
+of `odes.rhs`, and its quadrature kernel for exact PEPITA: independent implementations), and B =
+Cov[G] against a Monte Carlo of single steps of the exact overlap chain at D = 10^6 (where its
+O(1/D) terms are below the Monte Carlo's resolution).  Statistical comparisons are in units of
+the standard error, |z| <= Z_MAX = 4.5 (two-sided p = 7e-6 per entry; at most ~70 entries per
+case, so below 1e-3 false failures per case).
+"""
+import math
+
+import numpy as np
+import pytest
+
+import odes
+import odes.finite_d
+
+import simulate
+from odes.fixed_points import _Flow
+from odes.finite_d import Increments
+from odes.gaussian.expectations import default_nodes
+from odes.rules import codes, get_rule
+from simulate import overlaps
+from simulate.rng import seed_state
+
+Z_MAX = 4.5
+
+CASES = [   # rule, keywords of the increments (eta = 0.5)
+    ("bp", dict(sigma=0.3)),
+    ("bp", dict(weight_decay=0.3, eta_v=0.2)),
+    ("bp", dict(activation="linear")),
+    ("fa", dict()),
+    ("fa", dict(train_v=False)),
+    ("afa", dict()),
+    ("pepita-lin", dict()),
+    ("pepita", dict(sigma=0.2)),
+    ("pepita-hebbian", dict()),
+    ("pepita-tl", dict()),
+]
+
+
+def _state(rule, seed=1):
+    phi_F = 1.5 if get_rule(rule).uses_F else None
+    kw = dict(sigma_F=math.sqrt(phi_F / 500)) if phi_F else {}
+    st = odes.State.random(K=2, M=2, D=500, seed=seed, **kw)
+    return st
+
+
+def _accurate(st, rule, kw):
+    """Increments with the right-hand sides' quadrature (`default_nodes`), more accurate than
+    the default, for the comparisons below at their resolution."""
+    fields = Increments(st, rule, 0.5, **kw).fields
+    return Increments(st, rule, 0.5, nodes=default_nodes(fields), **kw)
+
+
+@pytest.mark.parametrize("case", CASES + [("bp", dict(activation="relu"))],
+                         ids=lambda c: f"{c[0]}-{'-'.join(c[1])}")
+def test_drift_is_the_ode_right_hand_side(case):
+    """E[G] (plus weight decay) by quadrature of the increments equals the ODE's right-hand side
+    in the physical coordinates: to 1e-2 relative for ReLU (its kinks slow the quadrature:
+    8.4e-3 measured at 16 nodes in four dimensions), else 2e-4 (measured up to 6e-5 in five field
+    dimensions at 10 nodes, 1e-13 in four at 16).  Caught: eta^2 phi phi dropped from G_Q (every case
+    fails), psi dropped from G_a (pepita-lin, pepita, pepita-hebbian, pepita-tl fail), the
+    time-local shift of h~ dropped (pepita-tl fails)."""
+    rule, kw = case
+    st = _state(rule)
+    inc = _accurate(st, rule, kw)
+    flow = _Flow(st, inc.rule, 0.5, kw.get("eta_v"), kw.get("sigma", 0.0), kw.get("train_v", True),
+                 weight_decay=kw.get("weight_decay", 0.0), activation=kw.get("activation", "erf"))
+    expected = flow.f(flow.y0)[flow.idx]
+    f, B = inc.moments(st.Q, st.R, st.v, st.a)
+    tol = 1e-2 if kw.get("activation") == "relu" else 2e-4
+    assert np.abs(f - expected).max() <= tol * np.abs(expected).max(), (f, expected)
+    assert np.allclose(B, B.T) and np.linalg.eigvalsh(B).min() > -1e-10 * np.abs(B).max()
+
+
+def _chain_samples(st, rule, eta, kw, D, n, seed=2):
+    """D times single-step changes of the physical coordinates from st, by the overlap chain."""
+    rule = get_rule(rule)
+    K, M = st.K, st.M
+    train_v = kw.get("train_v", True)
+    flags = codes(rule, train_v, kw.get("activation", "erf"))
+    par = np.array([eta, kw.get("eta_v", eta), kw.get("sigma", 0.0), odes.divergence.BLOWUP,
+                    kw.get("weight_decay", 0.0)])
+    S0 = overlaps.overlaps_of_state(st, rule.uses_F)
+    b = st.b if st.b is not None else np.zeros(K)
+    out = np.empty((n, K * K + K * M + 2 * K))
+    overlaps.one_step_samples(S0, st.v.astype(float), st.v_star.astype(float), b.astype(float),
+                              K, M, D, flags, par, seed_state(seed), n, out)
+    cols = [k * K + l for k in range(K) for l in range(k, K)]
+    cols += [K * K + k * M + m for k in range(K) for m in range(M)]
+    if train_v:
+        cols += [K * K + K * M + k for k in range(K)]
+    if rule.feedback_name == "a":
+        cols += [K * K + K * M + K + k for k in range(K)]
+    return out[:, cols]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{'-'.join(c[1])}")
+def test_noise_matrix_matches_one_step_monte_carlo(case):
+    """B = Cov[G] by quadrature against the sample covariance of 2e5 single steps of the exact
+    chain at D = 10^6 (and E[G] against their mean): every entry within Z_MAX standard errors
+    (the s.e. of a covariance entry from the sample variance of the centred products).  Weight
+    decay moves the chain deterministically by -2 kappa Q / D per step, which B does not see.
+    Caught: B scaled by 1.1 (every case fails, B[Q00, Q00] at z from -14 to -62), eta^2 phi phi
+    dropped from G_Q (every case), psi dropped from G_a (the four rules with psi), the
+    time-local shift of h~ dropped (pepita-tl)."""
+    rule, kw = case
+    st = _state(rule)
+    inc = _accurate(st, rule, kw)
+    f, B = inc.moments(st.Q, st.R, st.v, st.a)
+    X = _chain_samples(st, rule, 0.5, kw, 10**6, 200_000)
+    n = len(X)
+    mean = X.mean(axis=0)
+    z_mean = (mean - f) / (X.std(axis=0, ddof=1) / math.sqrt(n) + 1e-300)
+    moving = X.std(axis=0) > 0
+    assert np.abs(z_mean[moving]).max() <= Z_MAX, z_mean
+    Xc = X - mean
+    worst = 0.0
+    for i in np.flatnonzero(moving):
+        for j in np.flatnonzero(moving):
+            if j < i:
+                continue
+            prod = Xc[:, i] * Xc[:, j]
+            z = (prod.mean() - B[i, j]) / (prod.std(ddof=1) / math.sqrt(n))
+            worst = max(worst, abs(z))
+            assert abs(z) <= Z_MAX, f"{rule} B[{inc.names[i]}, {inc.names[j]}]: z = {z:.2f}"
+    assert worst > 0
+
+
+LNA_CASES = [("bp", dict(sigma=0.3)), ("pepita", dict())]
+
+
+@pytest.mark.parametrize("case", LNA_CASES, ids=lambda c: c[0])
+def test_lna_predicts_the_seed_to_seed_variance(case):
+    """D times the variance over 3000 seeds (the exact overlap chain at D = 1000, every seed from
+    the same state: the per-seed handoff's Sigma~(0) = 0) of eps_g, Q_00, R_00, v_0 (and a_0)
+    at t = 1, 3, 10 against the linear-noise Sigma~: within 10 % + 3 s.e. (the s.e. of a variance
+    from the fourth moments of the sample; 10 % for the O(D^-1/2) corrections and B's quadrature).
+    Measured: within 2.6 s.e. everywhere.  Caught: B scaled by 1.5 in the covariance ODE (bp:
+    eps_g at t = 1, D Var 0.0206 beyond the LNA's against an allowance of 0.0086; pepita too), J
+    dropped from it (bp: eps_g at t = 1, 0.037 measured against 0.066; pepita: eps_g at t = 3,
+    0.0118 against 0.0186)."""
+    rule, kw = case
+    D, n, times = 1000, 3000, [0.0, 1.0, 3.0, 10.0]
+    phi_F = dict(sigma_F=math.sqrt(1.0 / D)) if get_rule(rule).uses_F else {}
+    st = odes.State.random(K=2, M=2, D=D, seed=0, **phi_F)
+    fl = odes.fluctuations(st, rule, 0.5, D, times=times, grid=100, **kw)
+    sim = simulate.run(rule, 2, 2, D, 0.5, times=times, seeds=n, jobs=2, sampler="overlaps",
+                       state=st, progress=False, **kw)
+    observed = {"eps_g": sim.eps_g, "Q[0,0]": sim.Q[:, :, 0, 0], "R[0,0]": sim.R[:, :, 0, 0],
+                "v[0]": sim.v[:, :, 0]}
+    if rule != "bp":
+        observed["a[0]"] = sim.f[:, :, 0]
+    for name, x in observed.items():
+        predicted = D * fl.std(name) ** 2
+        centred = x - x.mean(axis=0)
+        measured = D * (centred ** 2).sum(axis=0) / (n - 1)
+        se = D * (centred ** 2).std(axis=0, ddof=1) / math.sqrt(n)
+        for i in range(1, len(times)):
+            assert abs(measured[i] - predicted[i]) <= 0.1 * predicted[i] + 3 * se[i], \
+                (f"{rule} {name} at t = {times[i]}: D Var {measured[i]:.4g} (s.e. {se[i]:.2g}), "
+                 f"LNA {predicted[i]:.4g}")
+
+
+@pytest.fixture(scope="module")
+def noisy_bp_fixed_point():
+    """The fixed point of bp with label noise sigma = 0.3 at eta = 0.5 (K = M = 2), from the end of
+    the ODE from a random state."""
+    st0 = odes.State.random(K=2, M=2, D=1000, seed=0)
+    res = odes.integrate(st0, "bp", 0.5, t_max=300, sigma=0.3)
+    last = odes.State(Q=res.Q[-1], R=res.R[-1], T=res.T, v=res.v[-1], v_star=res.v_star)
+    fp = odes.fixed_point(last, "bp", 0.5, sigma=0.3)
+    assert fp.unstable == 0
+    return fp
+
+
+def test_stationary_spread_of_eps_g(noisy_bp_fixed_point):
+    """At the fixed point of noisy bp, D times the variance of eps_g over 3000 seeds of the exact
+    chain (D = 1000, every seed from the fixed point) at t = 20 and 40 against the Lyapunov
+    Sigma~: within 10 % + 3 s.e. (measured -0.6 and -0.3 s.e.).  eps_g settles within a few time
+    units; Q, R and v have directions ten times slower (eigenvalue -0.0034: the students
+    exchanging their roles, which eps_g does not see), checked instead against the time-dependent
+    covariance below.  Caught: B scaled by 1.25 in `stationary` (the difference 4.0e-6 against an
+    allowance of 3.0e-6; the test below fails too)."""
+    fp = noisy_bp_fixed_point
+    s = odes.finite_d.stationary(fp)
+    D, n, times = 1000, 3000, [0.0, 20.0, 40.0]
+    sim = simulate.run("bp", 2, 2, D, 0.5, times=times, seeds=n, jobs=2, sampler="overlaps",
+                       state=fp.state, sigma=0.3, progress=False)
+    predicted = D * s.std("eps_g", D) ** 2
+    centred = sim.eps_g - sim.eps_g.mean(axis=0)
+    measured = D * (centred ** 2).sum(axis=0) / (n - 1)
+    se = D * (centred ** 2).std(axis=0, ddof=1) / math.sqrt(n)
+    for i in (1, 2):
+        assert abs(measured[i] - predicted) <= 0.1 * predicted + 3 * se[i], (measured, predicted, se)
+
+
+def test_lna_tends_to_the_stationary_covariance(noisy_bp_fixed_point):
+    """Started at the fixed point, the time-dependent covariance (Van Loan steps) tends to the
+    Lyapunov solution (scipy): within 1 % of its largest entry at t = 3000, about ten of the slowest
+    relaxation times; and `stationary` refuses an unstable fixed point (the SCM plateau).  Caught:
+    B scaled by 1.25 in `stationary`; J dropped from the covariance ODE."""
+    fp = noisy_bp_fixed_point
+    s = odes.finite_d.stationary(fp)
+    fl = odes.fluctuations(fp.state, "bp", 0.5, 1000, times=[0.0, 3000.0], sigma=0.3, grid=60)
+    assert fl.names == s.names
+    assert np.abs(fl.cov[-1] - s.cov).max() <= 0.01 * np.abs(s.cov).max()
+    plateau = odes.State(Q=np.full((2, 2), 0.3) + 0.2 * np.eye(2), R=np.full((2, 2), 0.35),
+                         T=np.eye(2), v=np.ones(2), v_star=np.ones(2))
+    saddle = odes.fixed_point(plateau, "bp", 0.1, train_v=False)       # the SCM plateau
+    assert saddle.unstable == 1
+    with pytest.raises(ValueError, match="unstable"):
+        odes.finite_d.stationary(saddle)
+
+
+def test_bad_input_is_refused():
+    st = odes.State.random(K=2, M=2, D=100, seed=0)
+    with pytest.raises(ValueError, match="initial"):
+        odes.fluctuations(st, "bp", 0.5, 100, t_max=1, initial="gaussian")
+    with pytest.raises(ValueError, match="D must be"):
+        odes.fluctuations(st, "bp", 0.5, 0, t_max=1)
+    fl = odes.fluctuations(st, "bp", 0.5, 100, t_max=1, grid=10)
+    with pytest.raises(ValueError, match="unknown observable"):
+        fl.std("Q[2,2]")
+
+
+def test_command_line_prints_the_stationary_spread(noisy_bp_fixed_point, tmp_path, capsys):
+    """python -m odes --fixed-point --D N prints the predicted seed-to-seed std of eps_g at D = N
+    (that of `stationary`), and says so when the fixed point is unstable."""
+    from odes import cli
+    init = tmp_path / "near.json"
+    noisy_bp_fixed_point.state.to_json(init)
+    assert cli.main(["--rule", "bp", "--eta", "0.5", "--sigma", "0.3", "--fixed-point",
+                     "--D", "1000", "--init", str(init)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    expected = odes.finite_d.stationary(noisy_bp_fixed_point).std("eps_g", 1000)
+    assert line.startswith("seed-to-seed std of eps_g at D = 1000")
+    assert float(line.split()[-1]) == pytest.approx(expected, rel=1e-4)
+    plateau = odes.State(Q=np.full((2, 2), 0.3) + 0.2 * np.eye(2), R=np.full((2, 2), 0.35),
+                         T=np.eye(2), v=np.ones(2), v_star=np.ones(2))
+    plateau.to_json(init)
+    assert cli.main(["--rule", "bp", "--eta", "0.1", "--freeze-v", "--fixed-point", "--D", "500",
+                     "--init", str(init)]) == 0
+    assert "unstable" in capsys.readouterr().out.strip().splitlines()[-1]
