@@ -69,7 +69,7 @@ def compute(small=None, **overrides):
                                    seeds=p["seeds"], seed=p["seed"], jobs=p["jobs"],
                                    eta_v=p["eta_v"], sigma_F=sigma_F_of(phi, p["D"]),
                                    v_star=p["v_star"], init=p["init"], weight_decay=kappa,
-                                   nodes=p["nodes"], progress=False)
+                                   nodes=p["nodes"], progress=False, finite_d=False)
             out = {}
             for which in ("sim", "ode"):
                 arrays = dict(eps_g=cmp.get("eps_g", which), net=cmp.get("net", which),

@@ -230,6 +230,13 @@ class Comparison:
         Shape (n,). The record times (the simulation's).
     params : dict
         The simulation's parameters with ode_rule, also and the ODE's.
+    lna : dict of str to ndarray
+        The finite-D theory of eps_g along the ODE from each seed's start (theory.md 10.2, 10.3;
+        `odes.fluctuations`): 'eps_g_std', the predicted standard deviation of one seed's paired
+        deviation (rms over the seeds), 'eps_g_rel_std' the same relative to each seed's ODE, and
+        'eps_g_bias', the predicted O(1/D) shift of the seed mean from the ODE; empty if not
+        computed (``finite_d=False``, too many distinct starts, or the theory refused the run:
+        `lna_note` says why).
 
     Examples
     --------
@@ -248,8 +255,9 @@ class Comparison:
 
     def __init__(self, sim, ode=None, ode_rule=None, note="", ode_params=None, ode_status=None,
                  ode_messages=None, also=None, also_status=None, also_messages=None,
-                 ode_t_diverged=None, also_t_diverged=None):
+                 ode_t_diverged=None, also_t_diverged=None, lna=None):
         self.sim, self.ode = sim, ode
+        self.lna = dict(lna or {})
         self.ode_rule, self.note = ode_rule, note
         self.ode_params = dict(ode_params or {})
         self.ode_status = list(ode_status or [])
@@ -392,6 +400,28 @@ class Comparison:
         """
         return seed_stats(self.get(name, "sim") - self.get(name, which))
 
+    def predicted(self, name="eps_g"):
+        """(std, bias) of the finite-D theory for `name` (eps_g only) at the record times: one
+        seed's predicted standard deviation around the ODE and the predicted O(1/D) shift of the
+        seed mean (`lna`).  KeyError if the comparison has none."""
+        if f"{name}_std" not in self.lna:
+            raise KeyError(f"no finite-D prediction for {name!r}"
+                           + (f" ({self.lna_note})" if self.lna_note else ""))
+        return self.lna[f"{name}_std"], self.lna[f"{name}_bias"]
+
+    def z_score(self, name="eps_g"):
+        """(mean paired deviation - predicted bias) / (predicted std / sqrt(n_pair)) at the record
+        times: how many predicted standard errors the simulation sits from the ODE plus its
+        O(1/D) bias (NaN where the predicted std is 0, e.g. at t = 0)."""
+        std, bias = self.predicted(name)
+        d, _, n = self.deviation(name)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(std > 0, (d - bias) / (std / np.sqrt(n)), np.nan)
+
+    @property
+    def lna_note(self):
+        return self.ode_params.get("lna_note", "")
+
     def max_deviation(self, name="eps_g", which="ode"):
         """max over times of ``|mean deviation|`` and of ``|mean deviation| / s.e.``
 
@@ -444,6 +474,10 @@ class Comparison:
             d, dse, dn = self.deviation(name)
             cols += [(f"{name}_ode", om), (f"{name}_n_ode", on), (f"{name}_sim_minus_ode", d),
                      (f"{name}_sim_minus_ode_se", dse), (f"{name}_n_pair", dn)]
+            if f"{name}_std" in self.lna:
+                std, bias = self.predicted(name)
+                cols += [(f"{name}_lna_std", std), (f"{name}_lna_bias", bias),
+                         (f"{name}_z_lna", self.z_score(name))]
         for rule in self.also:
             try:
                 om = seed_stats(self.get(name, rule))[0]
@@ -490,6 +524,9 @@ class Comparison:
         if len(cols) > 3:
             head += f" {name + ' ode':>14} {'n_ode':>5} {'sim-ode':>11} {'s.e.(diff)':>10} {'n_pair':>6}"
             widths += [14, 5, 11, 10, 6]
+            if f"{name}_std" in self.lna:         # the finite-D theory: std, bias, z
+                head += f" {'std(lna)':>10} {'bias(lna)':>10} {'z(lna)':>7}"
+                widths += [10, 10, 7]
         for rule in self.also:
             if len(cols) > len(widths):
                 head += f" {rule:>14} {'sim-' + rule:>15} {'s.e.(diff)':>10}"
@@ -501,6 +538,8 @@ class Comparison:
                 x = c[i]
                 if w in (5, 6):
                     row += f" {int(x):{w}d}"
+                elif w == 7:
+                    row += f" {x:{w}.2f}" if np.isfinite(x) else f" {'-':>{w}}"
                 elif np.isfinite(x):
                     row += f" {x:{w}.{6 if w == 14 else 3}g}"
                 else:
@@ -518,6 +557,8 @@ class Comparison:
             suffix = "_ode" if which == "ode" else f"_also_{which}"
             for k, x in arrays.items():
                 out[(self.sim.feedback_name if k == "f" else k) + suffix] = x
+        for k, x in self.lna.items():
+            out[f"{k}_lna"] = x
         return out
 
     def save(self, path):
@@ -572,7 +613,11 @@ class Comparison:
         sim = Simulation.from_arrays(arr, meta)
         ode = {} if meta.get("ode") else None
         also = {rule: {} for rule in meta.get("also", [])}
+        lna = {}
         for k, x in arr.items():
+            if k.endswith("_lna"):
+                lna[k[: -len("_lna")]] = x
+                continue
             if ode is not None and k.endswith("_ode"):
                 key, target = k[: -len("_ode")], ode
             elif "_also_" in k:
@@ -584,7 +629,7 @@ class Comparison:
         return cls(sim, ode, meta.get("ode_rule"), meta.get("note", ""), meta.get("ode_params"),
                    meta.get("ode_status"), meta.get("ode_messages"), also,
                    meta.get("also_status"), meta.get("also_messages"),
-                   meta.get("ode_t_diverged"), meta.get("also_t_diverged"))
+                   meta.get("ode_t_diverged"), meta.get("also_t_diverged"), lna)
 
     def to_csv(self, path):
         """Per-time table: t, then for eps_g and each angle the columns of `columns` (simulation
@@ -635,7 +680,7 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
             method=DEFAULT_METHOD, dt=0.01, rtol=None, atol=None, nodes=None, seed=0, n_test=0,
             weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None,
-            sampler="weights", state=None):
+            sampler="weights", state=None, finite_d=True):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
@@ -677,6 +722,13 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
         The ODE's tolerances, for the methods that take them (default `odes.solvers.DEFAULTS`).
     nodes : int, optional
         The quadrature nodes of the rules evaluated by quadrature (`odes.integrate`).
+    finite_d : bool, default True
+        Also the finite-D theory of eps_g along the ODE from each seed's start
+        (`odes.fluctuations`: one seed's predicted std and the O(1/D) bias of the seed mean;
+        `Comparison.lna`, the plot's band, the table's z(lna)).  It costs ~1 s per distinct start
+        for the closed-form rules and ~10 s for exact PEPITA (K = M = 2), and is skipped, with a
+        note (`Comparison.lna_note`), beyond `LNA_STARTS` distinct starts (a given ``state=`` is
+        one start) or where the theory refuses or fails; the run itself is not failed.
 
     Returns
     -------
@@ -731,5 +783,62 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
     for other in also:
         (extra[other], extra_status[other], extra_messages[other],
          extra_t_div[other]) = integrate_seeds(sim, other, **kw)
+    lna = {}
+    if finite_d:
+        lna, ode_params["lna_note"] = _finite_d(sim, rule, method, dt if solver.fixed_step else None,
+                                                rtol, atol, nodes)
     return Comparison(sim, arrays, rule.name, "", ode_params, status, messages, extra,
-                      extra_status, extra_messages, t_div, extra_t_div)
+                      extra_status, extra_messages, t_div, extra_t_div, lna)
+
+
+#: the most distinct seed starts `compare` computes the finite-D theory from (one integration
+#: each: ~1 s for the closed-form rules, ~10 s for exact PEPITA by quadrature, at K = M = 2)
+LNA_STARTS = {False: 8, True: 2}
+#: the grid of J and B of that theory, per spacing (`odes.fluctuations`; coarser than its
+#: default, which moves the predicted std and bias by < 1e-4 relative at the cases measured)
+LNA_GRID = 40
+
+
+def _finite_d(sim, rule, method, dt, rtol, atol, nodes):
+    """({'eps_g_std', 'eps_g_rel_std', 'eps_g_bias'} at the record times, note) from
+    `odes.fluctuations` at each seed's start (starts that agree to 1e-12 computed once): the rms
+    over the seeds of each one's predicted std (and of its std relative to its ODE's eps_g), and
+    the mean of their biases.  Seeds from random weights start apart (v and v* are O(1) random),
+    so each needs its own; with more distinct starts than LNA_STARTS it is skipped ({} and a note
+    that says so, as when the theory refuses or fails)."""
+    p = sim.params
+    starts, which = [], []
+    for s in range(sim.n_seeds):
+        state = sim.state(s, 0)
+        same = [i for i, st in enumerate(starts) if _same_state(st, state)]
+        if not same:
+            starts.append(state)
+        which.append(same[0] if same else len(starts) - 1)
+    limit = LNA_STARTS[bool(rule.exact_pepita)]
+    if len(starts) > limit:
+        return {}, (f"no finite-D prediction: {len(starts)} distinct seed starts, more than the "
+                    f"{limit} it is computed for (give state= for one start shared by the seeds)")
+    std, bias, note = [], [], ""
+    for state in starts:
+        try:
+            fl = odes.fluctuations(state, rule, p["eta"], int(p["D"]), times=sim.t,
+                                   eta_v=p["eta_v"], sigma=p["sigma"], train_v=p["train_v"],
+                                   weight_decay=p.get("weight_decay", 0.0),
+                                   activation=p.get("activation", "erf"), method=method, dt=dt,
+                                   rtol=rtol, atol=atol, nodes=nodes if rule.exact_pepita else None,
+                                   grid=LNA_GRID, progress=False)
+        except (ValueError, RuntimeError, odes.IntegrationError) as err:
+            return {}, f"no finite-D prediction: {err}"
+        std.append(fl.std("eps_g"))
+        try:
+            bias.append(fl.bias("eps_g"))
+        except ValueError as err:
+            bias.append(np.full(len(sim.t), np.nan))
+            note = f"no finite-D bias: {err}"
+        std[-1] = (std[-1], fl.ode.eps_g)
+    per_seed = np.array([std[i][0] for i in which])
+    ode = np.array([std[i][1] for i in which])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.sqrt(np.mean((per_seed / ode) ** 2, axis=0))
+    return {"eps_g_std": np.sqrt(np.mean(per_seed ** 2, axis=0)), "eps_g_rel_std": rel,
+            "eps_g_bias": np.mean([bias[i] for i in which], axis=0)}, note

@@ -7,7 +7,9 @@ dashed where that is fewer than all seeds).
 Further theory lines (`also`, e.g. AFA and PEPITA-linearised for a PEPITA run) are drawn in their
 rule's colour, under the black one.
 Left, bottom: the relative paired deviation (sim - ODE)/ODE per seed, as mean +- 2 s.e. over the
-seeds where both are finite, in the grey band of +- one standard deviation of a single seed (the
+seeds where both are finite, in the grey band of +- one standard deviation of a single seed as the
+finite-D theory predicts it (`odes.fluctuations`, with the measured one dashed beside it and the
+predicted O(1/D) bias dotted; the measured one as the band when there is no prediction) (the
 O(D^-1/2) finite-D fluctuation): markers whose bars reach zero are consistent with the theory.
 One series per theory line (black markers: the rule's own ODE).
 Right: the alignment angles (markers and band: simulation mean +- s.e.; black-edged lines on top:
@@ -118,7 +120,9 @@ def _eps_panel(ax, cmp):
 
 
 def _deviation_panel(ax, cmp):
-    """(sim - theory)/theory per seed, mean +- 2 s.e., in the band of one seed's s.d."""
+    """(sim - theory)/theory per seed, mean +- 2 s.e., in the band of one seed's predicted s.d.
+    (the finite-D theory, `Comparison.predicted`; dashed: the measured s.d.; dotted: the
+    predicted O(1/D) bias), or of the measured s.d. where there is no prediction."""
     sim, t = cmp.sim, cmp.t
     pos, mk = t > 0, marker_subset(t)
     for i, which in enumerate(cmp.theories):
@@ -126,8 +130,22 @@ def _deviation_panel(ax, cmp):
         d, dse, n = seed_stats(rel)
         if i == 0:
             sd = dse * np.sqrt(n)
-            ax.fill_between(t[pos], -sd[pos], sd[pos], color="0.85", lw=0, zorder=0,
-                            label="± s.d. of one seed")
+            if "eps_g_std" in cmp.lna:
+                scale = seed_stats(cmp.get("eps_g", "ode"))[0]
+                std, bias = cmp.predicted("eps_g")
+                rel = cmp.lna.get("eps_g_rel_std", std / scale)
+                ax.fill_between(t[pos], -rel[pos], rel[pos], color="0.85",
+                                lw=0, zorder=0, label=f"± s.d. of one seed, predicted (D = "
+                                                      f"{sim.params['D']})")
+                ax.plot(t[pos], sd[pos], "--", color="0.45", lw=0.8, zorder=1,
+                        label="± s.d. of one seed, measured")
+                ax.plot(t[pos], -sd[pos], "--", color="0.45", lw=0.8, zorder=1)
+                if np.isfinite(bias).any():
+                    ax.plot(t[pos], (bias / scale)[pos], ":", color="C3", lw=1.2, zorder=2,
+                            label="predicted O(1/D) bias")
+            else:
+                ax.fill_between(t[pos], -sd[pos], sd[pos], color="0.85", lw=0, zorder=0,
+                                label="± s.d. of one seed")
             ax.axhline(0, color="k", lw=0.8, zorder=1)
         c = "k" if which == "ode" else RULE_COLOURS.get(which, "0.5")
         name = cmp.ode_rule if which == "ode" else which

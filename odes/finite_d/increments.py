@@ -110,10 +110,13 @@ class Increments:
 
     def G(self, U, Q, R, v, a):
         """The increments (N, n_phys) at field values U (N, dims) (module docstring)."""
+        return self._assemble(U, a, *self.signals(U, v, a))
+
+    def signals(self, U, v, a):
+        """The rule's scalars (phi, psi, chi), each (N, K), at field values U (module docstring)."""
         K, M, rule, act = self.K, self.M, self.rule, self.activation
         eta = self.eta
         lam, nu = U[:, :K], U[:, K:K + M]
-        zeta = U[:, K + M] if rule.uses_F else np.zeros(len(U))
         xi = U[:, -1] if self.sigma > 0 else 0.0
         a = np.zeros(K) if a is None else a
         y = g_numpy(act, nu) @ self.v_star + self.sigma * xi
@@ -138,6 +141,14 @@ class Increments:
                 psi, chi = -phi * e, e * (h - a * gpe)
             else:
                 psi, chi = np.zeros_like(phi), e * h
+        return phi, psi, chi
+
+    def _assemble(self, U, a, phi, psi, chi):
+        """G from the rule's scalars (module docstring)."""
+        K, M, eta = self.K, self.M, self.eta
+        lam, nu = U[:, :K], U[:, K:K + M]
+        zeta = U[:, K + M] if self.rule.uses_F else np.zeros(len(U))
+        a = np.zeros(K) if a is None else a
         cols = []
         for k in range(K):
             for l in range(k, K):
@@ -149,7 +160,7 @@ class Increments:
                 cols.append(-eta * (phi[:, k] * nu[:, m] + psi[:, k] * self.p[m]))
         if self.train_v:
             cols += [-self.eta_v * chi[:, k] for k in range(K)]
-        if rule.feedback == FEEDBACK_ADAPTIVE:
+        if self.rule.feedback == FEEDBACK_ADAPTIVE:
             cols += [-eta * (phi[:, k] * zeta + psi[:, k] * self.phi_F) for k in range(K)]
         return np.column_stack(cols)
 
@@ -177,6 +188,51 @@ class Increments:
         x, wx = hermite_rule(XI_NODES[self.rule.exact_pepita])
         return (np.column_stack([np.repeat(U, len(x), axis=0), np.tile(x, len(w))]),
                 np.repeat(w, len(x)) * np.tile(wx, len(w)))
+
+    def first_order(self, Q, R, v, a=None):
+        """f_1 = lim D (E[D-step increment] - f) (theory.md 10.3): the exact chain's O(1/D) drift,
+        in the physical coordinates.  From the chain's updates (theory.md 10.1) with rho = |x|^2/D,
+        E[rho | u] = 1 + (|z|^2 - r)/D (|z|^2 = u^T S^+ u over the r = rank S fields) and the
+        weight-decay factor (1 - kappa/D):
+
+            f_1[Q_kl] = eta^2 E[phi_k phi_l (|z|^2 - r)] + eta^2 E[(phi_k psi_l + psi_k phi_l) zeta]
+                        + eta^2 E[psi_k psi_l] phi_F + kappa^2 Q_kl
+                        + kappa eta E[phi_k lambda_l + phi_l lambda_k + psi_k a_l + psi_l a_k]
+            f_1[R_km] = f_1[v_k] = f_1[a_k] = 0
+
+        (R, v and a are linear in the weights, whose decay multiplies the old value only; Q's cross
+        term carries it once, hence its kappa eta term).
+
+        Not for the time-local form, whose h~ depends on |x|^2/D inside g (refused)."""
+        if self.rule.time_local:
+            raise ValueError(f"{self.rule.name}: its O(1/D) drift (|x|^2/D inside g) is not "
+                             f"implemented")
+        K, M, eta, kappa = self.K, self.M, self.eta, self.kappa
+        Q, R, v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
+        a = None if a is None else np.asarray(a, float)
+        aa = np.zeros(K) if a is None else a
+        U, w = self.quadrature(Q, R, a)
+        phi, psi, chi = self.signals(U, v, a)
+        n = self.fields
+        C = self.covariance(Q, R, aa)[:n, :n]
+        X = U[:, :n]
+        zz = np.einsum("ni,ij,nj->n", X, np.linalg.pinv(C, hermitian=True), X)
+        rank = np.linalg.matrix_rank(C, hermitian=True)
+        lam = U[:, :K]
+        zeta = U[:, K + M] if self.rule.uses_F else np.zeros(len(U))
+        E = lambda x: w @ x                                               # noqa: E731
+        out = []
+        for k in range(K):
+            for l in range(k, K):
+                out.append(eta * eta * (E(phi[:, k] * phi[:, l] * (zz - rank))
+                                        + E((phi[:, k] * psi[:, l] + psi[:, k] * phi[:, l]) * zeta)
+                                        + E(psi[:, k] * psi[:, l]) * self.phi_F)
+                           + kappa * kappa * Q[k, l]
+                           + kappa * eta * E(phi[:, k] * lam[:, l] + phi[:, l] * lam[:, k]
+                                             + psi[:, k] * aa[l] + psi[:, l] * aa[k]))
+        out += [0.0] * (K * M + (K if self.train_v else 0)
+                        + (K if self.rule.feedback == FEEDBACK_ADAPTIVE else 0))
+        return np.array(out)
 
     def moments(self, Q, R, v, a=None):
         """(f, B): the drift E[G] plus weight decay (the ODE's right-hand side) and the noise

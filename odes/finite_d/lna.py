@@ -1,4 +1,5 @@
-"""The linear-noise approximation (theory.md 10.2): the seed-to-seed covariance around the ODE.
+"""The linear-noise approximation (theory.md 10.2, 10.3): the seed-to-seed covariance around the ODE
+and the O(1/D) shift of the seed mean.
 
 A seed's order parameters are y(t) = y_inf(t) + delta(t)/sqrt(D) + O(1/D), with y_inf the ODE's
 solution and delta Gaussian of covariance Sigma~ (`Fluctuations.cov`, in the physical coordinates
@@ -14,6 +15,14 @@ interval Sigma~ is advanced exactly for J and B held at their interval means (Va
 exponential), so the error is second order in the grid spacing.  A seed's standard deviation of an
 observable O(y) is sqrt(grad O^T Sigma~ grad O / D) (`Fluctuations.std`).
 
+The mean of a seed is y_inf + mu/D + O(D^-2) (theory.md 10.3), with
+
+    d mu/dt = J mu + 1/2 d^2f : Sigma~ + f_1 - 1/2 J f,     mu(0) = 0,
+
+the curvature of the drift seen by the fluctuations (second differences along Sigma~'s
+eigenvectors), the exact chain's O(1/D) drift f_1 (`Increments.first_order`) and the Euler
+steps' own shift; it is advanced like Sigma~ (`Fluctuations.mu`, `Fluctuations.bias`).
+
 The approximation holds while fluctuations stay small: it fails at a plateau's escape, where the
 unstable direction amplifies them, and once seeds have escaped at different times (theory.md
 10.4).
@@ -26,6 +35,7 @@ from ..integrate import default_times, integrate
 from ..rhs import layout
 from ..rules import get_rule
 from .increments import Increments
+from ..observables import eps_g as _eps_g
 from .observables import gradient
 
 #: points of each of the two spacings of the grid on which J and B are evaluated
@@ -48,11 +58,15 @@ class Fluctuations:
         Shape (n, p, p). Sigma~ at the output times: D times the covariance of a seed's physical
         coordinates.
     D : int
-        The dimension `std` is for.
+        The dimension `std` and `bias` are for.
+    mu : ndarray or None
+        Shape (n, p). mu, D times the predicted shift of the seed mean (None for the rules whose
+        f_1 is not implemented: pepita-tl).
     """
 
-    def __init__(self, ode, names, cov, D, flow, activation):
+    def __init__(self, ode, names, cov, D, flow, activation, mu=None):
         self.ode, self.t, self.names, self.cov, self.D = ode, ode.t, names, cov, D
+        self.mu = mu
         self._flow, self._activation = flow, activation
 
     def gradient(self, name, i):
@@ -60,6 +74,29 @@ class Fluctuations:
         ode = self.ode
         return gradient(name, self.names, ode.Q[i], ode.R[i], ode.v[i], ode.T, ode.v_star,
                         self._activation, self._flow.E)
+
+    def bias(self, name):
+        """The O(1/D) shift of the seed mean of an observable from the ODE at dimension D, at the
+        output times (theory.md 10.3): (grad O . mu + 1/2 grad^2 O : Sigma~)/D (the second term
+        for eps_g only; the coordinates are linear).  name: 'eps_g' or a coordinate of `names`."""
+        if self.mu is None:
+            raise ValueError(f"the O(1/D) bias is not available for {self.ode.rule.name}")
+        ode, E = self.ode, self._flow.E
+        out = np.empty(len(self.t))
+        for i in range(len(self.t)):
+            shift = self.gradient(name, i) @ self.mu[i]
+            if name == "eps_g":
+                K, M = ode.K, ode.M
+                nQ, nR = K * K, K * M
+
+                def value(yy):
+                    return np.atleast_1d(_eps_g(yy[:nQ].reshape(K, K), yy[nQ:nQ + nR].reshape(K, M),
+                                                ode.T, yy[nQ + nR:nQ + nR + K], ode.v_star,
+                                                self._activation))
+                y = np.concatenate([ode.Q[i].ravel(), ode.R[i].ravel(), ode.v[i]])
+                shift += _curvature(value, y, E[:y.size], self.cov[i])[0]
+            out[i] = shift / self.D
+        return out
 
     def std(self, name):
         """The standard deviation of one seed's value of an observable at dimension D, at the
@@ -145,13 +182,17 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     inc = Increments(state, rule, eta, eta_v=eta_v, sigma=sigma, train_v=train_v,
                      weight_decay=weight_decay, activation=activation, nodes=nodes)
     lay = layout(state.K, state.M)
-    Js, Bs = [], []
-    for i in range(len(fine)):
+
+    def flat(i):
+        """The flat state of the ODE at grid time i."""
         y = np.zeros(lay["size"])
         y[lay["Q"]], y[lay["R"]], y[lay["v"]] = run.Q[i].ravel(), run.R[i].ravel(), run.v[i]
         if run.f is not None:
             y[lay["f"]] = run.f[i]
-        Js.append(flow.jacobian(y)[flow.idx] @ flow.E)
+        return y
+    Js, Bs = [], []
+    for i in range(len(fine)):
+        Js.append(flow.jacobian(flat(i))[flow.idx] @ flow.E)
         Bs.append(inc.moments(run.Q[i], run.R[i], run.v[i],
                               run.f[i] if rule.feedback_name == "a" else None)[1])
     p = len(inc.names)
@@ -160,6 +201,50 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     for i in range(1, len(fine)):
         S = _advance(S, 0.5 * (Js[i - 1] + Js[i]), 0.5 * (Bs[i - 1] + Bs[i]), fine[i] - fine[i - 1])
         covs.append(S)
+    mus = _bias_path(run, fine, flat, flow, inc, Js, covs, rule)
     keep = np.searchsorted(fine, times)
     ode = integrate(state, rule, eta, times=times, **params, **integrate_kw)
-    return Fluctuations(ode, inc.names, np.array(covs)[keep], int(D), flow, activation)
+    return Fluctuations(ode, inc.names, np.array(covs)[keep], int(D), flow, activation,
+                        None if mus is None else mus[keep])
+
+
+def _curvature(F, y, E, S, h=1e-3):
+    """1/2 sum_ij d^2F/dy_i dy_j S_ij in the physical coordinates, F a function of the flat state
+    y: second differences along the eigenvectors of S (through the embedding E)."""
+    lam, vec = np.linalg.eigh(0.5 * (S + S.T))
+    F0 = F(y)
+    out = np.zeros_like(F0)
+    for k in range(len(lam)):
+        if lam[k] <= 0.0:
+            continue
+        d = h * (E @ vec[:, k])
+        out += 0.5 * lam[k] * (F(y + d) - 2.0 * F0 + F(y - d)) / (h * h)
+    return out
+
+
+def _bias_path(run, fine, flat, flow, inc, Js, covs, rule):
+    """mu on the grid (theory.md 10.3): d mu/dt = J mu + 1/2 d^2f : Sigma~ + f_1 - 1/2 J f,
+    mu(0) = 0, advanced exactly over each interval for its mean source (the block exponential of
+    [[J, s], [0, 0]]); None for the rules whose f_1 is not implemented (time-local)."""
+    p = len(inc.names)
+    sources = []
+    for i in range(len(fine)):
+        y = flat(i)
+        a = run.f[i] if rule.feedback_name == "a" else None
+        try:
+            f1 = inc.first_order(run.Q[i], run.R[i], run.v[i], a)
+        except ValueError:
+            return None
+        f = flow.f(y)[flow.idx]
+        curv = _curvature(lambda yy: flow.f(yy)[flow.idx], y, flow.E, covs[i])
+        sources.append(curv + f1 - 0.5 * Js[i] @ f)
+    mu, mus = np.zeros(p), [np.zeros(p)]
+    for i in range(1, len(fine)):
+        J = 0.5 * (Js[i - 1] + Js[i])
+        src = 0.5 * (sources[i - 1] + sources[i])
+        block = np.zeros((p + 1, p + 1))
+        block[:p, :p], block[:p, p] = J, src
+        X = expm(block * (fine[i] - fine[i - 1]))
+        mu = X[:p, :p] @ mu + X[:p, p]
+        mus.append(mu)
+    return np.array(mus)
