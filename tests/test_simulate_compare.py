@@ -40,7 +40,8 @@ def comparison(rule, D):
         starts = [comparison(rule, 500).sim.state(s, 0) for s in range(SEEDS)]
         weights = [odes.realise(st, D, seed=s, b=st.b) for s, st in enumerate(starts)]
     return simulate.compare(rule, K, M, D, ETA, t_max=T_MAX, seeds=SEEDS, jobs=2, seed=100,
-                            sigma_F=0.5 / math.sqrt(D), weights=weights, progress=False, **kw)
+                            sigma_F=0.5 / math.sqrt(D), weights=weights, progress=False,
+                            finite_d=False, **kw)      # the finite-D theory: test_fluctuations
 
 
 @pytest.mark.parametrize("D", [500, 2000])
@@ -205,7 +206,7 @@ def runaway(D):
     weights = [odes.realise(state, D, seed=s) for s in seeds]
     return simulate.compare("pepita", 2, 2, D, 0.3, times=[0, 1.5, 3, 4.5, 6], seeds=seeds,
                             weights=weights, eta_v=0.4, sigma=0.1, also=("pepita-lin",),
-                            progress=False)
+                            progress=False, finite_d=False)
 
 
 @pytest.mark.parametrize("D", [2000, 4000])
@@ -261,7 +262,7 @@ def variant(rule, D):
     weights = [odes.realise(state, D, seed=s) for s in seeds]
     return simulate.compare(rule, 2, 2, D, 0.3, times=[0, 1, 2, 3, 4], seeds=seeds,
                             weights=weights, eta_v=0.4, sigma=0.1, also=("pepita",),
-                            progress=False)
+                            progress=False, finite_d=False)
 
 
 @pytest.mark.parametrize("rule", ["pepita-hebbian", "pepita-tl"])
