@@ -35,8 +35,7 @@ from ..integrate import default_times, integrate
 from ..rhs import layout
 from ..rules import get_rule
 from .increments import Increments
-from ..observables import eps_g as _eps_g
-from .observables import gradient
+from .observables import eps_g_of, gradient
 
 #: points of each of the two spacings of the grid on which J and B are evaluated
 GRID = 200
@@ -86,13 +85,7 @@ class Fluctuations:
         for i in range(len(self.t)):
             shift = self.gradient(name, i) @ self.mu[i]
             if name == "eps_g":
-                K, M = ode.K, ode.M
-                nQ, nR = K * K, K * M
-
-                def value(yy):
-                    return np.atleast_1d(_eps_g(yy[:nQ].reshape(K, K), yy[nQ:nQ + nR].reshape(K, M),
-                                                ode.T, yy[nQ + nR:nQ + nR + K], ode.v_star,
-                                                self._activation))
+                value = eps_g_of(ode.K, ode.M, ode.T, ode.v_star, self._activation)
                 y = np.concatenate([ode.Q[i].ravel(), ode.R[i].ravel(), ode.v[i]])
                 shift += _curvature(value, y, E[:y.size], self.cov[i])[0]
             out[i] = shift / self.D
