@@ -785,8 +785,7 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
          extra_t_div[other]) = integrate_seeds(sim, other, **kw)
     lna = {}
     if finite_d:
-        lna, ode_params["lna_note"] = _finite_d(sim, rule, method, dt if solver.fixed_step else None,
-                                                rtol, atol, nodes)
+        lna, ode_params["lna_note"] = _finite_d(sim, rule, method, kw["dt"], rtol, atol, nodes)
     return Comparison(sim, arrays, rule.name, "", ode_params, status, messages, extra,
                       extra_status, extra_messages, t_div, extra_t_div, lna)
 

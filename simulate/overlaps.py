@@ -92,7 +92,7 @@ def factor(S, L, inv, used, lost, start=0, G=-1):
             if j < i:
                 for g in range(G):
                     L[i, j, g] *= inv[j, g]
-        for g in range(G):                       # without branches, so that it vectorises
+        for g in range(G):                       # the pivot (numba leaves this loop scalar)
             d = L[i, i, g]
             scale = max(S[i, i, g], 0.0)
             ok = (d > ZERO_PIVOT * scale) & (d > 0.0)

@@ -209,6 +209,8 @@ class _SeedRun:
         """Rough cost of a step in nanoseconds (chunk size and progress-bar decision)."""
         return _NS_PER_MAC * (self.K + self.M + 2) * self.D
 
+    n_seeds = 1
+
     def skipped(self):
         """The steps it will not take if it diverged (for the progress bar)."""
         return int(self.steps[-1]) - self.step
@@ -235,7 +237,7 @@ class _OverlapGroup:
     interface of `_SeedRun`, with `lanes` the per-seed records."""
 
     def __init__(self, seeds, starts, rule, steps, flags, par, D):
-        G = len(seeds)
+        G = self.n_seeds = len(seeds)
         self.seeds, self.steps, self.D = list(seeds), steps, D
         self.S = np.ascontiguousarray(np.stack([np.array(s[0], float) for s in starts], axis=-1))
         self.v, self.v_star, self.b = (np.array([np.array(s[i], float) for s in starts])
@@ -274,8 +276,8 @@ class _OverlapGroup:
         before = self.lane_steps().sum()
         self.step, self.r = overlaps.advance(
             self.S, self.v, self.v_star, self.b, self.K, self.M, self.D, self.flags, self.par,
-            self.rng, self.normals, self.uniforms, self.status, self.at, self.step, stop, self.steps, self.r,
-            self.Q, self.R, self.v_rec, self.f_rec)
+            self.rng, self.normals, self.uniforms, self.status, self.at, self.step, stop,
+            self.steps, self.r, self.Q, self.R, self.v_rec, self.f_rec)
         return int(self.lane_steps().sum() - before)
 
     def skipped(self):
@@ -285,7 +287,8 @@ class _OverlapGroup:
     @property
     def lanes(self):
         """One record per seed, as `_SeedRun` has them (views of the group's arrays)."""
-        return [SimpleNamespace(seed=s, status=int(self.status[g]), step=int(self.lane_steps()[g]),
+        steps = self.lane_steps()
+        return [SimpleNamespace(seed=s, status=int(self.status[g]), step=int(steps[g]),
                                 Q=self.Q[g], R=self.R[g], v_rec=self.v_rec[g], f_rec=self.f_rec[g],
                                 test=np.zeros(self.steps.size), initial=self.initial[g],
                                 v_star=self.v_star[g])
@@ -334,7 +337,7 @@ def _advance_all(runs, jobs, progress, desc):
     diverges, in chunks of `_chunk` steps, `jobs` seeds at a time, under one tqdm bar over all
     the steps (progress None: shown when the run is estimated to take more than ~2 s)."""
     last = int(runs[0].steps[-1])
-    total = last * sum(len(sr.lanes) for sr in runs)
+    total = last * sum(sr.n_seeds for sr in runs)
     est_seconds = last * len(runs) * runs[0].ns_per_step * 1e-9 / min(jobs, len(runs))
     if progress is None:
         progress = est_seconds > 2.0

@@ -94,21 +94,14 @@ class Increments:
         self.n_nodes = noise_nodes(self.fields) if nodes is None else int(nodes)
 
     def covariance(self, Q, R, a):
-        """The covariance of (lambda, nu[, zeta][, xi])."""
-        K, M = self.K, self.M
+        """The covariance of the fields (lambda, nu[, zeta]) (xi, independent, has its own rule:
+        `quadrature`)."""
         if self.rule.uses_F:
-            C = np.block([[Q, R, a[:, None]], [R.T, self.T, self.p[:, None]],
-                          [a[None, :], self.p[None, :], np.array([[self.phi_F]])]])
-        else:
-            C = np.block([[Q, R], [R.T, self.T]])
-        if self.sigma > 0:
-            n = C.shape[0]
-            C = np.pad(C, ((0, 1), (0, 1)))
-            C[n, n] = 1.0
-        assert C.shape == (self.dims, self.dims), (C.shape, K, M)
-        return C
+            return np.block([[Q, R, a[:, None]], [R.T, self.T, self.p[:, None]],
+                             [a[None, :], self.p[None, :], np.array([[self.phi_F]])]])
+        return np.block([[Q, R], [R.T, self.T]])
 
-    def G(self, U, Q, R, v, a):
+    def G(self, U, v, a):
         """The increments (N, n_phys) at field values U (N, dims) (module docstring)."""
         return self._assemble(U, a, *self.signals(U, v, a))
 
@@ -130,7 +123,7 @@ class Increments:
             ht = g_numpy(act, lam_mod)
             phi = h - ht
             if rule.hebbian:
-                psi, chi = ht * e, yhat[:, None] * h - (y[:, None] if np.ndim(y) else y) * ht
+                psi, chi = ht * e, yhat[:, None] * h - y[:, None] * ht
             else:
                 psi, chi = -phi * e, e * ht
         else:
@@ -180,9 +173,7 @@ class Increments:
         `odes.gaussian.expectations.nodes` over the fields, times a plain Gauss-Hermite rule of
         XI_NODES for xi (which enters e linearly: the Taylor rules' integrands are polynomials of
         degree <= 4 in xi, which 3 nodes integrate exactly; exact PEPITA's are smooth)."""
-        n = self.fields
-        U, w = nodes(self.covariance(Q, R, a if a is not None else np.zeros(self.K))[:n, :n],
-                     self.n_nodes)
+        U, w = nodes(self.covariance(Q, R, a if a is not None else np.zeros(self.K)), self.n_nodes)
         if self.sigma == 0:
             return U, w
         x, wx = hermite_rule(XI_NODES[self.rule.exact_pepita])
@@ -214,7 +205,7 @@ class Increments:
         U, w = self.quadrature(Q, R, a)
         phi, psi, chi = self.signals(U, v, a)
         n = self.fields
-        C = self.covariance(Q, R, aa)[:n, :n]
+        C = self.covariance(Q, R, aa)
         X = U[:, :n]
         zz = np.einsum("ni,ij,nj->n", X, np.linalg.pinv(C, hermitian=True), X)
         rank = np.linalg.matrix_rank(C, hermitian=True)
@@ -240,7 +231,7 @@ class Increments:
         Q, R, v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
         a = None if a is None else np.asarray(a, float)
         U, w = self.quadrature(Q, R, a)
-        G = self.G(U, Q, R, v, a)
+        G = self.G(U, v, a)
         mean = w @ G
         second = (G * w[:, None]).T @ G
         return mean + self.decay(Q, R, v, a), second - np.outer(mean, mean)
