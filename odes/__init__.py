@@ -24,11 +24,13 @@ The package by its layers, each importing only from those before it:
                  Status); dopri5, bdf (compiled), fixed_step (rk4, euler), scipy_ivp
     integrate, fixed_points, result, symbolic (sympy oracle), io, plot, command_line, cli
     finite_d/    finite D (theory.md 10): increments (the drift and noise matrix B of one step),
-                 lna (the seed-to-seed covariance around the ODE: `fluctuations`)
+                 lna (the seed-to-seed covariance around the ODE and the O(1/D) bias:
+                 `fluctuations`), stationary (at a fixed point), escape (plateau-escape times:
+                 `escape_time`)
 """
 from . import activations
 from .activations import ACTIVATIONS
-from .finite_d import Fluctuations, fluctuations
+from .finite_d import Escape, Fluctuations, escape_time, fluctuations
 from .fixed_points import FixedPoint, FixedPointError, fixed_point, jacobian
 from .integrate import AccuracyWarning, IntegrationError, default_times, integrate
 from .observables import angle, angles, degenerate_solution, eps_g
@@ -39,6 +41,6 @@ from .solvers import METHODS
 from .state import State, StateError, realise
 from .weights import Weights, draw_weights
 
-__all__ = ["activations", "ACTIVATIONS", "Fluctuations", "fluctuations", "FixedPoint", "FixedPointError", "fixed_point", "jacobian", "AccuracyWarning", "IntegrationError", "default_times", "integrate", "angle", "angles",
+__all__ = ["activations", "ACTIVATIONS", "Escape", "escape_time", "Fluctuations", "fluctuations", "FixedPoint", "FixedPointError", "fixed_point", "jacobian", "AccuracyWarning", "IntegrationError", "default_times", "integrate", "angle", "angles",
            "degenerate_solution", "eps_g", "Result", "derivatives", "METHODS", "ODE_RULES", "RULES", "Rule",
            "get_rule", "State", "StateError", "Weights", "draw_weights", "realise", "__version__"]

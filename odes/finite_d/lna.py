@@ -32,14 +32,14 @@ from scipy.linalg import expm
 
 from ..fixed_points import _Flow
 from ..integrate import default_times, integrate
-from ..rhs import layout
+from ..result import Result
 from ..rules import get_rule
 from .increments import Increments
-from .observables import eps_g_of, gradient
+from .observables import Coordinates, curvature, wishart_cov
 
 #: points of each of the two spacings of the grid on which J and B are evaluated
 GRID = 200
-INITIALS = ("exact",)
+INITIALS = ("exact", "random")
 
 
 class Fluctuations:
@@ -52,27 +52,33 @@ class Fluctuations:
     t : ndarray
         Shape (n,). The output times.
     names : list of str
-        The physical coordinates ('Q[0,1]', 'R[1,0]', 'v[0]', 'a[1]', ...), the axes of `cov`.
+        The coordinates, the axes of `cov` and `mu`: the physical ones ('Q[0,1]', 'R[1,0]', 'v[0]',
+        'a[1]', ...) and, for a random start, the static overlaps ('T[0,1]', 'p[0]', 'phi_F').
     cov : ndarray
-        Shape (n, p, p). Sigma~ at the output times: D times the covariance of a seed's physical
+        Shape (n, p, p). Sigma~ at the output times: D times the covariance of a seed's
         coordinates.
     D : int
         The dimension `std` and `bias` are for.
     mu : ndarray or None
         Shape (n, p). mu, D times the predicted shift of the seed mean (None for the rules whose
         f_1 is not implemented: pepita-tl).
+    initial : str
+        'exact' or 'random'.
     """
 
-    def __init__(self, ode, names, cov, D, flow, activation, mu=None):
-        self.ode, self.t, self.names, self.cov, self.D = ode, ode.t, names, cov, D
-        self.mu = mu
-        self._flow, self._activation = flow, activation
+    def __init__(self, ode, coords, cov, D, initial, mu=None):
+        self.ode, self.t, self.names, self.cov, self.D = ode, ode.t, coords.names, cov, D
+        self.mu, self.initial, self._coords = mu, initial, coords
+
+    def _point(self, i):
+        """(z, base) of the ODE at output i."""
+        ode = self.ode
+        return self._coords.point(ode.Q[i], ode.R[i], ode.v[i], ode.f[i] if ode.f is not None
+                                  else None)
 
     def gradient(self, name, i):
-        """d(observable)/d(physical coordinates) at output i (`odes.finite_d.observables`)."""
-        ode = self.ode
-        return gradient(name, self.names, ode.Q[i], ode.R[i], ode.v[i], ode.T, ode.v_star,
-                        self._activation, self._flow.E)
+        """d(observable)/d(coordinates) at output i (`odes.finite_d.observables`)."""
+        return self._coords.gradient(name, *self._point(i))
 
     def bias(self, name):
         """The O(1/D) shift of the seed mean of an observable from the ODE at dimension D, at the
@@ -80,14 +86,12 @@ class Fluctuations:
         for eps_g only; the coordinates are linear).  name: 'eps_g' or a coordinate of `names`."""
         if self.mu is None:
             raise ValueError(f"the O(1/D) bias is not available for {self.ode.rule.name}")
-        ode, E = self.ode, self._flow.E
         out = np.empty(len(self.t))
         for i in range(len(self.t)):
-            shift = self.gradient(name, i) @ self.mu[i]
+            z, base = self._point(i)
+            shift = self._coords.gradient(name, z, base) @ self.mu[i]
             if name == "eps_g":
-                value = eps_g_of(ode.K, ode.M, ode.T, ode.v_star, self._activation)
-                y = np.concatenate([ode.Q[i].ravel(), ode.R[i].ravel(), ode.v[i]])
-                shift += _curvature(value, y, E[:y.size], self.cov[i])[0]
+                shift += curvature(lambda zz: self._coords.eps_g(zz, base), z, self.cov[i])[0]
             out[i] = shift / self.D
         return out
 
@@ -123,7 +127,8 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     Parameters
     ----------
     state : State
-        The start, as in `odes.integrate`.
+        The start, as in `odes.integrate`: with initial='random' the mean of the random start's
+        overlaps (e.g. Q = I, R = 0, T = I, a = 0, p = 0, phi_F = D sigma_F^2 for 'large' weights).
     rule : str or Rule
         A rule of `odes.ODE_RULES`.
     eta : float
@@ -132,9 +137,12 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
         The input dimension (`Fluctuations.std` is for it; `cov` does not depend on it).
     times, t_max
         The output times, as in `odes.integrate`.
-    initial : {'exact'}
+    initial : {'exact', 'random'}
         'exact': every seed starts from `state` itself (a realised state, or the per-seed ODE
-        handoff of `simulate.compare`), Sigma~(0) = 0.
+        handoff of `simulate.compare`), Sigma~(0) = 0.  'random': each seed draws Gaussian
+        weights whose overlaps have mean `state` (v, v* and b are conditioned on): Sigma~(0) is
+        the Wishart covariance of every overlap, and the static ones (T, p, phi_F) join the
+        coordinates with zero drift (theory.md 10.2), so that a seed's own teacher moves it too.
     eta_v, sigma, train_v, weight_decay, activation, nodes
         As in `odes.integrate` (nodes: also the quadrature of B, `Increments`).
     grid : int, default 200
@@ -172,65 +180,48 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     if run.status != "finished":
         raise RuntimeError(f"the ODE did not reach t = {t_end:g}: {run.status} {run.message}")
     flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
+    coords = Coordinates(flow, state, activation, static=initial == "random")
     inc = Increments(state, rule, eta, eta_v=eta_v, sigma=sigma, train_v=train_v,
                      weight_decay=weight_decay, activation=activation, nodes=nodes)
-    lay = layout(state.K, state.M)
-
-    def flat(i):
-        """The flat state of the ODE at grid time i."""
-        y = np.zeros(lay["size"])
-        y[lay["Q"]], y[lay["R"]], y[lay["v"]] = run.Q[i].ravel(), run.R[i].ravel(), run.v[i]
-        if run.f is not None:
-            y[lay["f"]] = run.f[i]
-        return y
+    points = [coords.point(run.Q[i], run.R[i], run.v[i], run.f[i] if run.f is not None else None)
+              for i in range(len(fine))]
+    p, n = len(coords.names), coords.n_dynamic
     Js, Bs = [], []
-    for i in range(len(fine)):
-        Js.append(flow.jacobian(flat(i))[flow.idx] @ flow.E)
-        Bs.append(inc.moments(run.Q[i], run.R[i], run.v[i],
-                              run.f[i] if rule.feedback_name == "a" else None)[1])
-    p = len(inc.names)
-    S = np.zeros((p, p))
+    for i, (z, base) in enumerate(points):
+        Js.append(coords.jacobian(z, base))
+        B = np.zeros((p, p))
+        B[:n, :n] = inc.moments(run.Q[i], run.R[i], run.v[i],
+                                run.f[i] if rule.feedback_name == "a" else None)[1]
+        Bs.append(B)
+    S = wishart_cov(coords.names, state) if initial == "random" else np.zeros((p, p))
     covs = [S]
     for i in range(1, len(fine)):
         S = _advance(S, 0.5 * (Js[i - 1] + Js[i]), 0.5 * (Bs[i - 1] + Bs[i]), fine[i] - fine[i - 1])
         covs.append(S)
-    mus = _bias_path(run, fine, flat, flow, inc, Js, covs, rule)
+    mus = _bias_path(run, fine, points, coords, inc, Js, covs, rule)
     keep = np.searchsorted(fine, times)
-    ode = integrate(state, rule, eta, times=times, **params, **integrate_kw)
-    return Fluctuations(ode, inc.names, np.array(covs)[keep], int(D), flow, activation,
+    ode = Result.from_trajectory(times, run.Q[keep], run.R[keep], run.v[keep],
+                                 run.f[keep] if run.f is not None else None, state, rule,
+                                 run.params, run.status, run.message, stats=run.stats)
+    return Fluctuations(ode, coords, np.array(covs)[keep], int(D), initial,
                         None if mus is None else mus[keep])
 
 
-def _curvature(F, y, E, S, h=1e-3):
-    """1/2 sum_ij d^2F/dy_i dy_j S_ij in the physical coordinates, F a function of the flat state
-    y: second differences along the eigenvectors of S (through the embedding E)."""
-    lam, vec = np.linalg.eigh(0.5 * (S + S.T))
-    F0 = F(y)
-    out = np.zeros_like(F0)
-    for k in range(len(lam)):
-        if lam[k] <= 0.0:
-            continue
-        d = h * (E @ vec[:, k])
-        out += 0.5 * lam[k] * (F(y + d) - 2.0 * F0 + F(y - d)) / (h * h)
-    return out
-
-
-def _bias_path(run, fine, flat, flow, inc, Js, covs, rule):
+def _bias_path(run, fine, points, coords, inc, Js, covs, rule):
     """mu on the grid (theory.md 10.3): d mu/dt = J mu + 1/2 d^2f : Sigma~ + f_1 - 1/2 J f,
     mu(0) = 0, advanced exactly over each interval for its mean source (the block exponential of
     [[J, s], [0, 0]]); None for the rules whose f_1 is not implemented (time-local)."""
-    p = len(inc.names)
+    p, n = len(coords.names), coords.n_dynamic
     sources = []
-    for i in range(len(fine)):
-        y = flat(i)
+    for i, (z, base) in enumerate(points):
+        f1 = np.zeros(p)
         a = run.f[i] if rule.feedback_name == "a" else None
         try:
-            f1 = inc.first_order(run.Q[i], run.R[i], run.v[i], a)
+            f1[:n] = inc.first_order(run.Q[i], run.R[i], run.v[i], a)
         except ValueError:
             return None
-        f = flow.f(y)[flow.idx]
-        curv = _curvature(lambda yy: flow.f(yy)[flow.idx], y, flow.E, covs[i])
-        sources.append(curv + f1 - 0.5 * Js[i] @ f)
+        curv = curvature(lambda zz: coords.f(zz, base), z, covs[i])
+        sources.append(curv + f1 - 0.5 * Js[i] @ coords.f(z, base))
     mu, mus = np.zeros(p), [np.zeros(p)]
     for i in range(1, len(fine)):
         J = 0.5 * (Js[i - 1] + Js[i])

@@ -1,35 +1,190 @@
-"""Gradients of the observables with respect to the physical coordinates (for the standard
-deviations of the linear-noise approximation, grad O^T Sigma~ grad O / D)."""
+"""The coordinates of the linear-noise approximation, the drift and eps_g as functions of them,
+and their derivatives.
+
+The coordinates are the physical ones that move (`odes.fixed_points.coordinates`: Q_kl for
+k <= l, R_km, v_k when trained, a_k for adaptive feedback) and, for a random start
+(theory.md 10.2), the static overlaps a seed draws once and keeps: T_mn for m <= n and, for the
+rules with F, p_m and phi_F.  Their drift is zero, but they move the others' drift and eps_g, so
+they enter the linearisation as coordinates whose rows of J and B are zero.
+"""
 import numpy as np
 
+from ..fixed_points import _STENCIL
 from ..observables import eps_g as _eps_g
+from ..rhs import layout
+from ..rhs.parameters import PHI_F
+from ..state import State
 
 
-def gradient(name, names, Q, R, v, T, v_star, activation, E):
-    """d(observable)/d(physical coordinates `names`) at (Q, R, v): a unit vector for a coordinate,
-    central differences (step 1e-6) for 'eps_g', through the embedding E of the physical into the
-    flat coordinates (Q_kl for k < l moves Q_lk too; `odes.fixed_points`)."""
-    if name in names:
-        grad = np.zeros(len(names))
-        grad[names.index(name)] = 1.0
+def static_names(M, uses_F):
+    """The static overlaps of a random start: 'T[m,n]' (m <= n), and 'p[m]', 'phi_F' with F."""
+    names = [f"T[{m},{n}]" for m in range(M) for n in range(m, M)]
+    return names + ([f"p[{m}]" for m in range(M)] + ["phi_F"] if uses_F else [])
+
+
+def wishart_cov(names, state):
+    """D times the covariance of the named overlaps of random weights whose Gram matrix has mean
+    `state.gram()` (theory.md 10.2): Cov(S_ij, S_kl) = (S_ik S_jl + S_il S_jk)/D for the rows of
+    (w*/sqrt(D), [F], w/sqrt(D)) with independent Gaussian entries; v (and v*, b) are O(1) and
+    conditioned on: zero."""
+    S = state.gram()
+    pairs = [_gram_pair(name, state.M, S.shape[0] - state.K) for name in names]
+    n = len(names)
+    cov = np.zeros((n, n))
+    for x in range(n):
+        for y in range(n):
+            if pairs[x] is not None and pairs[y] is not None:
+                (i, j), (k, l) = pairs[x], pairs[y]
+                cov[x, y] = S[i, k] * S[j, l] + S[i, l] * S[j, k]
+    return cov
+
+
+def _gram_pair(name, M, s0):
+    """(i, j): the entry of the Gram matrix of (w*, [F], w) that the coordinate `name` is (s0 the
+    first student row); None for v."""
+    kind, _, rest = name.partition("[")
+    ix = [int(i) for i in rest.rstrip("]").split(",")] if rest else []
+    if kind == "Q":
+        return s0 + ix[0], s0 + ix[1]
+    if kind == "R":
+        return s0 + ix[0], ix[1]
+    if kind == "a":
+        return s0 + ix[0], M
+    if kind == "T":
+        return ix[0], ix[1]
+    if kind == "p":
+        return ix[0], M
+    if kind == "phi_F":
+        return M, M
+    return None
+
+
+class Coordinates:
+    """The coordinates z of one rule and start (module docstring) and the functions of z that the
+    linear-noise approximation differentiates.
+
+    Parameters
+    ----------
+    flow : odes.fixed_points._Flow
+        The right-hand side (its names, flat indices and kernel arguments).
+    state : State
+        T, v*, p, phi_F (the values of the static coordinates, and the constants otherwise).
+    activation : str
+        g.
+    static : bool
+        Include the static overlaps (a random start).
+    """
+
+    def __init__(self, flow, state, activation, static=False):
+        self.flow, self.activation = flow, activation
+        self.K, self.M = state.K, state.M
+        uses_F = flow.rule.uses_F
+        self.static = static_names(self.M, uses_F) if static else []
+        self.names = list(flow.names) + self.static
+        self.n_dynamic = len(flow.names)
+        self.T, self.v_star = np.array(state.T, float), np.array(state.v_star, float)
+        self._lay = layout(self.K, self.M)
+        self._iu = np.triu_indices(self.M)
+        rest = [state.p, [state.phi_F]] if (static and uses_F) else []
+        self._static0 = np.concatenate([self.T[self._iu]] + rest) if static else np.zeros(0)
+
+    def point(self, Q, R, v, f=None):
+        """(z, base): the coordinates of the state (Q, R, v, f) with the static overlaps at their
+        start values, and the flat vector of `odes.rhs` that holds the slots z does not."""
+        lay = self._lay
+        base = np.zeros(lay["size"])
+        base[lay["Q"]], base[lay["R"]], base[lay["v"]] = np.ravel(Q), np.ravel(R), v
+        if f is not None:
+            base[lay["f"]] = f
+        return np.concatenate([base[self.flow.idx], self._static0]), base
+
+    def _split(self, z, base):
+        """(flat y, T, p, phi_F) of z."""
+        y = self.flow.flat(z[:self.n_dynamic], base)
+        if not self.static:
+            return y, self.T, None, None
+        s = z[self.n_dynamic:]
+        n = len(self._iu[0])
+        T = np.empty((self.M, self.M))
+        T[self._iu] = s[:n]
+        T.T[self._iu] = s[:n]
+        p, phi_F = (s[n:n + self.M], s[n + self.M]) if len(s) > n else (None, None)
+        return y, T, p, phi_F
+
+    def state(self, z, base, like):
+        """The State at z (T, p, phi_F from z for a random start; v*, b and the rest from `like`)."""
+        y, T, p, phi_F = self._split(z, base)
+        lay, K, M, rule = self._lay, self.K, self.M, self.flow.rule
+        kw = {}
+        if rule.uses_F:
+            kw = dict(a=y[lay["f"]], p=like.p if p is None else p,
+                      phi_F=like.phi_F if phi_F is None else phi_F)
+        elif like.b is not None:
+            kw = dict(b=like.b)
+        return State(Q=y[lay["Q"]].reshape(K, K), R=y[lay["R"]].reshape(K, M), T=T,
+                     v=y[lay["v"]], v_star=like.v_star, **kw)
+
+    def f(self, z, base):
+        """The drift dz/dt (zero for the static overlaps)."""
+        y, T, p, phi_F = self._split(z, base)
+        args = self.flow.args
+        if not self.static:
+            return self.flow.f(y)[self.flow.idx]
+        saved = args.T.copy(), args.p.copy(), args.par[PHI_F]
+        try:
+            args.T[:] = T
+            if p is not None:
+                args.p[:], args.par[PHI_F] = p, phi_F
+            out = self.flow.f(y)[self.flow.idx]
+        finally:
+            args.T[:], args.p[:], args.par[PHI_F] = saved
+        return np.concatenate([out, np.zeros(len(self.static))])
+
+    def jacobian(self, z, base):
+        """dz/dt differentiated by z: 5-point central differences (`odes.fixed_points`)."""
+        J = np.zeros((z.size, z.size))
+        for j in range(z.size):
+            h = 1e-3 * max(1.0, abs(z[j]))
+            for s, w in _STENCIL:
+                zj = z.copy()
+                zj[j] += s * h
+                J[:, j] += w * self.f(zj, base) / h
+        return J
+
+    def eps_g(self, z, base):
+        """eps_g at z, as a 1-vector."""
+        y, T, _, _ = self._split(z, base)
+        lay, K, M = self._lay, self.K, self.M
+        return np.atleast_1d(_eps_g(y[lay["Q"]].reshape(K, K), y[lay["R"]].reshape(K, M), T,
+                                    y[lay["v"]], self.v_star, self.activation))
+
+    def gradient(self, name, z, base):
+        """d(observable)/dz: a unit vector for a coordinate, central differences (step 1e-6) for
+        'eps_g'."""
+        grad = np.zeros(len(self.names))
+        if name in self.names:
+            grad[self.names.index(name)] = 1.0
+            return grad
+        if name != "eps_g":
+            raise ValueError(f"unknown observable {name!r}: eps_g or one of "
+                             f"{', '.join(self.names)}")
+        h = 1e-6
+        for j in range(len(z)):
+            d = np.zeros(len(z))
+            d[j] = h
+            grad[j] = (self.eps_g(z + d, base) - self.eps_g(z - d, base))[0] / (2 * h)
         return grad
-    if name != "eps_g":
-        raise ValueError(f"unknown observable {name!r}: eps_g or one of {', '.join(names)}")
-    K, M = np.shape(R)
-    y = np.concatenate([np.ravel(Q), np.ravel(R), np.ravel(v)])
-    value = eps_g_of(K, M, T, v_star, activation)
-    h = 1e-6
-    Ey = E[:y.size]                     # the rows of Q, R and v (the flat layout's first slots)
-    return np.array([(value(y + h * Ey[:, j]) - value(y - h * Ey[:, j]))[0] / (2 * h)
-                     for j in range(E.shape[1])])
 
 
-def eps_g_of(K, M, T, v_star, activation):
-    """eps_g as a function of the vector (Q.ravel(), R.ravel(), v) (the flat layout's first
-    slots), returned as a 1-vector."""
-    nQ, nR = K * K, K * M
-
-    def value(yy):
-        return np.atleast_1d(_eps_g(yy[:nQ].reshape(K, K), yy[nQ:nQ + nR].reshape(K, M), T,
-                                    yy[nQ + nR:nQ + nR + K], v_star, activation))
-    return value
+def curvature(F, z, S, h=1e-3):
+    """1/2 sum_ij d^2F/dz_i dz_j S_ij for a function F of the coordinates z: second differences
+    along the eigenvectors of S."""
+    lam, vec = np.linalg.eigh(0.5 * (S + S.T))
+    F0 = F(z)
+    out = np.zeros_like(F0)
+    for k in range(len(lam)):
+        if lam[k] <= 0.0:
+            continue
+        d = h * vec[:, k]
+        out += 0.5 * lam[k] * (F(z + d) - 2.0 * F0 + F(z - d)) / (h * h)
+    return out

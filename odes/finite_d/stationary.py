@@ -8,10 +8,10 @@ vanish at the teacher, so the asymptotic eps_g of a seed spreads by ~D^-1/2 arou
 import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
-from ..fixed_points import _embedding, coordinates
+from ..fixed_points import _Flow
 from ..rules import get_rule
 from .increments import Increments
-from .observables import gradient
+from .observables import Coordinates
 
 
 class Stationary:
@@ -27,14 +27,14 @@ class Stationary:
         Shape (p, p). Sigma~: D times the stationary covariance of a seed's physical coordinates.
     """
 
-    def __init__(self, fp, names, cov, E):
-        self.fixed_point, self.names, self.cov, self._E = fp, names, cov, E
+    def __init__(self, fp, coords, cov):
+        self.fixed_point, self.names, self.cov, self._coords = fp, coords.names, cov, coords
 
     def std(self, name, D):
         """The stationary standard deviation of one seed's eps_g or coordinate at dimension D."""
-        st, params = self.fixed_point.state, self.fixed_point.params
-        grad = gradient(name, self.names, st.Q, st.R, st.v, st.T, st.v_star,
-                        params["activation"], self._E)
+        st, rule = self.fixed_point.state, self._coords.flow.rule
+        f = st.feedback(rule) if rule.feedback_name else None
+        grad = self._coords.gradient(name, *self._coords.point(st.Q, st.R, st.v, f))
         return float(np.sqrt(max(grad @ self.cov @ grad, 0.0) / D))
 
 
@@ -65,14 +65,14 @@ def stationary(fp, nodes=None):
     st, params = fp.state, dict(fp.params)
     rule = get_rule(params.pop("rule"))
     eta = params.pop("eta")
-    K, M = st.K, st.M
-    names, idx = coordinates(K, M, rule, params["train_v"])
-    E = _embedding(K, M, idx, fp.jacobian.shape[0])
-    J = fp.jacobian[idx] @ E
+    flow = _Flow(st, rule, eta, params["eta_v"], params["sigma"], params["train_v"],
+                 params.get("nodes"), params["weight_decay"], params["activation"])
+    coords = Coordinates(flow, st, params["activation"])
+    J = fp.jacobian[flow.idx] @ flow.E
     if np.abs(np.linalg.eigvals(J).real).min() < 1e-12 * max(1.0, np.abs(J).max()):
         raise ValueError("the Jacobian has a zero eigenvalue at this fixed point: no unique "
                          "stationary covariance")
     inc = Increments(st, rule, eta, nodes=nodes, **params)
     B = inc.moments(st.Q, st.R, st.v, st.a if rule.feedback_name == "a" else None)[1]
     cov = solve_continuous_lyapunov(J, -B)
-    return Stationary(fp, names, 0.5 * (cov + cov.T), E)
+    return Stationary(fp, coords, 0.5 * (cov + cov.T))
