@@ -32,6 +32,7 @@ Figures:
                      hold, where PEPITA diverges
   sweep_bp_noise     a sweep example: BP's residual error over (eta, label noise sigma)
   pepita_variants    the paper's variants: PEPITA with weight decay, Hebbian, time-local
+  finite_size        finite D: the predicted seed-to-seed band, O(1/D) bias and escape times
 """
 import importlib
 
@@ -45,6 +46,8 @@ FIGURES = {
                       "PEPITA-linearised hold, where PEPITA diverges",
     "pepita_variants": "the paper's training variants of PEPITA: weight decay (two kappa), "
                        "Hebbian and time-local forms; eps_g, theta_net and |a|, ODE over simulation",
+    "finite_size": "finite D: the seed-to-seed band, the O(1/D) bias and the plateau-escape "
+                   "times predicted against the overlap chain; the cost of a seed against D",
     "sweep_bp_noise": "a sweep example (python -m sweep): BP's residual error over the learning "
                       "rate and the label noise, ODE over simulation",
 }

@@ -97,14 +97,19 @@ class _Flow:
 
     def jacobian(self, y):
         """5-point central differences of the flat right-hand side at y (module docstring)."""
-        J = np.zeros((y.size, y.size))
-        for j in range(y.size):
-            h = 1e-3 * max(1.0, abs(y[j]))
-            for s, w in _STENCIL:
-                yj = y.copy()
-                yj[j] += s * h
-                J[:, j] += w * self.f(yj) / h
-        return J
+        return differentiate(self.f, y)
+
+
+def differentiate(f, y):
+    """df/dy at y by 5-point central differences, h = 1e-3 max(1, |y_j|) (module docstring)."""
+    J = np.zeros((y.size, y.size))
+    for j in range(y.size):
+        h = 1e-3 * max(1.0, abs(y[j]))
+        for s, w in _STENCIL:
+            yj = y.copy()
+            yj[j] += s * h
+            J[:, j] += w * f(yj) / h
+    return J
 
 
 def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=False, nodes=None,

@@ -9,7 +9,7 @@ they enter the linearisation as coordinates whose rows of J and B are zero.
 """
 import numpy as np
 
-from ..fixed_points import _STENCIL
+from ..fixed_points import differentiate
 from ..observables import eps_g as _eps_g
 from ..rhs import layout
 from ..rhs.parameters import PHI_F
@@ -141,15 +141,8 @@ class Coordinates:
         return np.concatenate([out, np.zeros(len(self.static))])
 
     def jacobian(self, z, base):
-        """dz/dt differentiated by z: 5-point central differences (`odes.fixed_points`)."""
-        J = np.zeros((z.size, z.size))
-        for j in range(z.size):
-            h = 1e-3 * max(1.0, abs(z[j]))
-            for s, w in _STENCIL:
-                zj = z.copy()
-                zj[j] += s * h
-                J[:, j] += w * self.f(zj, base) / h
-        return J
+        """dz/dt differentiated by z (`odes.fixed_points.differentiate`)."""
+        return differentiate(lambda zz: self.f(zz, base), z)
 
     def eps_g(self, z, base):
         """eps_g at z, as a 1-vector."""
