@@ -3,12 +3,12 @@ predicted by `odes.fluctuations` and `odes.escape_time` and measured with the ex
 sampler.
 
 (a) BP with label noise (K = M = 2, eta = 0.5, sigma = 0.5, trained v; every seed from one
-    realised start, so the seeds differ by the SGD noise alone): eps_g of the ODE, and at
-    D = 10^2, 10^3, 10^4 the predicted band (ODE + bias +- one seed's predicted s.d.) with the
-    simulation's mean and measured +- s.d.
+    realised start, so the seeds differ by the SGD noise alone): a seed's eps_g minus the ODE's
+    (inset), at D = 10^2, 10^3, 10^4: the predicted band (bias +- one seed's predicted s.d.) and
+    the simulation's mean deviation +- its measured s.d.
 (b) The same runs scaled: sqrt(D) x the seed s.d. of eps_g and D x (seed mean - ODE) against t,
-    which collapse onto the theory's sqrt(D) std and D bias (both D-independent).  (The s.d. is
-    O(D^-1/2), so sqrt(D), not D, collapses it.)
+    which collapse onto the theory's sqrt(D) std and D bias (both D-independent; the bias where
+    the seeds resolve it).  (The s.d. is O(D^-1/2), so sqrt(D), not D, collapses it.)
 (c) The soft committee machine (v = v* = 1 frozen, eta = 0.5, random start): the time at which
     eps_g first falls below 0.004, against ln D from 10^2 to 10^5, measured (median and
     quartiles over the seeds) over the predicted ones; dotted, the slope 1/(2 lambda_+) of the
@@ -49,11 +49,12 @@ def _band(p):
     start = odes.State.random(2, 2, 1000, seed=p["start_seed"])
     out = {}
     for D, seeds in zip(p["band_Ds"], p["band_seeds"]):
-        fl = odes.fluctuations(start, "bp", p["eta"], D, times=times, sigma=p["sigma"],
-                                grid=p["lna_grid"])
         sim = simulate.run("bp", 2, 2, D, p["eta"], times=times, seeds=seeds, seed=p["seed"],
                            jobs=p["jobs"], sigma=p["sigma"], sampler="overlaps", state=start,
                            progress=False)
+        # the theory at the simulation's own record times (steps/D, rounded at this D)
+        fl = odes.fluctuations(start, "bp", p["eta"], D, times=sim.t, sigma=p["sigma"],
+                               grid=p["lna_grid"])
         eps = sim.eps_g
         out[D] = dict(t=sim.t, ode=fl.ode.eps_g, std=fl.std("eps_g"), bias=fl.bias("eps_g"),
                       mean=eps.mean(axis=0), sd=eps.std(axis=0, ddof=1),
@@ -110,28 +111,35 @@ def compute(small=None, **overrides):
 
 
 def plot(data):
+    from matplotlib.ticker import NullFormatter
     plt = style.pyplot()
     p = data["params"]
     with style.rc():
         fig, axes = plt.subplots(2, 2, figsize=(9.2, 7.0), layout="constrained")
         (ax_a, ax_b), (ax_c, ax_d) = axes
+        inset = ax_a.inset_axes([0.60, 0.62, 0.37, 0.33])
         for (D, run), c in zip(data["band"].items(), BAND_COLOURS):
             t, pos = run["t"], run["t"] > 0
-            centre = run["ode"] + run["bias"]
-            ax_a.fill_between(t[pos], (centre - run["std"])[pos], (centre + run["std"])[pos],
-                              color=c, alpha=0.25, lw=0, zorder=1,
-                              label=f"D = {style.fmt_num(D)}: predicted $\\pm$1 s.d.")
-            ax_a.errorbar(t[pos], run["mean"][pos], yerr=run["sd"][pos], fmt="o", ms=3, color=c,
-                          mfc="white", elinewidth=0.8, zorder=3,
-                          label=f"simulation mean $\\pm$ s.d. ({run['seeds']} seeds)")
+            dev = run["mean"] - run["ode"]
+            ax_a.fill_between(t[pos], (run["bias"] - run["std"])[pos],
+                              (run["bias"] + run["std"])[pos], color=c, alpha=0.22, lw=0,
+                              zorder=1, label=f"D = {style.fmt_num(D)}: predicted $\\pm$1 s.d.")
+            ax_a.errorbar(t[pos], dev[pos], yerr=run["sd"][pos], fmt="o", ms=2.8, color=c,
+                          mfc="white", elinewidth=0.8, capsize=1.5, zorder=3,
+                          label=f"measured mean, $\\pm$1 s.d. ({run['seeds']} seeds)")
             ax_b.plot(t[pos], np.sqrt(D) * run["sd"][pos], "o", ms=3.2, color=c, mfc="white",
                       zorder=3, label=rf"$\sqrt{{D}}\,$s.d., D = {style.fmt_num(D)}")
-            ax_b.errorbar(t[pos], D * (run["mean"] - run["ode"])[pos],
-                          yerr=D * run["sem"][pos], fmt="s", ms=3.2, color=c, elinewidth=0.8,
-                          zorder=3, label=rf"$D\,$(mean $-$ ODE), D = {style.fmt_num(D)}")
+            if D * run["sem"][pos].max() < 0.1:        # the bias is resolved at this D
+                ax_b.errorbar(t[pos], D * dev[pos], yerr=D * run["sem"][pos], fmt="s", ms=3.2,
+                              color=c, elinewidth=0.8, zorder=3,
+                              label=rf"$D\,$(mean $-$ ODE) $\pm$ s.e., D = {style.fmt_num(D)}")
         first = next(iter(data["band"].values()))
         t, pos = first["t"], first["t"] > 0
-        ax_a.plot(t[pos], first["ode"][pos], "-", color="k", lw=1.3, zorder=2, label="ODE")
+        ax_a.axhline(0, color="k", lw=0.8, zorder=2)
+        inset.loglog(t[pos], first["ode"][pos], "-", color="k", lw=1.2)
+        inset.set_title(r"ODE $\epsilon_g$", fontsize=7)
+        inset.tick_params(labelsize=6)
+        inset.yaxis.set_minor_formatter(NullFormatter())
         D0 = next(iter(data["band"]))
         ax_b.plot(t[pos], np.sqrt(D0) * first["std"][pos], "-", color="k", lw=1.4,
                   label=r"theory: $\sqrt{D}\,$s.d. (LNA)")
@@ -140,13 +148,12 @@ def plot(data):
         ax_b.axhline(0, color="0.6", lw=0.6, zorder=0)
         for ax in (ax_a, ax_b):
             style.log_time_axis(ax, t[pos][0] * 0.8, t[-1] * 1.25)
-        ax_a.set_yscale("log")
-        ax_a.set_ylabel(r"$\epsilon_g$")
+        ax_a.set_ylabel(r"$\epsilon_g$ of a seed $-$ ODE")
         ax_b.set_ylabel(r"$\epsilon_g$: scaled spread and shift")
-        ax_a.legend(fontsize=6.2, loc="lower left", ncol=1)
+        ax_a.legend(fontsize=6.0, loc="lower right", ncol=1)
         ax_b.legend(fontsize=6.2, loc="upper right", ncol=2)
-        ax_a.set_title(rf"BP, label noise $\sigma$={p['sigma']}, $\eta$={p['eta']}, one start",
-                       fontsize=8.5, loc="left")
+        ax_a.set_title(rf"BP, label noise $\sigma$={p['sigma']}, $\eta$={p['eta']}, one start: "
+                       "seeds around the ODE", fontsize=8.5, loc="left")
         ax_b.set_title("the same, scaled: collapse onto the theory", fontsize=8.5, loc="left")
 
         esc = data["escape"]
