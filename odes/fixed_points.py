@@ -80,6 +80,7 @@ class _Flow:
                                          weight_decay=weight_decay, activation=activation)
         self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v)
         self.E = _embedding(self.K, self.M, self.idx, self.y0.size)
+        self._upper = np.triu_indices(self.K, 1)
 
     def f(self, y):
         dy = np.zeros_like(y)
@@ -91,7 +92,7 @@ class _Flow:
         y = base.copy()
         y[self.idx] = z
         Q = y[: self.K * self.K].reshape(self.K, self.K)
-        iu = np.triu_indices(self.K, 1)
+        iu = self._upper
         Q[iu[1], iu[0]] = Q[iu]
         return y
 

@@ -101,10 +101,6 @@ class Increments:
                              [a[None, :], self.p[None, :], np.array([[self.phi_F]])]])
         return np.block([[Q, R], [R.T, self.T]])
 
-    def G(self, U, v, a):
-        """The increments (N, n_phys) at field values U (N, dims) (module docstring)."""
-        return self._assemble(U, a, *self.signals(U, v, a))
-
     def signals(self, U, v, a):
         """The rule's scalars (phi, psi, chi), each (N, K), at field values U (module docstring)."""
         K, M, rule, act = self.K, self.M, self.rule, self.activation
@@ -180,6 +176,15 @@ class Increments:
         return (np.column_stack([np.repeat(U, len(x), axis=0), np.tile(x, len(w))]),
                 np.repeat(w, len(x)) * np.tile(wx, len(w)))
 
+    def _at(self, Q, R, v, a):
+        """(nodes, weights, the rule's scalars there) at a state, kept for the next call at the
+        same state (`moments` and `first_order` are called in turn along a trajectory)."""
+        key = (Q.tobytes(), R.tobytes(), v.tobytes(), None if a is None else a.tobytes())
+        if getattr(self, "_last", (None,))[0] != key:
+            U, w = self.quadrature(Q, R, a)
+            self._last = key, (U, w, self.signals(U, v, a))
+        return self._last[1]
+
     def first_order(self, Q, R, v, a=None):
         """f_1 = lim D (E[D-step increment] - f) (theory.md 10.3): the exact chain's O(1/D) drift,
         in the physical coordinates.  From the chain's updates (theory.md 10.1) with rho = |x|^2/D,
@@ -202,8 +207,7 @@ class Increments:
         Q, R, v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
         a = None if a is None else np.asarray(a, float)
         aa = np.zeros(K) if a is None else a
-        U, w = self.quadrature(Q, R, a)
-        phi, psi, chi = self.signals(U, v, a)
+        U, w, (phi, psi, chi) = self._at(Q, R, v, a)
         n = self.fields
         C = self.covariance(Q, R, aa)
         X = U[:, :n]
@@ -230,8 +234,8 @@ class Increments:
         matrix B = Cov[G], in the physical coordinates (`names`), at the state (Q, R, v, a)."""
         Q, R, v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
         a = None if a is None else np.asarray(a, float)
-        U, w = self.quadrature(Q, R, a)
-        G = self.G(U, v, a)
+        U, w, signals = self._at(Q, R, v, a)
+        G = self._assemble(U, a, *signals)
         mean = w @ G
         second = (G * w[:, None]).T @ G
         return mean + self.decay(Q, R, v, a), second - np.outer(mean, mean)
