@@ -78,3 +78,38 @@ def test_drift_matches_the_mirroring_step(case):
         mean, se, expected = mean[:-1], se[:-1], expected[:-1]
     z = (mean - expected) / se
     assert np.abs(z).max() <= Z_MAX, (z, mean, expected)
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["free", "fixed-norm"])
+def test_drift_matches_the_quadrature_engine(fixed):
+    """The closed forms (Stein's lemma: E[g(kappa_j) kappa_k] = s^2 Q_kj gamma_j) against the same
+    drift assembled from expectations by the product quadrature of `odes.gaussian.expectations`
+    over the fields (kappa_1..K, zeta = F.xi, nu_1..M) ~ N(0, s^2 Gram), without Stein's lemma:
+    da_k = eta_M (E[yhat kappa_k] - kappa_M a_k), dp_m = eta_M (E[yhat nu_m] - kappa_M p_m),
+    dphi_F = 2 eta_M (E[yhat zeta] - kappa_M phi_F) + eta_M^2 s^2 E[yhat^2]/B, and with the fixed
+    norm each rescaled by -x dphi_F/(2 phi_F).  To 1e-9 relative (40 nodes per dimension over each
+    expectation's marginal: the erf integrands converge slowly, 3e-3 at 10 nodes).  Caught: the heating's E[yhat^2] with v^T I2(Q) v in place of
+    v^T I2(s^2 Q) v (0.12 relative; the Monte Carlo case with s = 1.5 too)."""
+    from odes.gaussian.expectations import expect
+    eta_m, s, batch, decay = 0.7, 1.3, 3, 0.2
+    W, W_star, v, F = _weights()
+    st = odes.State.from_weights(W, W_star, v, np.ones(2), F=F)
+    d = drift(st, mirror_eta=eta_m, mirror_noise=s, mirror_batch=batch, mirror_decay=decay,
+              mirror_fixed_norm=fixed)
+    G = st.gram()                                   # rows (w*_1, w*_2, F, w_1, w_2)
+    order = [3, 4, 2, 0, 1]                         # fields (kappa_1, kappa_2, zeta, nu_1, nu_2)
+    C = s * s * G[np.ix_(order, order)]
+    yhat = lambda U: erf(U[:, :2] / math.sqrt(2)) @ v                         # noqa: E731
+    # E[yhat u_i] over the marginal of (kappa_1, kappa_2, u_i), 40 nodes per dimension
+    m = [expect(lambda U: yhat(U) * U[:, -1], C[np.ix_(ix, ix)], 40)
+         for ix in ([0, 1, 0], [0, 1, 1], [0, 1, 2], [0, 1, 3], [0, 1, 4])]
+    m = np.array(m)
+    y2 = expect(lambda U: yhat(U) ** 2, C[:2, :2], 40)
+    da = eta_m * (m[:2] - decay * st.a)
+    dp = eta_m * (m[3:] - decay * st.p)
+    dphi = 2 * eta_m * (m[2] - decay * st.phi_F) + eta_m ** 2 * s * s * y2 / batch
+    if fixed:
+        da, dp, dphi = da - st.a * dphi / (2 * st.phi_F), dp - st.p * dphi / (2 * st.phi_F), 0.0
+    np.testing.assert_allclose(d["a"], da, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(d["p"], dp, rtol=1e-9, atol=1e-12)
+    assert d["phi_F"] == pytest.approx(dphi, rel=1e-9, abs=1e-12)
