@@ -15,7 +15,8 @@ sampler.
     plateau fixed point's unstable eigenvalue (anchored at the predicted median at D = 10^3),
     which the trajectory's short plateau does not follow (theory.md 10.4).
 (d) The cost of one seed per unit of time (D steps) against D, for the weights sampler (O(D^2))
-    and the overlap sampler (O(D)), on one core: seconds per seed, from runs of `cost_seeds`.
+    and the overlap sampler (O(D)), on one core: seconds per seed, from runs of `cost_seeds`
+    seeds in lockstep (overlaps) and of 2 seeds (weights, which runs one seed at a time).
 """
 import time
 

@@ -2,7 +2,8 @@
 
 The soft committee machine K = M = 2 (v = v* = 1, frozen) from a random start has a symmetric
 plateau; each seed leaves it at its own time.  The prediction (no fitted constant) is checked
-against 600 seeds at each of D = 250, 1000, 4000, 16000, at eta = 0.5 and 0.75 (0.25 in the issue note: too slow for CI).
+against 600 seeds at each of D = 250, 1000, 4000, 16000, at eta = 0.5 and 0.75 (0.25, whose
+times are twice as long, measured outside CI: docs/theory.md, the project note under 10.4).
 """
 import math
 
@@ -84,9 +85,9 @@ def escapes(request):
 def test_escape_quartiles_match_the_chain(escapes):
     """The predicted median and quartiles of the escape time against 600 seeds of the overlap
     chain at each D: within 3 s.e. (distribution-free, `_quantile_se`) + 2 % (the O(D^-1/2)
-    corrections the construction drops).  False failures: 24 comparisons at >= 3 s.e. each, under
-    1 % in all if the prediction were exact (the 2 % adds ~1 s.e. at D = 16000).
-    Measured (eta = 0.5): deviations <= 1.8 time units, |z| <= 1.1; (eta = 0.25) in the note.
+    corrections the construction drops; 2 % of ~200 is 2-3 s.e. here, so the bound is 5-6 s.e.
+    and false failures over the 24 comparisons are negligible if the prediction is exact).
+    Measured: deviations <= 2.4 time units (eta = 0.5), <= 2.3 (eta = 0.75).
     Caught: the sqrt(D) of the amplitude dropped (D = 250, q = 0.25: predicted 169.0 against
     142.3 measured), the random start's Wishart covariance dropped (initial='exact': 197.8).
     B doubled is not caught here, nor should it be: from random weights the spread of the growing

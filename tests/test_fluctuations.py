@@ -208,7 +208,8 @@ def test_lna_from_a_random_start(case):
 def test_static_overlaps_move_the_drift_as_a_state_with_them_would():
     """The random start's drift as a function of T, p and phi_F (set in the kernel's arguments)
     equals the right-hand side of a State built with those values (odes.derivatives): closed form
-    (bp) and quadrature (pepita).  Caught: T set without its mirror entry (T_10)."""
+    (bp) and quadrature (pepita), without writing to the caller's State.  Caught: T set without
+    its mirror entry (T_10), the kernel's own T written to (the State's T changed)."""
     from odes.finite_d.observables import Coordinates
     for rule in ("bp", "pepita"):
         st = _state(rule)
@@ -228,11 +229,14 @@ def test_static_overlaps_move_the_drift_as_a_state_with_them_would():
         d = odes.derivatives(st2, rule, 0.5)
         expected = np.concatenate([d["Q"][np.triu_indices(2)], d["R"].ravel(), d["v"]]
                                   + ([d["a"]] if rule != "bp" else []))
+        kept = st.T.copy(), None if st.p is None else st.p.copy(), st.phi_F
         got = coords.f(moved, base)
         assert np.allclose(got[:coords.n_dynamic], expected, rtol=1e-10, atol=1e-12), rule
         assert np.all(got[coords.n_dynamic:] == 0)
-        assert np.allclose(coords.f(z, base), coords.f(z, base))   # the arguments restored
-        assert np.array_equal(flow.args.T, st.T)
+        # the caller's state and the flow's arguments are not written to
+        assert np.array_equal(st.T, kept[0]) and np.array_equal(flow.args.T, kept[0])
+        if st.p is not None:
+            assert np.array_equal(st.p, kept[1]) and st.phi_F == kept[2]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ STEPS = 40_000
 Z_MAX = 4.5
 
 
-def _weights(seed=3, phi_F=1.0, activation="erf"):
+def _weights(seed=3, phi_F=1.0):
     w = odes.draw_weights(2, 2, D, seed=seed, sigma_F=math.sqrt(phi_F / D))
     W = w.W.copy()
     W[1] = 0.6 * W[0] + 0.8 * W[1]                   # correlated students: Q off-diagonal O(1)
@@ -113,3 +113,15 @@ def test_drift_matches_the_quadrature_engine(fixed):
     np.testing.assert_allclose(d["a"], da, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(d["p"], dp, rtol=1e-9, atol=1e-12)
     assert d["phi_F"] == pytest.approx(dphi, rel=1e-9, abs=1e-12)
+
+
+def test_bad_input_is_refused():
+    W, W_star, v, F = _weights()
+    st = odes.State.from_weights(W, W_star, v, np.ones(2), F=F)
+    for kw, what in ((dict(mirror_eta=-1.0), "mirror_eta"), (dict(mirror_batch=0), "mirror_batch"),
+                     (dict(mirror_batch=1.5), "mirror_batch"), (dict(mirror_noise=0.0), "mirror_noise"),
+                     (dict(mirror_decay=np.nan), "mirror_decay")):
+        with pytest.raises(ValueError, match=what):
+            drift(st, **{"mirror_eta": 1.0, **kw})
+    with pytest.raises(ValueError, match="needs F"):
+        drift(odes.State.from_weights(W, W_star, v, np.ones(2)), mirror_eta=1.0)

@@ -5,22 +5,24 @@ On a plateau the seeds differ, to leading order, by one Gaussian coordinate alon
 that grows; once it has grown, each seed follows the deterministic ODE from where it is.  So:
 
 1. the linear-noise approximation (`fluctuations`) along the ODE from `state` gives Sigma~(t);
-   its dominant eigenvector e at the end of the plateau (or at the horizon) is the growing
-   direction;
+   its dominant eigenvector e at the end of that run is the growing direction (the run ends at
+   the ODE's own escape, or, for a symmetric start that never escapes, once e's variance has
+   reached the hand-over level of point 2 at the largest D; its horizon doubles until then);
 2. for each D, t_r is the last time at which the growing coordinate c = e.(y - y_inf) still has
-   a standard deviation s_r/sqrt(D) <= `linear` (s_r^2 = e^T Sigma~(t_r) e), so that the
+   a standard deviation s_r/sqrt(D) <= `linear` (s_r^2 = e^T Sigma~(t_r) e > 0), so that the
    fluctuations are still Gaussian there, but no later than the deepest point of the plateau
-   (the ODE's slowest point before eps_g falls below the level);
+   (the ODE's slowest point before eps_g falls below the level); a D whose fluctuations exceed
+   that level from the start hands over at the first time with s_r > 0;
 3. a seed whose coordinate is c = Z s_r/sqrt(D) (Z ~ N(0, 1)) sits at y_inf(t_r) + c d, with
    d = Sigma~ e / (e^T Sigma~ e) the mean displacement given c (the other directions' spread is
    of lower order for the escape);
 4. T_+(u), T_-(u): the time after t_r at which the ODE from y_inf(t_r) +- u s_r d / sqrt(D) has
-   eps_g below the level, on a grid of u = |Z| (`AMPLITUDES`); T decreases with u;
-5. P(t_esc <= t) = 1/2 sum over the two signs of P(|Z| >= u_+-(t)), u_+-(t) the inverse of T_+-,
+   eps_g below the level, on a grid of u = abs(Z) (`AMPLITUDES`); T decreases with u;
+5. P(t_esc <= t) = 1/2 sum over the two signs of P(abs(Z) >= u_+-(t)), u_+-(t) the inverse of T_+-,
    and the quantiles invert it.
 
 For a long plateau this reproduces the law t_esc = t_r + (1/lambda) ln(c/s) + ln D/(2 lambda) -
-ln|Z|/lambda of theory.md 10.4; for a short one it uses the growth along the trajectory, which
+lnabs(Z)/lambda of theory.md 10.4; for a short one it uses the growth along the trajectory, which
 is not the fixed point's lambda_+ (theory.md 10.4's measured caveat).
 """
 import numpy as np
@@ -30,8 +32,8 @@ from scipy.special import erfc
 from ..integrate import integrate
 from .lna import fluctuations
 
-#: |Z| at which T_+- is computed: the quantiles of |Z| from 0.002 to 0.9998 (log-spaced in u
-#: below the median), enough for the quantiles of t_esc from 0.01 to 0.99
+#: abs(Z) at which T_+- is computed: its quantiles from 0.002 to 0.9998 (log-spaced in u below
+#: the median), so that the quantiles of t_esc from ~2e-4 to ~0.998 are covered
 AMPLITUDES = np.concatenate([np.geomspace(0.0025, 0.3, 14)[:-1], np.linspace(0.3, 3.7, 16)])
 #: the growing coordinate's standard deviation at t_r (module docstring, point 2)
 LINEAR = 0.02
@@ -57,7 +59,7 @@ def first_below(t, eps_g, level):
         e0, e1 = eps[ix + (j - 1,)], eps[ix + (j,)]
         x = np.log(e0 / level) / np.log(e0 / e1) if e1 > 0 else 1.0
         out[ix] = t[j - 1] + x * (t[j] - t[j - 1])
-    return out
+    return out[()]
 
 
 class Escape:
@@ -66,15 +68,16 @@ class Escape:
     Attributes
     ----------
     D : ndarray
-        The dimensions (the shape of `median` and of `quantile`'s result).
+        The dimensions (`median` and `quantile` give one value per D, or a float when one D was
+        given).
     t_r : ndarray
         Per D, the time at which the seeds are handed to the ODE (module docstring).
     spread : ndarray
         Per D, s_r/sqrt(D): the standard deviation of the growing coordinate at t_r.
     amplitudes : ndarray
-        The |Z| of `T`.
+        The abs(Z) of `T`.
     T : ndarray
-        Shape (len(D), 2, len(amplitudes)): the escape time (from t = 0) of the seed at +- |Z|.
+        Shape (len(D), 2, len(amplitudes)): the escape time (from t = 0) of the seed at +- abs(Z).
     fluctuations : Fluctuations
         The linear-noise approximation along the ODE.
     """
@@ -84,7 +87,7 @@ class Escape:
         self.amplitudes, self.fluctuations, self._scalar = AMPLITUDES, fl, scalar
 
     def cdf(self, t, i=0):
-        """P(t_esc <= t) at the i-th D."""
+        """P(t_esc <= t) at the i-th D, for one time t."""
         p = 0.0
         for s in range(2):
             T = self.T[i, s]
@@ -101,13 +104,15 @@ class Escape:
 
     def quantile(self, q):
         """The q-quantile of the escape time (per D; an array when D was a sequence).  NaN where
-        the amplitudes do not reach it (q < 1e-4 or beyond the horizon)."""
-        out = np.empty(len(self.D))
+        the amplitudes do not reach it (q below ~2e-4 or above ~0.998, `AMPLITUDES`) or the
+        seeds do not escape before the horizon."""
+        out = np.full(len(self.D), np.nan)
         for i in range(len(self.D)):
             T = self.T[i][np.isfinite(self.T[i])]
+            if T.size == 0:
+                continue
             lo, hi = T.min(), T.max()
-            if T.size == 0 or not self.cdf(lo, i) <= q <= self.cdf(hi, i):
-                out[i] = np.nan
+            if not self.cdf(lo, i) <= q <= self.cdf(hi, i):
                 continue
             out[i] = brentq(lambda t: self.cdf(t, i) - q, lo, hi, xtol=1e-8 * hi)
         return out[0] if self._scalar else out
@@ -154,9 +159,11 @@ def escape_time(state, rule, eta, D, *, eps_below, initial="random", horizon=1e4
     Raises
     ------
     ValueError
-        For a bad D or eps_below, or what `fluctuations` refuses.
-    RuntimeError
-        If the growing direction does not reach the hand-over level before the horizon.
+        For a bad D or eps_below, a start whose eps_g is already below eps_below, a start whose
+        fluctuations never become nonzero (initial='exact' at a fixed point without noise), or
+        what `fluctuations` refuses.
+
+    Seeds that do not escape before the horizon make the quantiles beyond them NaN.
     """
     scalar = np.ndim(D) == 0
     Ds = np.atleast_1d(np.asarray(D))
@@ -169,30 +176,35 @@ def escape_time(state, rule, eta, D, *, eps_below, initial="random", horizon=1e4
     own = integrate(state, rule, eta, times=np.linspace(0.0, horizon, 4001), stop_eps=eps_below,
                     **params)
     t_end = float(own.t[-1])
+    if t_end == 0.0:
+        raise ValueError(f"eps_g is already below eps_below = {eps_below:g} at the start")
     t_h = min(t_end, 100.0 / eta)
     while True:
         fl = fluctuations(state, rule, eta, int(Ds.max()), t_max=t_h, initial=initial, **extra,
                           **params)
-        lam, vec = np.linalg.eigh(fl.cov[-1])
-        e = vec[:, -1]
-        c = np.einsum("i,nij,j->n", e, fl.cov, e)
-        if t_h >= t_end or c[-1] / Ds.max() >= linear ** 2:
+        e = np.linalg.eigh(fl.cov[-1])[1][:, -1]
+        s2 = np.einsum("i,nij,j->n", e, fl.cov, e)          # s^2 of the growing coordinate
+        if t_h >= t_end or s2[-1] / Ds.max() >= linear ** 2:
             break
         t_h = min(2.0 * t_h, t_end)
-    speed = np.array([np.linalg.norm(fl._coords.f(*fl._point(i))) for i in range(len(fl.t))])
+    speed = np.array([np.linalg.norm(fl.coords.f(*fl.point(i))) for i in range(len(fl.t))])
     deepest = int(np.argmin(speed))
+    moving = np.flatnonzero(s2 > 1e-12 * s2.max()) if s2.max() > 0 else []
+    if len(moving) == 0:
+        raise ValueError("the fluctuations never become nonzero from this start (no noise and "
+                         "initial='exact'): no escape at finite D")
     T = np.full((len(Ds), 2, len(AMPLITUDES)), np.inf)
     t_r, spread = np.empty(len(Ds)), np.empty(len(Ds))
     for k, d in enumerate(Ds):
-        inside = np.flatnonzero(c[:deepest + 1] / d <= linear ** 2)
-        i = int(inside[-1]) if inside.size else 0
-        t_r[k], spread[k] = fl.t[i], np.sqrt(c[i] / d)
-        z, base = fl._point(i)
-        direction = fl.cov[i] @ e / c[i]
+        inside = moving[(moving <= deepest) & (s2[moving] / d <= linear ** 2)]
+        i = int(inside[-1]) if inside.size else int(moving[0])
+        t_r[k], spread[k] = fl.t[i], np.sqrt(s2[i] / d)
+        z, base = fl.point(i)
+        direction = fl.cov[i] @ e / s2[i]
         times = np.arange(0.0, horizon - t_r[k], OUTPUT_STEP / eta)
         for s, sign in enumerate((1.0, -1.0)):
             for j, u in enumerate(AMPLITUDES):
-                st = fl._coords.state(z + sign * u * spread[k] * direction, base, state)
+                st = fl.coords.state(z + sign * u * spread[k] * direction, base, state)
                 run = integrate(st, rule, eta, times=times, stop_eps=eps_below, **params)
                 T[k, s, j] = t_r[k] + first_below(run.t, run.eps_g, eps_below)
     return Escape(Ds, t_r, spread, T, fl, scalar)

@@ -2,12 +2,14 @@
 and the O(1/D) shift of the seed mean.
 
 A seed's order parameters are y(t) = y_inf(t) + delta(t)/sqrt(D) + O(1/D), with y_inf the ODE's
-solution and delta Gaussian of covariance Sigma~ (`Fluctuations.cov`, in the physical coordinates
-of `odes.fixed_points.coordinates`: Q_kl for k <= l, R_km, v_k when trained, a_k for adaptive
-feedback), which obeys
+solution and delta Gaussian of covariance Sigma~ (`Fluctuations.cov`, in the coordinates of
+`odes.finite_d.observables`: Q_kl for k <= l, R_km, v_k when trained, a_k for adaptive feedback,
+and for a random start the static overlaps T, p, phi_F), which obeys
 
-    d Sigma~/dt = J Sigma~ + Sigma~ J^T + B,     Sigma~(0) = 0 ('exact': a given start),
+    d Sigma~/dt = J Sigma~ + Sigma~ J^T + B,
 
+from Sigma~(0) = 0 ('exact': every seed from the given state) or the Wishart covariance of the
+overlaps of random weights ('random', `observables.wishart_cov`),
 J = df/dy the Jacobian of the ODE (5-point differences, `odes.fixed_points`) and B = Cov[G] the
 noise matrix of one step (`odes.finite_d.increments`), both along y_inf(t).  J and B are
 evaluated on a grid (`grid` times: log- and linearly spaced, plus the output times), and on each
@@ -64,21 +66,23 @@ class Fluctuations:
         f_1 is not implemented: pepita-tl).
     initial : str
         'exact' or 'random'.
+    coords : Coordinates
+        The coordinates and the functions of them (`odes.finite_d.observables`).
     """
 
     def __init__(self, ode, coords, cov, D, initial, mu=None):
         self.ode, self.t, self.names, self.cov, self.D = ode, ode.t, coords.names, cov, D
-        self.mu, self.initial, self._coords = mu, initial, coords
+        self.mu, self.initial, self.coords = mu, initial, coords
 
-    def _point(self, i):
-        """(z, base) of the ODE at output i."""
+    def point(self, i):
+        """(z, base) of the ODE at output i: its coordinates (`coords`) and flat vector."""
         ode = self.ode
-        return self._coords.point(ode.Q[i], ode.R[i], ode.v[i], ode.f[i] if ode.f is not None
+        return self.coords.point(ode.Q[i], ode.R[i], ode.v[i], ode.f[i] if ode.f is not None
                                   else None)
 
     def gradient(self, name, i):
         """d(observable)/d(coordinates) at output i (`odes.finite_d.observables`)."""
-        return self._coords.gradient(name, *self._point(i))
+        return self.coords.gradient(name, *self.point(i))
 
     def bias(self, name):
         """The O(1/D) shift of the seed mean of an observable from the ODE at dimension D, at the
@@ -88,10 +92,10 @@ class Fluctuations:
             raise ValueError(f"the O(1/D) bias is not available for {self.ode.rule.name}")
         out = np.empty(len(self.t))
         for i in range(len(self.t)):
-            z, base = self._point(i)
-            shift = self._coords.gradient(name, z, base) @ self.mu[i]
+            z, base = self.point(i)
+            shift = self.coords.gradient(name, z, base) @ self.mu[i]
             if name == "eps_g":
-                shift += curvature(lambda zz: self._coords.eps_g(zz, base), z, self.cov[i])[0]
+                shift += curvature(lambda zz: self.coords.eps_g(zz, base), z, self.cov[i])[0]
             out[i] = shift / self.D
         return out
 
@@ -186,19 +190,22 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     points = [coords.point(run.Q[i], run.R[i], run.v[i], run.f[i] if run.f is not None else None)
               for i in range(len(fine))]
     p, n = len(coords.names), coords.n_dynamic
-    Js, Bs = [], []
+    Js, Bs, f1s = [], [], []
     for i, (z, base) in enumerate(points):
         Js.append(coords.jacobian(z, base))
-        B = np.zeros((p, p))
-        B[:n, :n] = inc.moments(run.Q[i], run.R[i], run.v[i],
-                                run.f[i] if rule.feedback_name == "a" else None)[1]
+        a = run.f[i] if rule.feedback_name == "a" else None
+        B, f1 = np.zeros((p, p)), np.zeros(p)
+        B[:n, :n] = inc.moments(run.Q[i], run.R[i], run.v[i], a)[1]
+        if not rule.time_local:                     # f_1 not implemented there: no bias
+            f1[:n] = inc.first_order(run.Q[i], run.R[i], run.v[i], a)
         Bs.append(B)
+        f1s.append(f1)
     S = wishart_cov(coords.names, state) if initial == "random" else np.zeros((p, p))
     covs = [S]
     for i in range(1, len(fine)):
         S = _advance(S, 0.5 * (Js[i - 1] + Js[i]), 0.5 * (Bs[i - 1] + Bs[i]), fine[i] - fine[i - 1])
         covs.append(S)
-    mus = _bias_path(run, fine, points, coords, inc, Js, covs, rule)
+    mus = None if rule.time_local else _bias_path(fine, points, coords, Js, covs, f1s)
     keep = np.searchsorted(fine, times)
     ode = Result.from_trajectory(times, run.Q[keep], run.R[keep], run.v[keep],
                                  run.f[keep] if run.f is not None else None, state, rule,
@@ -207,21 +214,15 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
                         None if mus is None else mus[keep])
 
 
-def _bias_path(run, fine, points, coords, inc, Js, covs, rule):
+def _bias_path(fine, points, coords, Js, covs, f1s):
     """mu on the grid (theory.md 10.3): d mu/dt = J mu + 1/2 d^2f : Sigma~ + f_1 - 1/2 J f,
     mu(0) = 0, advanced exactly over each interval for its mean source (the block exponential of
-    [[J, s], [0, 0]]); None for the rules whose f_1 is not implemented (time-local)."""
-    p, n = len(coords.names), coords.n_dynamic
+    [[J, s], [0, 0]])."""
+    p = len(coords.names)
     sources = []
     for i, (z, base) in enumerate(points):
-        f1 = np.zeros(p)
-        a = run.f[i] if rule.feedback_name == "a" else None
-        try:
-            f1[:n] = inc.first_order(run.Q[i], run.R[i], run.v[i], a)
-        except ValueError:
-            return None
         curv = curvature(lambda zz: coords.f(zz, base), z, covs[i])
-        sources.append(curv + f1 - 0.5 * Js[i] @ coords.f(z, base))
+        sources.append(curv + f1s[i] - 0.5 * Js[i] @ coords.f(z, base))
     mu, mus = np.zeros(p), [np.zeros(p)]
     for i in range(1, len(fine)):
         J = 0.5 * (Js[i - 1] + Js[i])

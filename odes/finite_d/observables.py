@@ -11,7 +11,7 @@ import numpy as np
 
 from ..fixed_points import differentiate
 from ..observables import eps_g as _eps_g
-from ..rhs import layout
+from ..rhs import evaluate, layout
 from ..rhs.parameters import PHI_F
 from ..state import State
 
@@ -87,6 +87,8 @@ class Coordinates:
         self._iu = np.triu_indices(self.M)
         rest = [state.p, [state.phi_F]] if (static and uses_F) else []
         self._static0 = np.concatenate([self.T[self._iu]] + rest) if static else np.zeros(0)
+        args = flow.args                  # its T and p are the State's own arrays: not written to
+        self._args = args._replace(T=args.T.copy(), p=args.p.copy(), par=args.par.copy())
 
     def point(self, Q, R, v, f=None):
         """(z, base): the coordinates of the state (Q, R, v, f) with the static overlaps at their
@@ -127,18 +129,15 @@ class Coordinates:
     def f(self, z, base):
         """The drift dz/dt (zero for the static overlaps)."""
         y, T, p, phi_F = self._split(z, base)
-        args = self.flow.args
         if not self.static:
             return self.flow.f(y)[self.flow.idx]
-        saved = args.T.copy(), args.p.copy(), args.par[PHI_F]
-        try:
-            args.T[:] = T
-            if p is not None:
-                args.p[:], args.par[PHI_F] = p, phi_F
-            out = self.flow.f(y)[self.flow.idx]
-        finally:
-            args.T[:], args.p[:], args.par[PHI_F] = saved
-        return np.concatenate([out, np.zeros(len(self.static))])
+        args = self._args                       # the kernel's arguments, with copies of T, p, par
+        args.T[:] = T
+        if p is not None:
+            args.p[:], args.par[PHI_F] = p, phi_F
+        dy = np.zeros_like(y)
+        evaluate(y, dy, args)
+        return np.concatenate([dy[self.flow.idx], np.zeros(len(self.static))])
 
     def jacobian(self, z, base):
         """dz/dt differentiated by z (`odes.fixed_points.differentiate`)."""

@@ -19,8 +19,8 @@ the fixed norm (phi_F = phi_0 held; kappa_M drops out)
 
     da/dt = eta_M s^2 (Q u - a (a.u)/phi_0) - a eta_M^2 s^2 E[yhat^2]/(2 B phi_0),
 
-p likewise with R^T u.  Mirroring moves neither Q, R, T nor v.  Compiled for the ODE kernels;
-`drift` is the Python entry point.
+p likewise with R^T u.  Mirroring moves neither Q, R, T nor v.  Compiled, for the ODE kernels
+(which do not call it yet); `drift` is the Python entry point.
 """
 import math
 
@@ -83,6 +83,13 @@ def drift(state, *, mirror_eta, mirror_noise=1.0, mirror_batch=1, mirror_decay=0
     (module docstring; mirror_noise is s, the noise inputs' standard deviation per entry)."""
     if state.a is None or state.p is None or state.phi_F is None:
         raise ValueError("weight mirroring needs F: a state with a, p and phi_F")
+    for name, x in (("mirror_eta", mirror_eta), ("mirror_decay", mirror_decay)):
+        if not (np.isfinite(x) and x >= 0):
+            raise ValueError(f"{name} must be finite and >= 0, got {x!r}")
+    if not (np.isfinite(mirror_noise) and mirror_noise > 0):
+        raise ValueError(f"mirror_noise must be finite and > 0, got {mirror_noise!r}")
+    if int(mirror_batch) != mirror_batch or mirror_batch < 1:
+        raise ValueError(f"mirror_batch must be an integer >= 1, got {mirror_batch!r}")
     K, M = state.K, state.M
     da, dp = np.empty(K), np.empty(M)
     dphi = mirror_drift(activation_code(activation), np.asarray(state.Q, float),
