@@ -42,6 +42,14 @@ def gain(act, q):
     return 0.5
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _component(target, x, au, phi_F, s2, eta_m, kappa_m, heat, fixed_norm):
+    """d/dt of one component x of a (or p) pulled toward `target`, (Q u)_k (or (R^T u)_m)."""
+    if fixed_norm:
+        return eta_m * s2 * (target - x * au / phi_F) - x * heat / (2.0 * phi_F)
+    return eta_m * (s2 * target - kappa_m * x)
+
+
 @njit(cache=True, error_model="numpy")
 def mirror_drift(act, Q, R, v, a, p, phi_F, s2, eta_m, kappa_m, batch, fixed_norm, u, da, dp):
     """Writes da/dt and dp/dt of mirroring into da (K,) and dp (M,) and returns dphi_F/dt (0 with
@@ -57,21 +65,15 @@ def mirror_drift(act, Q, R, v, a, p, phi_F, s2, eta_m, kappa_m, batch, fixed_nor
             y2 += v[j] * v[l] * i2_pair(act, s2 * Q[j, l], s2 * Q[j, j], s2 * Q[l, l])
     heat = eta_m * eta_m * s2 * y2 / batch
     for k in range(K):
-        qu = 0.0
+        qu = 0.0                                    # (Q u)_k
         for j in range(K):
             qu += Q[k, j] * u[j]
-        if fixed_norm:
-            da[k] = eta_m * s2 * (qu - a[k] * au / phi_F) - a[k] * heat / (2.0 * phi_F)
-        else:
-            da[k] = eta_m * (s2 * qu - kappa_m * a[k])
+        da[k] = _component(qu, a[k], au, phi_F, s2, eta_m, kappa_m, heat, fixed_norm)
     for m in range(M):
-        ru = 0.0
+        ru = 0.0                                    # (R^T u)_m
         for j in range(K):
             ru += R[j, m] * u[j]
-        if fixed_norm:
-            dp[m] = eta_m * s2 * (ru - p[m] * au / phi_F) - p[m] * heat / (2.0 * phi_F)
-        else:
-            dp[m] = eta_m * (s2 * ru - kappa_m * p[m])
+        dp[m] = _component(ru, p[m], au, phi_F, s2, eta_m, kappa_m, heat, fixed_norm)
     if fixed_norm:
         return 0.0
     return 2.0 * eta_m * (s2 * au - kappa_m * phi_F) + heat
