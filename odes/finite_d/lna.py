@@ -87,22 +87,26 @@ class Fluctuations:
     def bias(self, name):
         """The O(1/D) shift of the seed mean of an observable from the ODE at dimension D, at the
         output times (theory.md 10.3): (grad O . mu + 1/2 grad^2 O : Sigma~)/D (the second term
-        for eps_g only; the coordinates are linear).  name: 'eps_g' or a coordinate of `names`."""
+        for eps_g and the angles; the coordinates are linear).  name: 'eps_g', an angle of
+        `odes.angles` ('net', 'a_v', ...) or a coordinate of `names`."""
         if self.mu is None:
             raise ValueError(f"the O(1/D) bias is not available for {self.ode.rule.name}")
         out = np.empty(len(self.t))
         for i in range(len(self.t)):
             z, base = self.point(i)
             shift = self.coords.gradient(name, z, base) @ self.mu[i]
-            if name == "eps_g":
-                shift += curvature(lambda zz: self.coords.eps_g(zz, base), z, self.cov[i])[0]
+            if name not in self.names:
+                shift += curvature(lambda zz: self.coords.observable(name, zz, base), z,
+                                   self.cov[i])[0]
             out[i] = shift / self.D
         return out
 
     def std(self, name):
         """The standard deviation of one seed's value of an observable at dimension D, at the
-        output times: sqrt(grad O^T Sigma~ grad O / D).  name: 'eps_g' or a coordinate of
-        `names`."""
+        output times: sqrt(grad O^T Sigma~ grad O / D).  name: 'eps_g', an angle of
+        `odes.angles` ('net', 'a_v', ... in degrees) or a coordinate of `names`.  An angle near
+        0 or 180 degrees, or between vectors whose fluctuations are as large as they are, is not
+        linear in the fluctuations, and its prediction fails there."""
         out = np.empty(len(self.t))
         for i in range(len(self.t)):
             grad = self.gradient(name, i)

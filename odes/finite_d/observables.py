@@ -10,6 +10,7 @@ they enter the linearisation as coordinates whose rows of J and B are zero.
 import numpy as np
 
 from ..fixed_points import differentiate
+from ..observables import angles as _angles
 from ..observables import eps_g as _eps_g
 from ..rhs import evaluate, layout
 from ..rhs.parameters import PHI_F
@@ -83,6 +84,7 @@ class Coordinates:
         self.names = list(flow.names) + self.static
         self.n_dynamic = len(flow.names)
         self.T, self.v_star = np.array(state.T, float), np.array(state.v_star, float)
+        self.phi_F = state.phi_F
         self._lay = layout(self.K, self.M)
         self._iu = np.triu_indices(self.M)
         rest = [state.p, [state.phi_F]] if (static and uses_F) else []
@@ -143,28 +145,35 @@ class Coordinates:
         """dz/dt differentiated by z (`odes.fixed_points.differentiate`)."""
         return differentiate(lambda zz: self.f(zz, base), z)
 
-    def eps_g(self, z, base):
-        """eps_g at z, as a 1-vector."""
-        y, T, _, _ = self._split(z, base)
+    def observable(self, name, z, base):
+        """eps_g, or an alignment angle of `odes.angles` in degrees ('net', 'a_v', 'b_v',
+        'v_vstar', 'v_deg'), at z, as a 1-vector."""
+        y, T, _, phi_F = self._split(z, base)
         lay, K, M = self._lay, self.K, self.M
-        return np.atleast_1d(_eps_g(y[lay["Q"]].reshape(K, K), y[lay["R"]].reshape(K, M), T,
-                                    y[lay["v"]], self.v_star, self.activation))
+        Q, R, v = y[lay["Q"]].reshape(K, K), y[lay["R"]].reshape(K, M), y[lay["v"]]
+        if name == "eps_g":
+            return np.atleast_1d(_eps_g(Q, R, T, v, self.v_star, self.activation))
+        fb = self.flow.rule.feedback_name
+        th = _angles(Q, R, T, v, self.v_star, f=y[lay["f"]] if fb else None, feedback=fb,
+                     phi_F=self.phi_F if phi_F is None else phi_F)
+        if name not in th:
+            raise ValueError(f"unknown observable {name!r}: eps_g, an angle ({', '.join(th)}) or "
+                             f"one of {', '.join(self.names)}")
+        return np.atleast_1d(th[name])
 
     def gradient(self, name, z, base):
         """d(observable)/dz: a unit vector for a coordinate, central differences (step 1e-6) for
-        'eps_g'."""
+        eps_g and the angles (`observable`)."""
         grad = np.zeros(len(self.names))
         if name in self.names:
             grad[self.names.index(name)] = 1.0
             return grad
-        if name != "eps_g":
-            raise ValueError(f"unknown observable {name!r}: eps_g or one of "
-                             f"{', '.join(self.names)}")
         h = 1e-6
         for j in range(len(z)):
             d = np.zeros(len(z))
             d[j] = h
-            grad[j] = (self.eps_g(z + d, base) - self.eps_g(z - d, base))[0] / (2 * h)
+            grad[j] = (self.observable(name, z + d, base)
+                       - self.observable(name, z - d, base))[0] / (2 * h)
         return grad
 
 
