@@ -305,6 +305,13 @@ def test_bad_input_is_refused():
     fl = odes.fluctuations(st, "bp", 0.5, 100, t_max=1, grid=10)
     with pytest.raises(ValueError, match="unknown observable"):
         fl.std("Q[2,2]")
+    # beyond the checked quadrature: a warning, and a refusal where B's rule would be too large
+    big = odes.State.random(K=4, M=4, D=1000, seed=0, sigma_F=0.03)
+    with pytest.warns(odes.AccuracyWarning, match="not checked"):
+        Increments(big, "pepita", 0.5)
+    huge = odes.State.random(K=6, M=6, D=1000, seed=0, sigma_F=0.03)
+    with pytest.raises(ValueError, match="product quadrature"):
+        Increments(huge, "pepita", 0.5, sigma=0.1)
 
 
 def test_command_line_prints_the_stationary_spread(noisy_bp_fixed_point, tmp_path, capsys):

@@ -25,11 +25,14 @@ linear-noise approximation, both by the product quadrature of `odes.gaussian.exp
 `noise_nodes`, K = M = 2: 1e-3 - 1e-2); for ReLU they have kinks and the quadrature converges
 slowly (~1e-2).
 """
+import warnings
+
 import numpy as np
 
 from ..activations import g_numpy
 from ..fixed_points import coordinates
 from ..gaussian.expectations import hermite_rule, nodes
+from ..integrate import AccuracyWarning
 from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, get_rule
 
 
@@ -46,11 +49,17 @@ def g_prime_numpy(name, x):
 #: quadrature nodes per dimension of `Increments` by default, by dimension: B's largest entry to
 #: 1e-3 - 1e-2 relative at K = M = 2 (bp: 8 nodes in 4 and 5 dimensions, 7e-3 against 14; exact
 #: PEPITA: 7 in 5 dimensions, 8e-4; 6 in 6 dimensions, 1.2e-2), enough for the linear-noise
-#: approximation's covariance; the right-hand sides' `default_nodes` for more
+#: approximation's covariance; the right-hand sides' `default_nodes` for more.  Beyond 7 field
+#: field dimensions (K + M, and 1 more with F) 4 nodes, unchecked: `Increments` warns (AccuracyWarning), and it
+#: refuses a rule of more than MAX_POINTS points
 NOISE_NODES = {1: 24, 2: 16, 3: 12, 4: 8, 5: 8, 6: 6, 7: 5}
 #: nodes of the label noise xi: 3 for the Taylor rules (exact: polynomials of degree <= 4 in xi),
 #: 6 for exact PEPITA and its variants (xi inside g; as the right-hand side's quadrature)
 XI_NODES = {False: 3, True: 6}
+
+
+#: the most points the product quadrature of B may take at one state (~100 MB of field values)
+MAX_POINTS = 3_000_000
 
 
 def noise_nodes(d):
@@ -92,6 +101,17 @@ class Increments:
         self.dims = self.K + self.M + (1 if F else 0) + (1 if self.sigma > 0 else 0)
         self.fields = self.dims - (1 if self.sigma > 0 else 0)
         self.n_nodes = noise_nodes(self.fields) if nodes is None else int(nodes)
+        points = self.n_nodes ** self.fields * (XI_NODES[self.rule.exact_pepita] if self.sigma > 0
+                                                 else 1)
+        if points > MAX_POINTS:
+            raise ValueError(f"B's product quadrature would take {points:.2g} points ({self.n_nodes} "
+                             f"nodes in each of {self.fields} field dimensions; at most "
+                             f"{MAX_POINTS:.0e}): use smaller K + M or fewer nodes=")
+        if nodes is None and self.fields > max(NOISE_NODES):
+            warnings.warn(f"B by {self.n_nodes} quadrature nodes per field dimension in "
+                          f"{self.fields} dimensions: its accuracy is not checked beyond "
+                          f"{max(NOISE_NODES)} (1e-3 - 1e-2 up to there); nodes= sets it",
+                          AccuracyWarning, stacklevel=3)
 
     def covariance(self, Q, R, a):
         """The covariance of the fields (lambda, nu[, zeta]) (xi, independent, has its own rule:
