@@ -22,7 +22,7 @@ that grows; once it has grown, each seed follows the deterministic ODE from wher
    and the quantiles invert it.
 
 For a long plateau this reproduces the law t_esc = t_r + (1/lambda) ln(c/s) + ln D/(2 lambda) -
-lnabs(Z)/lambda of theory.md 10.4; for a short one it uses the growth along the trajectory, which
+ln abs(Z)/lambda of theory.md 10.4; for a short one it uses the growth along the trajectory, which
 is not the fixed point's lambda_+ (theory.md 10.4's measured caveat).
 """
 import numpy as np

@@ -50,8 +50,8 @@ def g_prime_numpy(name, x):
 #: 1e-3 - 1e-2 relative at K = M = 2 (bp: 8 nodes in 4 and 5 dimensions, 7e-3 against 14; exact
 #: PEPITA: 7 in 5 dimensions, 8e-4; 6 in 6 dimensions, 1.2e-2), enough for the linear-noise
 #: approximation's covariance; the right-hand sides' `default_nodes` for more.  Beyond 7 field
-#: field dimensions (K + M, and 1 more with F) 4 nodes, unchecked: `Increments` warns (AccuracyWarning), and it
-#: refuses a rule of more than MAX_POINTS points
+#: dimensions (K + M, and 1 more with F) 4 nodes, unchecked: `Increments` warns
+#: (AccuracyWarning), and it refuses a rule of more than MAX_POINTS points
 NOISE_NODES = {1: 24, 2: 16, 3: 12, 4: 8, 5: 8, 6: 6, 7: 5}
 #: nodes of the label noise xi: 3 for the Taylor rules (exact: polynomials of degree <= 4 in xi),
 #: 6 for exact PEPITA and its variants (xi inside g; as the right-hand side's quadrature)
@@ -107,6 +107,7 @@ class Increments:
             raise ValueError(f"B's product quadrature would take {points:.2g} points ({self.n_nodes} "
                              f"nodes in each of {self.fields} field dimensions; at most "
                              f"{MAX_POINTS:.0e}): use smaller K + M or fewer nodes=")
+        self._last = (None, None)                 # `_at`'s state and its quadrature
         if nodes is None and self.fields > max(NOISE_NODES):
             warnings.warn(f"B by {self.n_nodes} quadrature nodes per field dimension in "
                           f"{self.fields} dimensions: its accuracy is not checked beyond "
@@ -200,7 +201,7 @@ class Increments:
         """(nodes, weights, the rule's scalars there) at a state, kept for the next call at the
         same state (`moments` and `first_order` are called in turn along a trajectory)."""
         key = (Q.tobytes(), R.tobytes(), v.tobytes(), None if a is None else a.tobytes())
-        if getattr(self, "_last", (None,))[0] != key:
+        if self._last[0] != key:
             U, w = self.quadrature(Q, R, a)
             self._last = key, (U, w, self.signals(U, v, a))
         return self._last[1]

@@ -131,12 +131,11 @@ class Coordinates:
     def f(self, z, base):
         """The drift dz/dt (zero for the static overlaps)."""
         y, T, p, phi_F = self._split(z, base)
-        if not self.static:
-            return self.flow.f(y)[self.flow.idx]
         args = self._args                       # the kernel's arguments, with copies of T, p, par
-        args.T[:] = T
-        if p is not None:
-            args.p[:], args.par[PHI_F] = p, phi_F
+        if self.static:
+            args.T[:] = T
+            if p is not None:
+                args.p[:], args.par[PHI_F] = p, phi_F
         dy = np.zeros_like(y)
         evaluate(y, dy, args)
         return np.concatenate([dy[self.flow.idx], np.zeros(len(self.static))])
