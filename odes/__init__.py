@@ -35,12 +35,12 @@ from .fixed_points import FixedPoint, FixedPointError, fixed_point, jacobian
 from .integrate import AccuracyWarning, IntegrationError, default_times, integrate
 from .observables import angle, angles, degenerate_solution, eps_g
 from .result import Result, __version__
-from .rhs import derivatives
+from .rhs import Mirroring, derivatives, mirroring
 from .rules import ODE_RULES, RULES, Rule, get_rule
 from .solvers import METHODS
 from .state import State, StateError, realise
 from .weights import Weights, draw_weights
 
 __all__ = ["activations", "ACTIVATIONS", "Escape", "escape_time", "Fluctuations", "fluctuations", "FixedPoint", "FixedPointError", "fixed_point", "jacobian", "AccuracyWarning", "IntegrationError", "default_times", "integrate", "angle", "angles",
-           "degenerate_solution", "eps_g", "Result", "derivatives", "METHODS", "ODE_RULES", "RULES", "Rule",
+           "degenerate_solution", "eps_g", "Result", "derivatives", "Mirroring", "mirroring", "METHODS", "ODE_RULES", "RULES", "Rule",
            "get_rule", "State", "StateError", "Weights", "draw_weights", "realise", "__version__"]

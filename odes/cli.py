@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .command_line import (Parser, UsageError, add_run_arguments, check_run_arguments,
-                           command_line_setup, show_required, write_outputs)
+                           command_line_setup, mirror_keywords, show_required, write_outputs)
 
 
 def format_table(columns, rows):
@@ -55,9 +55,10 @@ def print_fixed_point(fp, args, D=None):
     print(f"# fixed point of {args.rule}: K={st.K} M={st.M} eta={args.eta}{v_note}; "
           f"residual max|dy/dt| = {fp.residual:.2g}")
     print(f"eps_g = {fp.eps_g:.10g}")
-    for name in ("Q", "R", "v", "a"):
+    for name in ("Q", "R", "v", "a", "p", "phi_F"):
         x = getattr(st, name)
-        if x is not None and (name != "a" or "a[0]" in fp.coordinates):
+        if x is not None and (name in "QRv" or f"{name}[0]" in fp.coordinates
+                              or name in fp.coordinates):
             print(f"{name} = {np.array2string(x, precision=8, separator=', ', max_line_width=10**4)}")
     print(f"eigenvalues of the Jacobian in the physical coordinates ({', '.join(fp.coordinates)}), "
           f"largest real part first; {fp.unstable} unstable:")
@@ -113,16 +114,21 @@ def main(argv=None):
                 if getattr(args, name) is not None:
                     raise UsageError(f"--{name.replace('_', '-')} is for integrations, not with "
                                      f"--fixed-point")
+            mirror = mirror_keywords(args)
+            if mirror.pop("pre_mirror"):
+                raise UsageError("--pre-mirror is for integrations, not with --fixed-point")
             fp = fixed_point(state, args.rule, args.eta, eta_v=args.eta_v, sigma=args.sigma,
                              train_v=not args.freeze_v, nodes=args.nodes,
-                             weight_decay=args.weight_decay, activation=args.activation)
+                             weight_decay=args.weight_decay, activation=args.activation,
+                             **mirror)
             print_fixed_point(fp, args, fluct_D)
             return 0
         res = integrate(state, args.rule, args.eta, times=args.times, t_max=args.t_max,
                         eta_v=args.eta_v, sigma=args.sigma, train_v=not args.freeze_v,
                         method=args.method, dt=args.dt, rtol=args.rtol, atol=args.atol,
                         stop_eps=args.stop_eps, nodes=args.nodes, weight_decay=args.weight_decay,
-                        activation=args.activation, progress=None if not args.quiet else False)
+                        activation=args.activation, progress=None if not args.quiet else False,
+                        **mirror_keywords(args))
     except (UsageError, StateError, ValueError) as err:
         print(f"python -m odes: error: {err}", file=sys.stderr)
         return 2

@@ -102,10 +102,33 @@ def add_run_arguments(p, rules, eta_required=True):
                         "said in a warning; more is slower and more accurate, theory.md 3.6)")
     p.add_argument("--dt", type=float, default=None,
                    help="step of rk4 and euler; the grid of the default output times (default 0.01)")
+    wm = p.add_argument_group("weight mirroring (theory.md 11.2; rules with F)")
+    wm.add_argument("--mirror-eta", type=float, default=0.0, metavar="ETA_M",
+                    help="mirroring rate eta_M: F learns from noise passed through the network "
+                         "(default 0: F fixed, plain PEPITA)")
+    wm.add_argument("--mirror-noise", type=float, default=1.0, metavar="S",
+                    help="std of each entry of a noise input (default 1)")
+    wm.add_argument("--mirror-batch", type=positive_int, default=1, metavar="B",
+                    help="noise inputs per mirroring step (default 1)")
+    wm.add_argument("--mirror-decay", type=float, default=0.0, metavar="KAPPA_M",
+                    help="F's decay in the mirroring step (default 0)")
+    wm.add_argument("--mirror-fixed-norm", action="store_true",
+                    help="rescale F to its initial |F|^2 after every mirroring step (the paper's "
+                         "code)")
+    wm.add_argument("--pre-mirror", type=float, default=0.0, metavar="T_PRE",
+                    help="mirror alone (W, v frozen) for this time before learning starts; times "
+                         "count from the start of learning (default 0)")
     p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")
     p.add_argument("--csv", type=Path, help="write a CSV table (header line, one row per time)")
     p.add_argument("--plot", type=Path, help="write a PNG plot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def mirror_keywords(args):
+    """The weight-mirroring keywords of `odes.integrate` and `simulate.run` from the flags."""
+    return dict(mirror_eta=args.mirror_eta, mirror_noise=args.mirror_noise,
+                mirror_batch=args.mirror_batch, mirror_decay=args.mirror_decay,
+                mirror_fixed_norm=args.mirror_fixed_norm, pre_mirror=args.pre_mirror)
 
 
 def check_run_arguments(args, realise_init=False):
@@ -147,6 +170,17 @@ def check_run_arguments(args, realise_init=False):
                 check_activation(name, args.activation)
             except ValueError as err:
                 raise UsageError(f"--activation: {err}") from None
+    from .rhs.mirroring import mirroring
+    from .rules import get_rule
+    try:
+        mirror = mirroring(get_rule(args.rule), **mirror_keywords(args))
+    except ValueError as err:
+        flag = str(err).split()[0]
+        raise UsageError(f"--{flag.replace('_', '-')}: {err}" if flag.startswith(("mirror", "pre"))
+                         else str(err).replace("weight mirroring", "--mirror-eta (weight mirroring)")
+                         ) from None
+    if mirror.on and getattr(args, "latex", None) is not None:
+        raise UsageError("--latex derives the ODEs without weight mirroring; drop --mirror-eta")
     if args.activation != "erf" and getattr(args, "latex", None) is not None:
         raise UsageError("--latex derives the erf ODEs only; drop --activation")
     if args.eta is None and getattr(args, "latex", None) is None:

@@ -21,11 +21,14 @@ BLOWUP = 1e8
 @njit(cache=True, error_model="numpy", inline="always")
 def blown_up(y, K, M, limit):
     """Index of the first Q_kk or v_k of the packed state y with Q_kk > limit or v_k^2 > limit
-    (or not finite), else -1."""
-    oQ, _, ov, _, _ = offsets(K, M)
+    (or not finite), or of phi_F > limit where weight mirroring makes it a state variable (the
+    last slot, `odes.rhs.layout`), else -1."""
+    oQ, _, ov, _, size = offsets(K, M)
     for k in range(K):
         if not y[oQ + k * K + k] <= limit:
             return oQ + k * K + k
         if not y[ov + k] * y[ov + k] <= limit:
             return ov + k
+    if y.size > size and not y[y.size - 1] <= limit:
+        return y.size - 1
     return -1

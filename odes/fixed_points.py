@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .observables import eps_g as _eps_g
-from .rhs import evaluate, kernel_args, layout, unpack
+from .rhs import evaluate, kernel_args, layout, mirroring, unpack, unpack_mirrored
 from .rules import FEEDBACK_ADAPTIVE, get_rule
 from .state import State, StateError
 
@@ -35,10 +35,13 @@ class FixedPointError(RuntimeError):
 _STENCIL = ((-2, 1.0 / 12), (-1, -8.0 / 12), (1, 8.0 / 12), (2, -1.0 / 12))
 
 
-def coordinates(K, M, rule, train_v=True):
-    """(names, flat indices) of the physical coordinates, e.g. 'Q[0,1]'; see the module docstring."""
+def coordinates(K, M, rule, train_v=True, mirror=None):
+    """(names, flat indices) of the physical coordinates, e.g. 'Q[0,1]'; see the module docstring.
+    With weight mirroring on (mirror, a `odes.rhs.Mirroring`) p and, unless its norm is held,
+    phi_F are coordinates too."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
-    lay = layout(K, M)
+    mirrored = mirror is not None and mirror.on
+    lay = layout(K, M, mirrored)
     names, idx = [], []
     for k in range(K):
         for l in range(k, K):
@@ -54,6 +57,12 @@ def coordinates(K, M, rule, train_v=True):
     if rule.feedback == FEEDBACK_ADAPTIVE:
         names += [f"a[{k}]" for k in range(K)]
         idx += list(range(lay["f"].start, lay["f"].stop))
+    if mirrored:
+        names += [f"p[{m}]" for m in range(M)]
+        idx += list(range(lay["p"].start, lay["p"].stop))
+        if not mirror.fixed_norm:
+            names.append("phi_F")
+            idx.append(lay["phi_F"].start)
     return names, np.array(idx)
 
 
@@ -72,13 +81,14 @@ class _Flow:
     """The flat right-hand side of one (state constants, rule, parameters)."""
 
     def __init__(self, state, rule, eta, eta_v, sigma, train_v, nodes=None, weight_decay=0.0,
-                 activation="erf"):
+                 activation="erf", mirror=None):
         self.rule = get_rule(rule) if isinstance(rule, str) else rule
         state.check_rule(self.rule)
         self.K, self.M = state.K, state.M
         self.y0, self.args = kernel_args(state, self.rule, eta, eta_v, sigma, train_v, nodes=nodes,
-                                         weight_decay=weight_decay, activation=activation)
-        self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v)
+                                         weight_decay=weight_decay, activation=activation,
+                                         mirror=mirror)
+        self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v, mirror)
         self.E = _embedding(self.K, self.M, self.idx, self.y0.size)
         self._upper = np.triu_indices(self.K, 1)
 
@@ -114,7 +124,7 @@ def differentiate(f, y):
 
 
 def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=False, nodes=None,
-             weight_decay=0.0, activation="erf"):
+             weight_decay=0.0, activation="erf", **mirror):
     """d(dy/dt)/dy at `state` for the flat state vector y of `odes.rhs` (physical=False) or in the
     physical coordinates of `coordinates` (physical=True; see the module docstring).
 
@@ -143,6 +153,9 @@ def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=
         kappa of theory.md 8.1.
     activation : {'erf', 'linear', 'relu'}, default 'erf'
         As in `odes.integrate`.
+    **mirror
+        Weight mirroring's mirror_eta, mirror_noise, mirror_batch, mirror_decay and
+        mirror_fixed_norm, as in `odes.integrate` (p and phi_F then move).
 
     Returns
     -------
@@ -163,7 +176,8 @@ def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=
     >>> odes.jacobian(st, "bp", 0.5, physical=True).shape     # Q_00, Q_01, Q_11, R (4), v (2)
     (9, 9)
     """
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation,
+                 _mirroring(rule, mirror))
     J = flow.jacobian(flow.y0)
     return J[flow.idx] @ flow.E if physical else J
 
@@ -219,7 +233,7 @@ class FixedPoint:
 
 
 def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residual_tol=1e-12,
-                nodes=None, weight_decay=0.0, activation="erf"):
+                nodes=None, weight_decay=0.0, activation="erf", **mirror):
     """The fixed point of the ODEs of `rule` nearest `state`, and its stability.
 
     The root is found by scipy.optimize.root ('hybr') on the physical coordinates with the
@@ -249,6 +263,10 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
         kappa of theory.md 8.1.
     activation : {'erf', 'linear', 'relu'}, default 'erf'
         As in `odes.integrate`.
+    **mirror
+        Weight mirroring's mirror_eta, mirror_noise, mirror_batch, mirror_decay and
+        mirror_fixed_norm, as in `odes.integrate`: p and phi_F are then coordinates of the root
+        (phi_F held with the fixed norm).
 
     Returns
     -------
@@ -274,7 +292,8 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
     (0.0, 0)
     """
     from scipy.optimize import root
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
+    mirror = _mirroring(rule, mirror)
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation, mirror)
     base = flow.y0
 
     def F(z):
@@ -296,6 +315,9 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
     kw.update(Q=Q, R=R, v=v)
     if flow.rule.feedback == FEEDBACK_ADAPTIVE:
         kw["a"] = f
+    p, phi_F = unpack_mirrored(y, flow.K, flow.M)
+    if p is not None:
+        kw.update(p=p, phi_F=float(phi_F))
     try:
         fp_state = State(**kw)
     except StateError as err:
@@ -314,4 +336,15 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
                       params=dict(rule=flow.rule.name, eta=float(eta),
                                   eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
                                   train_v=bool(train_v), weight_decay=float(weight_decay),
-                                  activation=activation))
+                                  activation=activation,
+                                  **(mirror.keywords() if mirror.on else {})))
+
+
+def _mirroring(rule, mirror):
+    """The `odes.rhs.Mirroring` of the keywords `mirror` (those of `odes.integrate` but
+    pre_mirror), for `rule`."""
+    unknown = set(mirror) - {"mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay",
+                             "mirror_fixed_norm"}
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
+    return mirroring(get_rule(rule) if isinstance(rule, str) else rule, **mirror)

@@ -43,8 +43,8 @@ from .divergence import BLOWUP
 from .gaussian.expectations import accuracy_note
 from .observables import eps_g as _eps_g
 from .result import Result
-from .rhs import kernel_args, layout, unpack
-from .rhs.parameters import N_NODES
+from .rhs import kernel_args, layout, mirroring, unpack, unpack_mirrored
+from .rhs.parameters import DECAY, ETA, ETA_V, N_NODES
 from .rules import get_rule
 from .solvers import DEFAULT_METHOD, Problem, Status, resolve
 
@@ -123,15 +123,16 @@ def default_times(t_max, dt=0.01, n=100):
     return t
 
 
-def _name_of(index, K, M, feedback_name):
+def _name_of(index, K, M, feedback_name, mirrored=False):
     """Human name of entry `index` of the flat state vector, e.g. 'Q[0,1]'."""
-    lay = layout(K, M)
-    for key, shape in (("Q", (K, K)), ("R", (K, M)), ("v", (K,)), ("f", (K,))):
+    lay = layout(K, M, mirrored)
+    shapes = (("Q", (K, K)), ("R", (K, M)), ("v", (K,)), ("f", (K,)))
+    for key, shape in shapes + ((("p", (M,)), ("phi_F", (1,))) if mirrored else ()):
         sl = lay[key]
         if sl.start <= index < sl.stop:
             idx = np.unravel_index(index - sl.start, shape)
             name = feedback_name if key == "f" else key
-            return f"{name}[{','.join(map(str, idx))}]"
+            return "phi_F" if key == "phi_F" else f"{name}[{','.join(map(str, idx))}]"
     return f"y[{index}]"
 
 
@@ -159,7 +160,8 @@ def _check_times(times, t_max, dt):
 def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0, train_v=True,
               method=DEFAULT_METHOD, dt=None, rtol=None, atol=None, stop_eps=None, stop_above=None,
               progress=None, nodes=None, weight_decay=0.0, activation="erf", blowup=BLOWUP,
-              cancel=None):
+              cancel=None, mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1, mirror_decay=0.0,
+              mirror_fixed_norm=False, pre_mirror=0.0):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
     What to integrate (a state and a rule with its parameters), how (``method``) and when to save
@@ -220,6 +222,22 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     cancel : threading.Event, optional
         Stops the run when set (KeyboardInterrupt), for integrations on threads that Ctrl-C does
         not reach.
+    mirror_eta : float, default 0.0
+        Weight mirroring (theory.md 11.2, `odes.rhs.mirroring`), for the rules with F: its rate
+        eta_M.  0 is plain PEPITA (F fixed); > 0 makes p and phi_F state variables, and the
+        result's ``p`` (n, M) and ``phi_F`` (n,) follow them.
+    mirror_noise : float, default 1.0
+        s, the standard deviation of each entry of a noise input.
+    mirror_batch : int, default 1
+        B, noise inputs per mirroring step (the heating of F is 1/B).
+    mirror_decay : float, default 0.0
+        kappa_M, F's decay in the mirroring step.
+    mirror_fixed_norm : bool, default False
+        Hold |F|^2 at its initial value (F rescaled after every mirroring step, as in the
+        paper's code).
+    pre_mirror : float, default 0.0
+        Mirroring alone (W and v frozen) for this time before learning starts; the output times
+        count from the start of learning, whose state (t = 0) is the one after pre-mirroring.
 
     Returns
     -------
@@ -234,7 +252,8 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
         For an unknown rule, method or activation (ReLU with a rule evaluated by quadrature
         included), an option the method does not take or one out of its range, a negative or
         non-finite rate, sigma or weight_decay, a blowup that is not a number > 0, output times
-        that are not finite, >= 0 and strictly increasing, or a t_max that disagrees with them.
+        that are not finite, >= 0 and strictly increasing, a t_max that disagrees with them, or
+        mirroring options that `odes.rhs.mirroring.mirroring` refuses (any for a rule without F).
     StateError
         If `state` lacks a field that the rule needs (b for 'fa'; a, p and phi_F for the rules
         with F).
@@ -270,8 +289,11 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)
+    mirror = mirroring(rule, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
+                       mirror_batch=mirror_batch, mirror_decay=mirror_decay,
+                       mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror)
     y0, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, nodes=nodes,
-                           weight_decay=weight_decay, activation=activation)
+                           weight_decay=weight_decay, activation=activation, mirror=mirror)
     solver, options, full = resolve(method, dt, rtol, atol, times_given=times is not None)
     if not (isinstance(blowup, (int, float)) and blowup > 0):
         raise ValueError(f"blowup must be a number > 0, got {blowup!r}")
@@ -281,14 +303,37 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
                       train_v=bool(train_v), weight_decay=float(weight_decay),
                       activation=activation, method=method, **full, stop_eps=stop_eps,
                       stop_above=stop_above, blowup=float(blowup), initial_state=state.to_dict())
+    if mirror.on:
+        run_params.update(mirror.keywords())
     if rule.exact_pepita:
         run_params["nodes"] = int(args.par[N_NODES])
         note = accuracy_note(state.K + state.M) if nodes is None else None
         if note:
             warnings.warn(f"{rule.name} ODE: {note}", AccuracyWarning, stacklevel=2)
+    if mirror.pre > 0:
+        y0 = _pre_mirror(solver, options, y0, args, mirror.pre, blowup, progress, cancel, rule)
     problem = _problem(y0, times, args, blowup, stop_eps, stop_above, progress, cancel)
     outcome = solver.solve(problem, **options)
     return _result(outcome, problem, state, rule, eta, run_params, solver)
+
+
+def _pre_mirror(solver, options, y0, args, t_pre, blowup, progress, cancel, rule):
+    """The packed state after mirroring alone for t_pre (the learning rates and weight decay set
+    to 0, so that W and v stay where they are), with the run's method; IntegrationError (without
+    a result) if that diverges or fails."""
+    par = args.par.copy()
+    par[ETA] = par[ETA_V] = par[DECAY] = 0.0
+    problem = _problem(y0, np.array([0.0, t_pre]), args._replace(par=par), blowup, None, None,
+                       progress, cancel)
+    outcome = solver.solve(problem, **options)
+    if outcome.status == Status.DIVERGED:
+        what = (_name_of(outcome.index, args.K, args.M, "a", mirrored=True)
+                if outcome.index >= 0 else "the state")
+        raise IntegrationError(f"pre-mirroring ({rule.name}) diverged at t ~ "
+                               f"{outcome.t_diverged:.4g}: {what}; try a smaller mirror_eta")
+    if outcome.status != Status.FINISHED:
+        raise IntegrationError(f"pre-mirroring ({rule.name}): solver failed: {outcome.message}")
+    return np.array(outcome.ys[-1], float)
 
 
 def _problem(y0, times, args, blowup, stop_eps, stop_above, progress, cancel):
@@ -307,9 +352,10 @@ def _result(outcome, problem, state, rule, eta, run_params, solver):
 
     def result(message):
         Y = np.array(ys).reshape(n, problem.y0.size)
+        p, phi_F = unpack_mirrored(Y, K, M)
         return Result.from_trajectory(times[:n], *unpack(Y, K, M), state, rule, run_params,
                                       outcome.status.value, message, outcome.stats,
-                                      t_diverged=outcome.t_diverged)
+                                      t_diverged=outcome.t_diverged, p=p, phi_F=phi_F)
 
     if outcome.status == Status.STOPPED:
         Q, R, v, _ = unpack(ys[-1], K, M)
@@ -320,8 +366,9 @@ def _result(outcome, problem, state, rule, eta, run_params, solver):
                  else f"eps_g > {run_params['stop_above']}")
         return result(f"{which} at t = {times[n - 1]:g}")
     if outcome.status == Status.DIVERGED:
-        what = (_name_of(outcome.index, K, M, rule.feedback_name or "f") if outcome.index >= 0
-                else "the state")
+        what = (_name_of(outcome.index, K, M, rule.feedback_name or "f",
+                         mirrored=problem.y0.size > layout(K, M)["size"])
+                if outcome.index >= 0 else "the state")
         how = "became non-finite" if outcome.nonfinite else f"exceeded {run_params['blowup']:g}"
         if not outcome.nonfinite and what.startswith("v"):
             how = f"squared {how}"

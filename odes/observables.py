@@ -177,8 +177,9 @@ def angles(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None):
         Shape (..., K). The feedback vector (AF vector a, or FA's b).
     feedback : {'a', 'b', None}, optional
         Which one `f` is (`odes.Rule.feedback_name`).
-    phi_F : float, optional
-        ``|F|^2``, for the network-level angle.
+    phi_F : float or array_like, optional
+        ``|F|^2``, for the network-level angle (of the leading shape where F moves: weight
+        mirroring).
 
     Returns
     -------
@@ -210,7 +211,7 @@ def angles(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None):
     out["v_deg"] = angle(v, degenerate_solution(Q, R, T, v_star))
     if feedback in ("a", "b") and f is not None:
         out[f"{feedback}_v"] = angle(f, v)
-    if feedback == "a" and f is not None and phi_F:
+    if feedback == "a" and f is not None and phi_F is not None and np.all(np.asarray(phi_F) > 0):
         vQv = np.einsum("...k,...kl,...l->...", v, np.asarray(Q, float), v)
         with np.errstate(invalid="ignore", divide="ignore"):
             cos = np.sum(v * np.asarray(f, float), axis=-1) / np.sqrt(vQv * phi_F)

@@ -54,9 +54,10 @@ class Result:
     v_star : ndarray
         Shape (M,). The teacher's second layer (constant).
     p : ndarray or None
-        Shape (M,). The teacher projection of F where the rule has F (constant).
-    phi_F : float or None
-        ``|F|^2`` where the rule has F.
+        Shape (M,). The teacher projection of F where the rule has F (constant); shape (n, M),
+        at every output time, with weight mirroring (which moves F).
+    phi_F : float, ndarray or None
+        ``|F|^2`` where the rule has F; shape (n,) with weight mirroring.
     eps_g : ndarray
         Shape (n,). The generalisation error (`odes.eps_g`).
     rule : Rule
@@ -100,7 +101,8 @@ class Result:
         self.feedback_name = self.rule.feedback_name
         self.f = None if f is None else np.asarray(f, float)
         self.p = None if p is None else np.asarray(p, float)
-        self.phi_F = phi_F
+        self.phi_F = (None if phi_F is None else float(phi_F) if np.ndim(phi_F) == 0
+                      else np.asarray(phi_F, float))
         self.params, self.status, self.message = dict(params), status, message
         self.stats = dict(stats or {})
         self.t_diverged = None if t_diverged is None else float(t_diverged)
@@ -116,11 +118,19 @@ class Result:
 
     @classmethod
     def from_trajectory(cls, t, Q, R, v, f, state, rule, params, status, message, stats=None,
-                        t_diverged=None):
-        """Build from the order parameters at the output times (n, ...) of a run from `state`."""
+                        t_diverged=None, p=None, phi_F=None):
+        """Build from the order parameters at the output times (n, ...) of a run from `state`;
+        p (n, M) and phi_F (n,) where weight mirroring moves them, else the state's."""
+        moving = p is not None
         return cls(t, Q.copy(), R.copy(), v.copy(), state.T, state.v_star, rule, params, status,
-                   message, f=f.copy() if rule.feedback_name else None, p=state.p, phi_F=state.phi_F,
+                   message, f=f.copy() if rule.feedback_name else None,
+                   p=p.copy() if moving else state.p, phi_F=phi_F.copy() if moving else state.phi_F,
                    stats=stats, t_diverged=t_diverged)
+
+    @property
+    def mirrored(self):
+        """Whether F moved (weight mirroring): p and phi_F then have a time axis."""
+        return isinstance(self.phi_F, np.ndarray)
 
     def __getattr__(self, name):
         # a / b are the feedback vector under its physical name
@@ -150,13 +160,16 @@ class Result:
             out[self.feedback_name] = self.f
         if self.p is not None:
             out["p"] = self.p
+        if self.mirrored:
+            out["phi_F"] = self.phi_F
         for name, x in self.angles.items():
             out[f"theta_{name}"] = x
         return out
 
     def metadata(self):
         return dict(params=self.params, status=self.status, message=self.message,
-                    stats=self.stats, t_diverged=self.t_diverged, phi_F=self.phi_F,
+                    stats=self.stats, t_diverged=self.t_diverged,
+                    phi_F=None if self.mirrored else self.phi_F,
                     tsode_version=__version__,
                     rule=self.rule.name)
 
@@ -219,7 +232,8 @@ class Result:
         return cls(arr["t"], arr["Q"], arr["R"], arr["v"], arr["T"], arr["v_star"], rule,
                    meta["params"], meta["status"], meta["message"],
                    f=arr.get(rule.feedback_name) if rule.feedback_name else None,
-                   p=arr.get("p"), phi_F=meta.get("phi_F"), stats=meta.get("stats"),
+                   p=arr.get("p"), phi_F=arr["phi_F"] if "phi_F" in arr else meta.get("phi_F"),
+                   stats=meta.get("stats"),
                    t_diverged=meta.get("t_diverged"))
 
     def columns(self):
@@ -228,16 +242,20 @@ class Result:
         Returns
         -------
         list of (str, ndarray)
-            ('t', t), ('eps_g', eps_g), ('theta_<angle>', ...), then Q_k_l, R_k_m, v_k and the
-            feedback vector's a_k or b_k.
+            ('t', t), ('eps_g', eps_g), ('theta_<angle>', ...), then Q_k_l, R_k_m, v_k, the
+            feedback vector's a_k or b_k, and with weight mirroring p_m and phi_F.
         """
         cols = [("t", self.t), ("eps_g", self.eps_g)]
         cols += [(f"theta_{k}", x) for k, x in self.angles.items()]
-        for name, X in (("Q", self.Q), ("R", self.R), ("v", self.v), (self.feedback_name, self.f)):
+        moving = (("p", self.p),) if self.mirrored else ()
+        for name, X in (("Q", self.Q), ("R", self.R), ("v", self.v), (self.feedback_name, self.f),
+                        *moving):
             if X is None:
                 continue
             for idx in np.ndindex(X.shape[1:]):
                 cols.append((f"{name}_{'_'.join(map(str, idx))}", X[(slice(None),) + idx]))
+        if self.mirrored:
+            cols.append(("phi_F", self.phi_F))
         return cols
 
     def plot(self, path=None, **kw):

@@ -27,6 +27,10 @@ from odes.rules import RULES, get_rule
 from .result import Simulation, seed_stats
 from .run import run
 
+#: weight mirroring's keywords that the ODE of a simulation's seeds takes from its parameters
+#: (all but pre_mirror: the handoff is after it)
+MIRROR_KEYS = tuple(k for k in odes.Mirroring().keywords() if k != "pre_mirror")
+
 def check_also(rule, also):
     """The extra theory rules `also` (names or a comma-separated string) for a simulation of
     `rule`, validated: each must have what its ODE needs in the simulated state (a for the
@@ -138,6 +142,9 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None,
             raise ValueError(f"the {ode_rule} ODE needs b; simulate 'fa'")
 
     cancel = threading.Event()          # set on Ctrl-C, which reaches only this thread
+    # weight mirroring (of the ODE's rule, if it has F): the handoff is at the start of learning,
+    # after any pre-mirroring, so the ODE does not pre-mirror again
+    mirror = {k: p[k] for k in MIRROR_KEYS if k in p and rule.uses_F}
 
     def one(state):
         try:
@@ -146,12 +153,13 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None,
                                  rtol=rtol, atol=atol, nodes=nodes if rule.exact_pepita else None,
                                  weight_decay=p.get("weight_decay", 0.0),
                                  activation=p.get("activation", "erf"), progress=False,
-                                 blowup=p.get("blowup", BLOWUP), cancel=cancel)
+                                 blowup=p.get("blowup", BLOWUP), cancel=cancel, **mirror)
         except odes.IntegrationError as err:
             return err.result, err.result.status, str(err)
         return res, res.status, res.message
 
-    shapes = dict(eps_g=(), Q=(sim.K, sim.K), R=(sim.K, sim.M), v=(sim.K,), f=(sim.K,))
+    shapes = dict(eps_g=(), Q=(sim.K, sim.K), R=(sim.K, sim.M), v=(sim.K,), f=(sim.K,),
+                  p=(sim.M,), phi_F=())
     out = {k: np.full((S, n) + shp, np.nan) for k, shp in shapes.items()}
     t_diverged = [None] * S
     angles, status, messages = {}, [], []
@@ -182,12 +190,16 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None,
             out["Q"][s, :m], out["R"][s, :m], out["v"][s, :m] = res.Q, res.R, res.v
             if rule.feedback_name:
                 out["f"][s, :m] = res.f
+            if res.mirrored:
+                out["p"][s, :m], out["phi_F"][s, :m] = res.p, res.phi_F
             for k, x in res.angles.items():
                 angles.setdefault(k, np.full((S, n), np.nan))[s, :m] = x
     for k, x in angles.items():
         out[f"theta_{k}"] = x
     if not rule.feedback_name:
         del out["f"]
+    if not mirror.get("mirror_eta"):
+        del out["p"], out["phi_F"]
     return out, status, messages, t_diverged
 
 
@@ -680,7 +692,8 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
             train_v=True, sigma_F=None, init="large", v_star="gaussian", ode=True, also=(),
             method=DEFAULT_METHOD, dt=0.01, rtol=None, atol=None, nodes=None, seed=0, n_test=0,
             weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None,
-            sampler="weights", state=None, finite_d=True):
+            sampler="weights", state=None, finite_d=True, mirror_eta=0.0, mirror_noise=1.0,
+            mirror_batch=1, mirror_decay=0.0, mirror_fixed_norm=False, pre_mirror=0.0):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
@@ -722,6 +735,10 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
         The ODE's tolerances, for the methods that take them (default `odes.solvers.DEFAULTS`).
     nodes : int, optional
         The quadrature nodes of the rules evaluated by quadrature (`odes.integrate`).
+    mirror_eta, mirror_noise, mirror_batch, mirror_decay, mirror_fixed_norm, pre_mirror
+        Weight mirroring, as in `simulate.run`; the ODE mirrors too.  With pre-mirroring the
+        per-seed handoff is at the start of learning (t = 0, after it), so the ODE does not
+        pre-mirror; compare a run with eta = eta_v = 0 for the mirroring alone.
     finite_d : bool, default True
         Also the finite-D theory of eps_g along the ODE from each seed's start
         (`odes.fluctuations`: one seed's predicted std and the O(1/D) bias of the seed mean;
@@ -770,7 +787,9 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
               eta_v=eta_v, sigma=sigma, train_v=train_v, sigma_F=sigma_F, init=init,
               v_star=v_star, n_test=n_test, dt=dt, weights=weights, weight_decay=weight_decay,
               activation=activation, blowup=blowup, progress=progress, sampler=sampler,
-              state=state)
+              state=state, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
+              mirror_batch=mirror_batch, mirror_decay=mirror_decay,
+              mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror)
     ode_params = dict(method=method, **full)
     if not ode:
         return Comparison(sim, None, None, "", ode_params)
@@ -809,6 +828,8 @@ def _finite_d(sim, rule, method, dt, rtol, atol, nodes):
     so each needs its own; with more distinct starts than LNA_STARTS it is skipped ({} and a note
     that says so, as when the theory refuses or fails)."""
     p = sim.params
+    if p.get("mirror_eta"):
+        return {}, "no finite-D prediction: weight mirroring is not in the finite-D theory yet"
     starts, which = [], []
     for s in range(sim.n_seeds):
         state = sim.state(s, 0)

@@ -61,8 +61,13 @@ FASTMATH = {"reassoc", "contract"}
 OK, DIVERGED = 0, 1
 
 # the integer flags are the run's rule codes (`odes.rules.codes`, positions FEEDBACK ... ACTIVATION);
-# the float parameters of the kernel
+# the float parameters of the kernel: the rates, label noise, blowup, weight decay, then weight
+# mirroring's (`mirror_step`) rate eta_M, noise scale s, batch B, decay kappa_M, 1.0 for a fixed
+# norm of F, and 1.0 to freeze W and v (pre-mirroring); a vector of the first five only is a run
+# without mirroring
 P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP, P_DECAY = range(5)
+P_MIRROR_ETA, P_MIRROR_S, P_MIRROR_BATCH, P_MIRROR_DECAY, P_MIRROR_FIXED, P_FROZEN = range(5, 11)
+N_PAR = 11
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def vdot(u, x):
@@ -231,6 +236,54 @@ def error_signals(K, fb, fe, exact, hebbian, a, v, b, e, yhat, y, gx, phi, psi, 
                 hv[g, k] -= a[g, k] * gp_e
 
 
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def mirror_step(Z, M, K, D, alpha, UF, FF, phi0, v, act, par, rng, x, scratch, S, fields, uS):
+    """One weight-mirroring step (theory.md 11.2) on the student held as in `sgd_steps` (rows
+    M .. M+K of Z are u_k, row M+K is F): B noise inputs xi_b = s x_b pass through the network,
+
+        F <- (1 - eta_M kappa_M/D) F + (eta_M/(D B)) sum_b yhat(xi_b) xi_b,
+
+    then, with the fixed norm, F is rescaled to |F|^2 = phi0.  alpha is first folded into u (w_k
+    is unchanged), so that u_k . F' follows from the fields already computed: UF and the returned
+    |F|^2 are updated without another pass over u.  x, S (D) and fields, uS are scratch."""
+    isd = 1.0 / math.sqrt(D)
+    eta_m, s, B = par[P_MIRROR_ETA], par[P_MIRROR_S], int(par[P_MIRROR_BATCH])
+    F = Z[M + K, :D]
+    for k in range(K):                   # w_k = u_k + alpha_k F  ->  u_k = w_k, alpha_k = 0
+        if alpha[k] != 0.0:
+            a_k = alpha[k]
+            for i in range(D):
+                Z[M + k, i] += a_k * F[i]
+            UF[k] += a_k * FF
+            alpha[k] = 0.0
+    for i in range(D):
+        S[i] = 0.0
+    FS = 0.0
+    for k in range(K):
+        uS[k] = 0.0
+    Zs = Z[M:M + K + 1]
+    for _ in range(B):
+        fill_normal(rng, x, D, scratch)
+        project(Zs, x, fields)          # u_k . x and F . x
+        yhat = 0.0
+        for k in range(K):
+            yhat += v[k] * g(act, s * fields[k] * isd)
+        cb = eta_m / (D * B) * yhat * s  # S += cb x, since xi = s x
+        for i in range(D):
+            S[i] += cb * x[i]
+        for k in range(K):
+            uS[k] += cb * fields[k]
+        FS += cb * fields[K]
+    shrink = 1.0 - eta_m * par[P_MIRROR_DECAY] / D
+    FF_new = shrink * shrink * FF + 2.0 * shrink * FS + vdot(S, S)
+    r = math.sqrt(phi0 / FF_new) if par[P_MIRROR_FIXED] != 0.0 else 1.0
+    for i in range(D):
+        F[i] = r * (shrink * F[i] + S[i])
+    for k in range(K):
+        UF[k] = r * (shrink * UF[k] + uS[k])
+    return r * r * FF_new
+
+
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop):
     """Online SGD in place on (W, alpha, UF) and v from step counter `step` to `stop`.
@@ -248,6 +301,11 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     alpha is folded into W and UF is recomputed; (W, alpha, UF) is the state between calls, so
     the numbers do not depend on where a run is cut into calls.  Start from alpha = 0 and UF set
     by `fold`; `true_weights` gives w.  For the other rules alpha stays 0 and W is w.
+
+    With weight mirroring on (par beyond P_DECAY, `mirror_step`) each step is followed by a
+    mirroring step, F moves and is written back at the end; with P_FROZEN set the steps are
+    mirroring steps alone (pre-mirroring: W and v do not move).  A fixed norm holds |F|^2 at its
+    value at the call's start (the caller starts from the initial F; rescaling keeps it).
     """
     K, D = W.shape
     M = W_star.shape[0]
@@ -283,9 +341,24 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
                                         gx.reshape((1, K)), phi.reshape((1, K)),
                                         psi.reshape((1, K)), hv.reshape((1, K)))
     FF = vdot(F, F) if uses_F else 0.0
+    mirroring = par.size > P_MIRROR_ETA and par[P_MIRROR_ETA] != 0.0
+    learning = not (par.size > P_FROZEN and par[P_FROZEN] != 0.0)
+    phi0 = FF
+    S = np.empty(D if mirroring else 0)
+    uS = np.empty(K)
+    mfields = np.empty(K + 1)
+    Fz = Z[M + K, :D] if uses_F else F   # F as the kernel holds it (mirroring moves it)
 
     status = OK
+    e = 0.0
     while step < stop:
+        if not learning:
+            FF = mirror_step(Z, M, K, D, alpha, UF, FF, phi0, v, act, par, rng, x, scratch, S,
+                             mfields, uS)
+            step += 1
+            if (step & 63) == 0:
+                FF = vdot(Fz, Fz)
+            continue
         fill_normal(rng, x, D, scratch)
         y = sigma * normal(rng) if sigma > 0.0 else 0.0
         project(Z, x, fields)
@@ -329,6 +402,9 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             cv = eta_v / D * (1.0 if hebbian else e)
             for k in range(K):
                 v[k] -= cv * hv[k]
+        if mirroring:
+            FF = mirror_step(Z, M, K, D, alpha, UF, FF, phi0, v, act, par, rng, x, scratch, S,
+                             mfields, uS)
 
         step += 1
         if not math.isfinite(e):
@@ -336,11 +412,15 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             break
         if (step & 63) == 0:
             if uses_F:
-                fold(U, F, alpha, UF)
+                fold(U, Fz, alpha, UF)
+                if mirroring:
+                    FF = vdot(Fz, Fz)
             if diverged(U, v, blowup, D):
                 status = DIVERGED
                 break
     W[:, :] = U[:, :D]
+    if mirroring:
+        F[:] = Fz
     return status, step
 
 
@@ -358,8 +438,10 @@ def diverged(W, v, blowup, D):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def record(r, W, W_star, v, F, b, fb, act, X_test, y_test, Q_out, R_out, v_out, f_out, test_out):
-    """Store the order parameters (and the test error if X_test has rows) at record index r."""
+def record(r, W, W_star, v, F, b, fb, act, X_test, y_test, Q_out, R_out, v_out, f_out, test_out,
+           p_out, phi_out):
+    """Store the order parameters (and the test error if X_test has rows) at record index r; for
+    adaptive feedback also p = W* F/sqrt(D) and phi_F = |F|^2 (which weight mirroring moves)."""
     K, D = W.shape
     M = W_star.shape[0]
     isd = 1.0 / math.sqrt(D)
@@ -381,6 +463,10 @@ def record(r, W, W_star, v, F, b, fb, act, X_test, y_test, Q_out, R_out, v_out, 
             for i in range(D):
                 s += W[k, i] * F[i]
             f_out[r, k] = s * isd
+            if k == 0:
+                for m in range(M):
+                    p_out[r, m] = vdot(F, W_star[m]) * isd
+                phi_out[r] = vdot(F, F)
         elif fb == FEEDBACK_FIXED:
             f_out[r, k] = b[k]
         else:
@@ -401,10 +487,11 @@ def record(r, W, W_star, v, F, b, fb, act, X_test, y_test, Q_out, R_out, v_out, 
 
 @njit(cache=True, nogil=True)
 def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, rec_steps, r,
-            X_test, y_test, Q_out, R_out, v_out, f_out, test_out):
+            X_test, y_test, Q_out, R_out, v_out, f_out, test_out, p_out, phi_out):
     """Run SGD from step counter `step` up to `stop` (inclusive of a record at `stop`).
 
-    Records at every rec_steps[r'] in [step, stop] with r' >= r (rec_steps sorted).  Returns
+    Records at every rec_steps[r'] in [step, stop] with r' >= r (rec_steps sorted), into Q_out,
+    R_out, v_out, f_out, test_out, and for adaptive feedback p_out and phi_out.  Returns
     (status, step, r): the status (OK or DIVERGED), the step counter reached and the next record
     index.  On divergence the records from r on are set to NaN and step is where it was detected.
     (W, alpha, UF) is the student's state of `sgd_steps`.
@@ -418,7 +505,7 @@ def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, 
     while True:
         while r < n_rec and rec_steps[r] == step:
             record(r, w, W_star, v, F, b, fb, flags[ACTIVATION], X_test, y_test, Q_out, R_out, v_out,
-                   f_out, test_out)
+                   f_out, test_out, p_out, phi_out)
             r += 1
         if step >= stop:
             break
@@ -429,6 +516,8 @@ def advance(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop, 
             status = DIVERGED
         if status != OK:
             blank_records(r, Q_out, R_out, v_out, f_out, test_out)
+            p_out[r:] = np.nan
+            phi_out[r:] = np.nan
             r = n_rec
             break
     return status, step, r

@@ -2,7 +2,8 @@
 
 Arrays have a leading seed axis and a time axis: Q (S, n, K, K), R (S, n, K, M), v (S, n, K) and
 the feedback vector f (S, n, K) -- the AF vector a = W F/sqrt(D) for adaptive rules, b for FA --
-plus the per-seed constants T (S, M, M), v_star (S, M), p (S, M), phi_F (S,).  eps_g and the
+plus the per-seed constants T (S, M, M), v_star (S, M), p (S, M), phi_F (S,) (with weight
+mirroring, which moves F, p (S, n, M) and phi_F (S, n) per record).  eps_g and the
 alignment angles are computed from them by `odes.eps_g` and `odes.angles`, the project's single
 definitions.  A seed that diverged has NaN from the first record after its divergence;
 `status[s]` is 'diverged' and `t_diverged[s]` says when.
@@ -45,7 +46,7 @@ def observables(Q, R, T, v, v_star, f=None, feedback=None, phi_F=None, activatio
     for s in range(S):
         per_seed.append(odes.angles(Q[s], R[s], T[s], v[s], v_star[s],
                                     f=None if f is None else f[s], feedback=feedback,
-                                    phi_F=None if phi_F is None else float(phi_F[s])))
+                                    phi_F=None if phi_F is None else phi_F[s]))
     names = []
     for d in per_seed:
         names += [k for k in d if k not in names]
@@ -84,9 +85,10 @@ class Simulation:
         Shape (S, M). Per-seed constant: the teacher's second layer.
     p : ndarray
         Shape (S, M). Per-seed constant: the teacher projection of F (zeros for the rules without
-        F).
+        F); (S, n, M) with weight mirroring.
     phi_F : ndarray
-        Shape (S,). Per-seed constant: ``|F|^2`` (zeros for the rules without F).
+        Shape (S,). Per-seed constant: ``|F|^2`` (zeros for the rules without F); (S, n) with
+        weight mirroring.
     eps_g : ndarray
         Shape (S, n). The generalisation error of each seed.
     angles : dict of str to ndarray
@@ -148,6 +150,11 @@ class Simulation:
             return self.f
         raise AttributeError(name)
 
+    @property
+    def mirrored(self):
+        """Whether F moved (weight mirroring): p (S, n, M) and phi_F (S, n) per record."""
+        return self.phi_F.ndim == 2
+
     # ---- sizes ---------------------------------------------------------------------------------
     @property
     def n_seeds(self):
@@ -179,7 +186,8 @@ class Simulation:
         ----------
         name : str
             'eps_g', 'eps_test' (with n_test > 0), 'Q', 'R', 'v', the feedback vector ('f', or
-            its name 'a' or 'b'), or an angle.
+            its name 'a' or 'b'), 'p' and 'phi_F' (with weight mirroring, which moves them), or
+            an angle.
 
         Returns
         -------
@@ -195,6 +203,8 @@ class Simulation:
         if name in ("a", "b", "f") and self.f is not None and name in ("f", self.feedback_name):
             return self.f
         if name in ("Q", "R", "v", "eps_test") and getattr(self, name) is not None:
+            return getattr(self, name)
+        if name in ("p", "phi_F") and self.mirrored:
             return getattr(self, name)
         key = name[len("theta_"):] if name.startswith("theta_") else name
         if key in self.angles:
@@ -292,7 +302,9 @@ class Simulation:
         if self.feedback_name == "b":
             kw["b"] = self.f[s, i]
         elif self.feedback_name == "a":
-            kw.update(a=self.f[s, i], p=self.p[s], phi_F=float(self.phi_F[s]))
+            moving = self.mirrored          # weight mirroring: p and phi_F per record
+            kw.update(a=self.f[s, i], p=self.p[s, i] if moving else self.p[s],
+                      phi_F=float(self.phi_F[s, i] if moving else self.phi_F[s]))
         return odes.State(Q=self.Q[s, i], R=self.R[s, i], T=self.T[s], v=self.v[s, i],
                           v_star=self.v_star[s], **kw)
 

@@ -171,7 +171,8 @@ def data_seed_sequences(seed):
 class _SeedRun:
     """One seed's weights, generator and output arrays, advanced in chunks by the kernel."""
 
-    def __init__(self, seed, weights, rule, steps, flags, par, n_test, activation="erf"):
+    def __init__(self, seed, weights, rule, steps, flags, par, n_test, activation="erf",
+                 pre_steps=0):
         self.seed, self.steps = seed, steps
         w = weights.copy()
         self.W, self.W_star = np.ascontiguousarray(w.W), np.ascontiguousarray(w.W_star)
@@ -197,37 +198,54 @@ class _SeedRun:
         n = steps.size
         self.Q, self.R = np.zeros((n, K, K)), np.zeros((n, K, M))
         self.v_rec, self.f_rec, self.test = np.zeros((n, K)), np.zeros((n, K)), np.zeros(n)
+        self.p_rec, self.phi_rec = np.zeros((n, M)), np.zeros(n)
         self.flags, self.par = flags, par
         self.step, self.r, self.status = 0, 0, kernel.OK
+        # pre-mirroring: mirroring steps alone (kernel.P_FROZEN) before step 0 of learning
+        self.pre_left, self.pre_done = int(pre_steps), 0
+        if self.pre_left:
+            self.par_frozen = par.copy()
+            self.par_frozen[kernel.P_FROZEN] = 1.0
 
     @property
     def done(self):
-        return self.status != kernel.OK or self.r >= self.steps.size
+        return self.status != kernel.OK or (self.r >= self.steps.size and not self.pre_left)
 
     @property
     def ns_per_step(self):
-        """Rough cost of a step in nanoseconds (chunk size and progress-bar decision)."""
-        return _NS_PER_MAC * (self.K + self.M + 2) * self.D
+        """Rough cost of a step in nanoseconds (chunk size and progress-bar decision): with
+        mirroring, B more passes of K + 3 rows and a fold."""
+        extra = 0
+        if self.par.size > kernel.P_MIRROR_ETA and self.par[kernel.P_MIRROR_ETA]:
+            extra = self.par[kernel.P_MIRROR_BATCH] * (self.K + 3) + self.K + 2
+        return _NS_PER_MAC * (self.K + self.M + 2 + extra) * self.D
 
     n_seeds = 1
 
     def skipped(self):
         """The steps it will not take if it diverged (for the progress bar)."""
-        return int(self.steps[-1]) - self.step
+        return int(self.steps[-1]) - self.step + self.pre_left
 
     @property
     def lanes(self):
         return [self]
 
     def advance(self, n_steps):
-        """Run up to n_steps more steps; returns the number done."""
+        """Run up to n_steps more steps (pre-mirroring first); returns the number done."""
+        if self.pre_left:
+            n = min(n_steps, self.pre_left)
+            _, self.pre_done = kernel.sgd_steps(
+                self.W, self.alpha, self.UF, self.W_star, self.v, self.v_star, self.F, self.b,
+                self.flags, self.par_frozen, self.rng, self.pre_done, self.pre_done + n)
+            self.pre_left -= n
+            return n
         stop = min(self.step + n_steps, int(self.steps[-1]))
         before = self.step
         self.status, self.step, self.r = kernel.advance(
             self.W, self.alpha, self.UF, self.W_star, self.v, self.v_star, self.F, self.b,
             self.flags, self.par,
             self.rng, self.step, stop, self.steps, self.r, self.X_test, self.y_test,
-            self.Q, self.R, self.v_rec, self.f_rec, self.test)
+            self.Q, self.R, self.v_rec, self.f_rec, self.test, self.p_rec, self.phi_rec)
         return self.step - before
 
 
@@ -336,7 +354,7 @@ def _advance_all(runs, jobs, progress, desc):
     """Run every seed of `runs` (`_SeedRun`s of one K, M, D) to its last record step, or until it
     diverges, in chunks of `_chunk` steps, `jobs` seeds at a time, under one tqdm bar over all
     the steps (progress None: shown when the run is estimated to take more than ~2 s)."""
-    last = int(runs[0].steps[-1])
+    last = int(runs[0].steps[-1]) + getattr(runs[0], "pre_left", 0)
     total = last * sum(sr.n_seeds for sr in runs)
     est_seconds = last * len(runs) * runs[0].ns_per_step * 1e-9 / min(jobs, len(runs))
     if progress is None:
@@ -394,19 +412,23 @@ def _simulation(runs, rule, t, steps, params):
                       DivergenceWarning, stacklevel=3)
     stack = lambda name: np.stack([getattr(sr, name) for sr in runs])
     uses_F = rule.uses_F
+    if params.get("mirror_eta"):        # F moved: p and phi_F as recorded
+        p, phi_F = stack("p_rec"), stack("phi_rec")
+    else:
+        p = np.stack([sr.initial.p if uses_F else np.zeros(M) for sr in runs])
+        phi_F = np.array([sr.initial.phi_F if uses_F else 0.0 for sr in runs])
     return Simulation(
         t, steps, stack("Q"), stack("R"), stack("v_rec"),
         stack("f_rec") if rule.feedback_name else None,
-        np.stack([sr.initial.T for sr in runs]), np.stack([sr.v_star for sr in runs]),
-        np.stack([sr.initial.p if uses_F else np.zeros(M) for sr in runs]),
-        np.array([sr.initial.phi_F if uses_F else 0.0 for sr in runs]),
+        np.stack([sr.initial.T for sr in runs]), np.stack([sr.v_star for sr in runs]), p, phi_F,
         params, seeds, status, t_div, eps_test=stack("test") if params["n_test"] else None)
 
 
 def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, eta_v=None,
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None,
-        sampler="weights", state=None):
+        sampler="weights", state=None, mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1,
+        mirror_decay=0.0, mirror_fixed_norm=False, pre_mirror=0.0):
     """Online SGD of the teacher-student network for several seeds.
 
     Seed s draws its teacher, student, F and b with `odes.weights.draw_weights` (K, M, D, s), the
@@ -470,6 +492,14 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         'weights' (the D-dimensional weights, O(K D) per step) or 'overlaps' (the exact overlap
         chain of theory.md 10.1, `simulate.overlaps`: the same law for every observable of the
         overlaps, at a cost per step independent of D; no test set, n_test = 0).
+    state : State, optional
+        Start every seed from weights that realise these order parameters.
+    mirror_eta, mirror_noise, mirror_batch, mirror_decay, mirror_fixed_norm, pre_mirror
+        Weight mirroring (theory.md 11.2), for the rules with F, as in `odes.integrate`: after
+        every learning step, mirror_batch noise inputs of std mirror_noise per entry pass
+        through the network and move F (the simulation's ``p`` and ``phi_F`` then have a time
+        axis); pre_mirror * D mirroring steps alone come before learning starts, whose first
+        record (t = 0) is after them.  The weights sampler only, so far.
 
     Returns
     -------
@@ -500,6 +530,12 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     """
     rule, eta, eta_v, sigma, sigma_F = check_params(rule, K, M, D, eta, eta_v, sigma, sigma_F,
                                                     init, v_star, n_test, jobs, activation, sampler)
+    mirror = odes.mirroring(rule, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
+                            mirror_batch=mirror_batch, mirror_decay=mirror_decay,
+                            mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror)
+    if mirror.on and sampler != "weights":
+        raise ValueError("weight mirroring: the overlaps sampler does not take it yet; use "
+                         "sampler='weights'")
     K, M, D, jobs = int(K), int(M), int(D), int(jobs)
     seeds = seed_list(seeds, seed)
     if sampler == "weights":
@@ -509,13 +545,17 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
     flags = codes(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
+    if mirror.on:
+        par = np.concatenate([par, [mirror.eta, mirror.noise, mirror.batch, mirror.decay,
+                                    float(mirror.fixed_norm), 0.0]])
     draw = dict(init=init, v_star=v_star, sigma_F=sigma_F, train_v=train_v)
     custom = weights is not None or state is not None
     if state is not None:
         weights = _state_start(state, weights, rule, K, M, D, seeds, sampler)
     if sampler == "weights":
         initial = _initial_weights(weights, seeds, K, M, D, **draw)
-        runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation)
+        pre_steps = int(round(mirror.pre * D))
+        runs = [_SeedRun(s, w, rule, steps, flags, par, int(n_test), activation, pre_steps)
                 for s, w in zip(seeds, initial)]
     else:
         if state is not None:
@@ -540,4 +580,6 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   t_max=None if t_max is None else float(t_max), dt=float(dt),
                   custom_weights=custom, sampler=sampler,
                   initial_state=None if state is None else state.to_dict())
+    if mirror.on:
+        params.update(mirror.keywords())
     return _simulation([lane for group in runs for lane in group.lanes], rule, t, steps, params)

@@ -46,12 +46,18 @@ from ..gaussian.vecmath import asin_n, padded
 from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
 from . import quadrature as _quad
 from .fields import fill_fields, offsets
+from .mirroring import add_mirroring, load_feedback, mirroring
 
-def layout(K, M):
-    """Slices of the flat state vector: Q, R, v, f (from `offsets`), and its size."""
+def layout(K, M, mirrored=False):
+    """Slices of the flat state vector: Q, R, v, f (from `offsets`), with weight mirroring on
+    (`odes.rhs.mirroring`) also p and phi_F after f, and its size."""
     oQ, oR, ov, of, size = offsets(K, M)
-    return {"Q": slice(oQ, oR), "R": slice(oR, ov), "v": slice(ov, of), "f": slice(of, size),
-            "size": size}
+    out = {"Q": slice(oQ, oR), "R": slice(oR, ov), "v": slice(ov, of), "f": slice(of, size)}
+    if mirrored:
+        out.update(p=slice(size, size + M), phi_F=slice(size + M, size + M + 1))
+        size += M + 1
+    out["size"] = size
+    return out
 
 
 #: nodes of the label-noise dimension of the quadrature (plain Gauss-Hermite; xi enters only
@@ -95,18 +101,30 @@ def quadrature_nodes(K, M, nodes=None, xi_nodes=None):
     return np.vstack([np.column_stack(hermite_rule(m)), np.column_stack(hermite_rule(m_xi))])
 
 
-def pack(state, rule):
-    """Flat vector y of a state for a rule."""
+def pack(state, rule, mirrored=False):
+    """Flat vector y of a state for a rule (with p and phi_F for weight mirroring)."""
     rule = state.check_rule(rule)
     K, M = state.K, state.M
-    lay = layout(K, M)
+    lay = layout(K, M, mirrored)
     y = np.zeros(lay["size"])
     y[lay["Q"]] = state.Q.ravel()
     y[lay["R"]] = state.R.ravel()
     y[lay["v"]] = state.v
     if rule.feedback != FEEDBACK_V:
         y[lay["f"]] = state.feedback(rule)
+    if mirrored:
+        y[lay["p"]], y[lay["phi_F"]] = state.p, state.phi_F
     return y
+
+
+def unpack_mirrored(y, K, M):
+    """(p, phi_F) of flat vectors y (last axis) with weight mirroring on, as views ((..., M) and
+    (...)); (None, None) for flat vectors without mirroring's slots."""
+    lay = layout(K, M, mirrored=True)
+    y = np.asarray(y)
+    if y.shape[-1] != lay["size"]:
+        return None, None
+    return y[..., lay["p"]], y[..., lay["phi_F"]][..., 0]
 
 
 def unpack(y, K, M):
@@ -160,12 +178,15 @@ def evaluate(y, dy, args):
 
 def _quadrature_kernel(y, dy, args):
     K, M, T, vstar, p, par, ws, quad = args
+    load_feedback(y, K, M, p, par)
     _quad.quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, quad)
     add_weight_decay(y, dy, K, M, par)
+    add_mirroring(y, dy, K, M, par)
 
 
 def _erf_kernel(y, dy, args):
     K, M, T, vstar, p, par, ws, _ = args
+    load_feedback(y, K, M, p, par)
     fb = int(par[FEEDBACK])
     fill_fields(y, K, M, T, vstar, fb, ws.C, ws.c, ws.f)
     _erf_moments(ws.C, ws.c, K, K + M, par[SIGMA], par[FE_TERMS] != 0.0, fb == FEEDBACK_ADAPTIVE,
@@ -173,6 +194,7 @@ def _erf_kernel(y, dy, args):
                  ws.sa)
     _assemble(y, dy, K, M, p, par, ws.c, ws.f, ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
     add_weight_decay(y, dy, K, M, par)
+    add_mirroring(y, dy, K, M, par)
 
 
 def _linear_kernel(y, dy, args):
@@ -188,11 +210,13 @@ def _relu_kernel(y, dy, args):
 @njit(cache=True, error_model="numpy", inline="always")
 def _other_kernel(act, y, dy, K, M, T, vstar, p, par, ws):
     """The closed form for g = linear or ReLU."""
+    load_feedback(y, K, M, p, par)
     fill_fields(y, K, M, T, vstar, int(par[FEEDBACK]), ws.C, ws.c, ws.f)
     _other_moments(act, ws.C, ws.c, K, K + M, par[SIGMA], par[FE_TERMS] != 0.0,
                    ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
     _assemble(y, dy, K, M, p, par, ws.c, ws.f, ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
     add_weight_decay(y, dy, K, M, par)
+    add_mirroring(y, dy, K, M, par)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -376,13 +400,19 @@ def _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J):
 
 
 def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
-                weight_decay=0.0, activation="erf"):
+                weight_decay=0.0, activation="erf", mirror=None):
     """(y, args) for `rhs_kernel(y, dy, args)` (from Python `evaluate(y, dy, args)`): the packed
     state of `state` under `rule` (a Rule) and the kernel's other arguments, a `KernelArgs`.  quadrature=True evaluates a closed-form
     rule by quadrature too (exact PEPITA always is); nodes: quadrature nodes per dimension
-    (default: see `quadrature_nodes`)."""
+    (default: see `quadrature_nodes`); mirror: a `odes.rhs.mirroring.Mirroring` (None: F fixed),
+    which with mirroring on adds p and phi_F to the packed state and gives the kernel its own copy
+    of p (which it overwrites from y)."""
     T, vstar, p = constants(state)
-    par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay, activation)
+    mirrored = mirror is not None and mirror.on
+    if mirrored:
+        p = p.copy()
+    par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay, activation,
+                 mirror)
     if par[QUADRATURE] != 0.0:
         quad = quadrature_nodes(state.K, state.M, nodes)
         par[N_NODES] = default_nodes(state.K + state.M) if nodes is None else int(nodes)
@@ -390,11 +420,12 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
         quad = np.zeros((0, 2))
     m = int(par[N_NODES])
     ws = workspace(state.K, state.M, par, m, len(quad) - m)
-    return pack(state, rule), KernelArgs(state.K, state.M, T, vstar, p, par, ws, quad)
+    return pack(state, rule, mirrored), KernelArgs(state.K, state.M, T, vstar, p, par, ws, quad)
 
 
 def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
-                weight_decay=0.0, activation="erf"):
+                weight_decay=0.0, activation="erf", *, mirror_eta=0.0, mirror_noise=1.0,
+                mirror_batch=1, mirror_decay=0.0, mirror_fixed_norm=False):
     """Time derivatives of the order parameters of `state` under `rule`.
 
     The right-hand side that `odes.integrate` integrates, evaluated once from Python.
@@ -422,18 +453,23 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
         kappa of theory.md 8.1.
     activation : {'erf', 'linear', 'relu'}, default 'erf'
         g of teacher and student (theory.md 8.2).
+    mirror_eta, mirror_noise, mirror_batch, mirror_decay, mirror_fixed_norm
+        Weight mirroring (theory.md 11.2) for the rules with F: its rate eta_M (default 0, F
+        fixed), the noise inputs' standard deviation s, their number B per step, F's decay
+        kappa_M, and whether |F|^2 is held fixed (`odes.integrate`).
 
     Returns
     -------
     dict of str to ndarray
         'Q' (K, K), 'R' (K, M), 'v' (K,) and, for adaptive feedback, 'a' (K,) (for FA, b is
-        constant and 'b' is zeros).
+        constant and 'b' is zeros); with mirroring also 'p' (M,) and 'phi_F' (a float).
 
     Raises
     ------
     ValueError
-        For an unknown rule or activation (ReLU with quadrature included), or a negative or
-        non-finite eta, eta_v, sigma or weight_decay.
+        For an unknown rule or activation (ReLU with quadrature included), a negative or
+        non-finite eta, eta_v, sigma or weight_decay, or mirroring options that
+        `odes.rhs.mirroring.mirroring` refuses (any for a rule without F).
     StateError
         If `state` lacks a field that the rule needs.
 
@@ -447,12 +483,18 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
     """
     rule = get_rule(rule) if isinstance(rule, str) else rule
     state.check_rule(rule)
+    mirror = mirroring(rule, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
+                       mirror_batch=mirror_batch, mirror_decay=mirror_decay,
+                       mirror_fixed_norm=mirror_fixed_norm)
     y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes, weight_decay,
-                          activation)
+                          activation, mirror)
     dy = np.zeros_like(y)
     evaluate(y, dy, args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)
     out = {"Q": dQ.copy(), "R": dR.copy(), "v": dv.copy()}
     if rule.feedback_name:
         out[rule.feedback_name] = df.copy()
+    dp, dphi = unpack_mirrored(dy, state.K, state.M)
+    if dp is not None:
+        out["p"], out["phi_F"] = dp.copy(), float(dphi)
     return out

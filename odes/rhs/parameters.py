@@ -9,10 +9,14 @@ from ..rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_CODES, TI
 # positions in `par`: first the run's rule codes (`odes.rules.codes`: FEEDBACK, FE_TERMS, EXACT,
 # TRAIN_V, HEBBIAN, TIME_LOCAL, ACTIVATION), then the learning rates, label noise, |F|^2, 1.0 to
 # evaluate the expectations by quadrature, the quadrature's nodes per field dimension and the
-# weight decay kappa (theory.md 8.1)
+# weight decay kappa (theory.md 8.1); then weight mirroring's rate eta_M (0: F fixed), the noise
+# variance s^2, the noise inputs per step B, the decay kappa_M and 1.0 for a fixed norm of F
+# (theory.md 11.2, `odes.rhs.mirroring`)
 ETA, ETA_V, SIGMA, PHI_F, QUADRATURE, N_NODES, DECAY = range(N_CODES, N_CODES + 7)
-N_PAR = N_CODES + 7
+MIRROR_ETA, MIRROR_S2, MIRROR_BATCH, MIRROR_DECAY, MIRROR_FIXED = range(N_CODES + 7, N_CODES + 12)
+N_PAR = N_CODES + 12
 __all__ = ["ACTIVATION", "DECAY", "ETA", "ETA_V", "EXACT", "FE_TERMS", "FEEDBACK", "HEBBIAN",
+           "MIRROR_BATCH", "MIRROR_DECAY", "MIRROR_ETA", "MIRROR_FIXED", "MIRROR_S2",
            "N_NODES", "N_PAR", "PHI_F", "QUADRATURE", "SIGMA", "TIME_LOCAL", "TRAIN_V",
            "check_activation", "params"]
 
@@ -30,9 +34,10 @@ def check_activation(rule, activation, quadrature=False):
 
 
 def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False,
-           weight_decay=0.0, activation="erf"):
+           weight_decay=0.0, activation="erf", mirror=None):
     """The float parameter vector of the kernels, validated.  Exact PEPITA always uses quadrature,
-    which takes the smooth activations (erf, linear) only."""
+    which takes the smooth activations (erf, linear) only.  mirror: a validated
+    `odes.rhs.mirroring.Mirroring` (None: F fixed)."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
     check_activation(rule, activation, quadrature)
     eta_v = eta if eta_v is None else eta_v
@@ -46,4 +51,8 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     par[PHI_F] = state.phi_F if state.phi_F is not None else 0.0
     par[QUADRATURE] = float(bool(quadrature) or rule.exact_pepita)
     par[DECAY] = weight_decay
+    if mirror is not None and mirror.on:
+        par[MIRROR_ETA], par[MIRROR_S2] = mirror.eta, mirror.noise ** 2
+        par[MIRROR_BATCH], par[MIRROR_DECAY] = mirror.batch, mirror.decay
+        par[MIRROR_FIXED] = float(mirror.fixed_norm)
     return par
