@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from odes.command_line import (UsageError, Parser, add_run_arguments, check_run_arguments,
-                      command_line_setup, positive_int, write_outputs)
+                      command_line_setup, mirror_keywords, positive_int, write_outputs)
 from odes.rules import RULES
 from odes.solvers import DEFAULTS
 from odes.state import StateError
@@ -64,6 +64,9 @@ def parse(argv):
     check_run_arguments(args, realise_init=True)
     if args.also and not args.ode:
         raise UsageError("--also draws further ODE lines; it cannot go with --no-ode")
+    if args.sampler == "overlaps" and args.mirror_eta:
+        raise UsageError("--mirror-eta: the overlaps sampler does not take weight mirroring yet; "
+                         "use --sampler weights")
     if args.sampler == "overlaps" and args.n_test:
         raise UsageError("--n-test: a held-out test set needs the weights, which --sampler "
                          "overlaps does not keep")
@@ -104,7 +107,8 @@ def main(argv=None):
                       dt=DEFAULTS["dt"] if args.dt is None else args.dt,
                       rtol=args.rtol, atol=args.atol, nodes=args.nodes, n_test=args.n_test,
                       state=state, weight_decay=args.weight_decay, activation=args.activation,
-                      progress=False if args.quiet else None, sampler=args.sampler)
+                      progress=False if args.quiet else None, sampler=args.sampler,
+                      **mirror_keywords(args))
     except (UsageError, StateError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2

@@ -72,6 +72,10 @@ def write_ic(path, **change):
     ({}, ("--nodes", "12"), "--nodes is for the ODEs evaluated by quadrature"),
     ({}, ("--weight-decay", "-0.1"), "--weight-decay must be finite and >= 0"),
     ({}, ("--rule", "pepita"), "a, p, phi_F: rule 'pepita' needs the state's a (w_k.F/sqrt(D), K values), p"),
+    ({}, ("--mirror-eta", "0.5"), "--mirror-eta (weight mirroring) needs a rule with F"),
+    ({}, ("--mirror-batch", "0"), "--mirror-batch: must be a positive integer"),
+    ({}, ("--mirror-noise", "0"), "--mirror-noise: mirror_noise must be finite and > 0"),
+    ({}, ("--pre-mirror", "3"), "--pre-mirror: pre_mirror = 3 needs mirror_eta > 0"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, change, args, match):
     ic = write_ic(tmp_path / "ic.json", **change)

@@ -78,7 +78,9 @@ def test_cli_init_realises_the_state_for_every_seed(tmp_path):
     ["--sigma", "nan"], ["--times", "1,0"], ["--method", "rk5"], ["--also", "afa"],
     ["--also", "sgd"], ["--nodes", "12"], ["--nodes", "0"], ["--also", "bp", "--no-ode", ""],
     ["--init", "missing.json"], ["--rule", "pepita", "--also", "pepita"], ["--also", "fa"],
-    ["--weight-decay", "-1"], ["--weight-decay", "inf"]])
+    ["--weight-decay", "-1"], ["--weight-decay", "inf"], ["--mirror-eta", "0.5"],
+    ["--rule", "pepita", "--mirror-batch", "0"], ["--rule", "pepita", "--mirror-eta", "-1"],
+    ["--rule", "pepita", "--mirror-eta", "0.5", "--sampler", "overlaps"]])
 def test_cli_bad_input(tmp_path, bad):
     args = {"--rule": "bp", "--eta": "0.5", "--t-max": "1", "--D": "50"}
     for flag, value in zip(bad[::2], bad[1::2]):
