@@ -118,6 +118,12 @@ def add_run_arguments(p, rules, eta_required=True):
     wm.add_argument("--pre-mirror", type=float, default=0.0, metavar="T_PRE",
                     help="mirror alone (W, v frozen) for this time before learning starts; times "
                          "count from the start of learning (default 0)")
+    ff = p.add_argument_group("Forward-Forward (theory.md 11.1; --rule ff)")
+    ff.add_argument("--ff-theta", type=float, default=None, metavar="THETA",
+                    help="goodness threshold theta of the logistic weighting (default 1)")
+    ff.add_argument("--ff-positive", choices=("modulated", "clean"), default=None,
+                    help="which pass is positive, its goodness raised (default modulated: the "
+                         "top-down feedback makes the positive input)")
     p.add_argument("--out", type=Path, help="write arrays to this .npz with a .json sidecar")
     p.add_argument("--csv", type=Path, help="write a CSV table (header line, one row per time)")
     p.add_argument("--plot", type=Path, help="write a PNG plot")
@@ -125,10 +131,12 @@ def add_run_arguments(p, rules, eta_required=True):
 
 
 def mirror_keywords(args):
-    """The weight-mirroring keywords of `odes.integrate` and `simulate.run` from the flags."""
+    """The weight-mirroring and Forward-Forward keywords of `odes.integrate` and `simulate.run`
+    from the flags."""
     return dict(mirror_eta=args.mirror_eta, mirror_noise=args.mirror_noise,
                 mirror_batch=args.mirror_batch, mirror_decay=args.mirror_decay,
-                mirror_fixed_norm=args.mirror_fixed_norm, pre_mirror=args.pre_mirror)
+                mirror_fixed_norm=args.mirror_fixed_norm, pre_mirror=args.pre_mirror,
+                ff_theta=args.ff_theta, ff_positive=args.ff_positive)
 
 
 def check_run_arguments(args, realise_init=False):
@@ -171,9 +179,14 @@ def check_run_arguments(args, realise_init=False):
             except ValueError as err:
                 raise UsageError(f"--activation: {err}") from None
     from .rhs.mirroring import mirroring
-    from .rules import get_rule
+    from .rules import ff_options, get_rule
     try:
-        mirror = mirroring(get_rule(args.rule), **mirror_keywords(args))
+        ff_options(get_rule(args.rule), args.ff_theta, args.ff_positive)
+    except ValueError as err:
+        raise UsageError(f"--ff-theta, --ff-positive: {err}") from None
+    try:
+        mirror = mirroring(get_rule(args.rule), **{k: x for k, x in mirror_keywords(args).items()
+                                                   if not k.startswith("ff_")})
     except ValueError as err:
         flag = str(err).split()[0]
         raise UsageError(f"--{flag.replace('_', '-')}: {err}" if flag.startswith(("mirror", "pre"))

@@ -21,7 +21,7 @@ import numpy as np
 
 from .observables import eps_g as _eps_g
 from .rhs import evaluate, kernel_args, layout, mirroring, unpack, unpack_mirrored
-from .rules import FEEDBACK_ADAPTIVE, get_rule
+from .rules import FEEDBACK_ADAPTIVE, ff_options, get_rule
 from .state import State, StateError
 
 class FixedPointError(RuntimeError):
@@ -81,13 +81,13 @@ class _Flow:
     """The flat right-hand side of one (state constants, rule, parameters)."""
 
     def __init__(self, state, rule, eta, eta_v, sigma, train_v, nodes=None, weight_decay=0.0,
-                 activation="erf", mirror=None):
+                 activation="erf", mirror=None, ff=None):
         self.rule = get_rule(rule) if isinstance(rule, str) else rule
         state.check_rule(self.rule)
         self.K, self.M = state.K, state.M
         self.y0, self.args = kernel_args(state, self.rule, eta, eta_v, sigma, train_v, nodes=nodes,
                                          weight_decay=weight_decay, activation=activation,
-                                         mirror=mirror)
+                                         mirror=mirror, ff=ff)
         self.names, self.idx = coordinates(self.K, self.M, self.rule, train_v, mirror)
         self.E = _embedding(self.K, self.M, self.idx, self.y0.size)
         self._upper = np.triu_indices(self.K, 1)
@@ -155,7 +155,8 @@ def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=
         As in `odes.integrate`.
     **mirror
         Weight mirroring's mirror_eta, mirror_noise, mirror_batch, mirror_decay and
-        mirror_fixed_norm, as in `odes.integrate` (p and phi_F then move).
+        mirror_fixed_norm, and Forward-Forward's ff_theta and ff_positive, as in
+        `odes.integrate` (with mirroring p and phi_F move).
 
     Returns
     -------
@@ -177,7 +178,7 @@ def jacobian(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, physical=
     (9, 9)
     """
     flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation,
-                 _mirroring(rule, mirror))
+                 *_options(rule, mirror))
     J = flow.jacobian(flow.y0)
     return J[flow.idx] @ flow.E if physical else J
 
@@ -266,7 +267,7 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
     **mirror
         Weight mirroring's mirror_eta, mirror_noise, mirror_batch, mirror_decay and
         mirror_fixed_norm, as in `odes.integrate`: p and phi_F are then coordinates of the root
-        (phi_F held with the fixed norm).
+        (phi_F held with the fixed norm); Forward-Forward's ff_theta and ff_positive.
 
     Returns
     -------
@@ -292,8 +293,9 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
     (0.0, 0)
     """
     from scipy.optimize import root
-    mirror = _mirroring(rule, mirror)
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation, mirror)
+    mirror, ff = _options(rule, mirror)
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation, mirror,
+                 ff)
     base = flow.y0
 
     def F(z):
@@ -340,11 +342,14 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
                                   **(mirror.keywords() if mirror.on else {})))
 
 
-def _mirroring(rule, mirror):
-    """The `odes.rhs.Mirroring` of the keywords `mirror` (those of `odes.integrate` but
-    pre_mirror), for `rule`."""
-    unknown = set(mirror) - {"mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay",
-                             "mirror_fixed_norm"}
+def _options(rule, kw):
+    """(`odes.rhs.Mirroring`, Forward-Forward's options) of the keywords `kw` (mirroring's of
+    `odes.integrate` but pre_mirror, and ff_theta, ff_positive), for `rule`."""
+    rule = get_rule(rule) if isinstance(rule, str) else rule
+    kw = dict(kw)
+    ff = ff_options(rule, kw.pop("ff_theta", None), kw.pop("ff_positive", None))
+    unknown = set(kw) - {"mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay",
+                         "mirror_fixed_norm"}
     if unknown:
         raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
-    return mirroring(get_rule(rule) if isinstance(rule, str) else rule, **mirror)
+    return mirroring(rule, **kw), ff

@@ -45,7 +45,7 @@ from .observables import eps_g as _eps_g
 from .result import Result
 from .rhs import kernel_args, layout, mirroring, unpack, unpack_mirrored
 from .rhs.parameters import DECAY, ETA, ETA_V, N_NODES
-from .rules import get_rule
+from .rules import FF_POSITIVE, ff_options, get_rule
 from .solvers import DEFAULT_METHOD, Problem, Status, resolve
 
 
@@ -161,7 +161,7 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
               method=DEFAULT_METHOD, dt=None, rtol=None, atol=None, stop_eps=None, stop_above=None,
               progress=None, nodes=None, weight_decay=0.0, activation="erf", blowup=BLOWUP,
               cancel=None, mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1, mirror_decay=0.0,
-              mirror_fixed_norm=False, pre_mirror=0.0):
+              mirror_fixed_norm=False, pre_mirror=0.0, ff_theta=None, ff_positive=None):
     """Integrate the order-parameter ODEs of `rule` from `state` (at t = 0).
 
     What to integrate (a state and a rule with its parameters), how (``method``) and when to save
@@ -176,7 +176,8 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     rule : str or Rule
         A name of `odes.ODE_RULES` or its `Rule`: 'bp', 'fa', 'afa', 'pepita-lin' (closed
         forms), 'pepita' (exact PEPITA), 'pepita-hebbian' or 'pepita-tl' (its Hebbian and
-        time-local forms; these three by quadrature with `nodes` per field dimension).
+        time-local forms), 'ff' (Forward-Forward with top-down feedback, theory.md 11.1; these
+        four by quadrature with `nodes` per field dimension).
     eta : float
         First-layer learning rate.
     times : array_like, optional
@@ -238,6 +239,12 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     pre_mirror : float, default 0.0
         Mirroring alone (W and v frozen) for this time before learning starts; the output times
         count from the start of learning, whose state (t = 0) is the one after pre-mirroring.
+    ff_theta : float, optional
+        Forward-Forward's goodness threshold theta, for the rule 'ff' (theory.md 11.1; default
+        `odes.rules.FF_THETA`).
+    ff_positive : {'modulated', 'clean'}, optional
+        Which of Forward-Forward's passes is positive (its goodness raised), for the rule 'ff'
+        (default 'modulated': the top-down feedback makes the positive input).
 
     Returns
     -------
@@ -253,7 +260,8 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
         included), an option the method does not take or one out of its range, a negative or
         non-finite rate, sigma or weight_decay, a blowup that is not a number > 0, output times
         that are not finite, >= 0 and strictly increasing, a t_max that disagrees with them, or
-        mirroring options that `odes.rhs.mirroring.mirroring` refuses (any for a rule without F).
+        mirroring options that `odes.rhs.mirroring.mirroring` refuses (any for a rule without F),
+        or Forward-Forward's options for another rule or out of range.
     StateError
         If `state` lacks a field that the rule needs (b for 'fa'; a, p and phi_F for the rules
         with F).
@@ -292,8 +300,9 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
     mirror = mirroring(rule, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
                        mirror_batch=mirror_batch, mirror_decay=mirror_decay,
                        mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror)
+    ff = ff_options(rule, ff_theta, ff_positive)
     y0, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, nodes=nodes,
-                           weight_decay=weight_decay, activation=activation, mirror=mirror)
+                           weight_decay=weight_decay, activation=activation, mirror=mirror, ff=ff)
     solver, options, full = resolve(method, dt, rtol, atol, times_given=times is not None)
     if not (isinstance(blowup, (int, float)) and blowup > 0):
         raise ValueError(f"blowup must be a number > 0, got {blowup!r}")
@@ -305,6 +314,8 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
                       stop_above=stop_above, blowup=float(blowup), initial_state=state.to_dict())
     if mirror.on:
         run_params.update(mirror.keywords())
+    if ff is not None:
+        run_params.update(ff_theta=ff[0], ff_positive=FF_POSITIVE[int(ff[1])])
     if rule.exact_pepita:
         run_params["nodes"] = int(args.par[N_NODES])
         note = accuracy_note(state.K + state.M) if nodes is None else None

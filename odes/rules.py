@@ -13,6 +13,10 @@ with a first-layer *feedback vector* f and a presynaptic input x' (theory.md sec
   (theory.md 8.3): first layer h x^T - h~ x~^T, last layer yhat h - y h~.
 - ``pepita-tl``: time-local PEPITA, the code's "mixed_tl" mode (theory.md 8.3): the Hebbian
   half-update on the clean pass, then the anti-Hebbian one on x~ with the weights after the first.
+- ``ff``: Forward-Forward with top-down feedback (theory.md 11.1): the clean pass and the
+  modulated pass x~ = x - F e each weighted by a logistic of its goodness G = sum_k g(lambda_k)^2
+  against a threshold theta (which pass is positive is a run parameter), the last layer by the
+  delta rule on the clean pass.
 
 The ODEs of bp, fa, afa and pepita-lin are closed-form (`odes.rhs`); exact PEPITA's expectations
 have no closed form and are evaluated by quadrature (`odes.rhs.quadrature`, `odes.gaussian.expectations`).
@@ -53,6 +57,9 @@ class Rule:
         Exact PEPITA's Hebbian/anti-Hebbian form (theory.md 8.3).
     time_local : bool, default False
         The Hebbian form's two half-updates in sequence (theory.md 8.3).
+    ff : bool, default False
+        Forward-Forward's goodness-weighted passes (theory.md 11.1; with exact_pepita, for the
+        two passes and the quadrature).
 
     Attributes
     ----------
@@ -73,6 +80,7 @@ class Rule:
     description: str = ""
     hebbian: bool = False        # exact PEPITA's Hebbian/anti-Hebbian form (theory.md 8.3)
     time_local: bool = False     # the Hebbian form's two half-updates in sequence (theory.md 8.3)
+    ff: bool = False             # Forward-Forward's goodness-weighted passes (theory.md 11.1)
 
     @property
     def feedback_name(self):
@@ -97,6 +105,9 @@ RULES = {
     "pepita-tl": Rule("pepita-tl", FEEDBACK_ADAPTIVE, True, exact_pepita=True, hebbian=True,
                       time_local=True,
                       description="time-local PEPITA: Hebbian half-step, then anti-Hebbian on x~"),
+    "ff": Rule("ff", FEEDBACK_ADAPTIVE, True, exact_pepita=True, ff=True,
+               description="Forward-Forward: logistic goodness weighting of the clean and the "
+                           "modulated pass"),
 }
 
 #: rules with order-parameter ODEs (all of them; exact PEPITA's by quadrature)
@@ -108,18 +119,19 @@ CLOSED_FORM_RULES = tuple(name for name, r in RULES.items() if not r.exact_pepit
 #: positions of a run's rule codes, the integers through which both compiled halves read a rule
 #: (`codes`): the ODE's parameter vector starts with them (`odes.rhs.parameters`), the simulator's
 #: flags are them (`simulate.kernel`)
-FEEDBACK, FE_TERMS, EXACT, TRAIN_V, HEBBIAN, TIME_LOCAL, ACTIVATION = range(7)
-N_CODES = 7
+FEEDBACK, FE_TERMS, EXACT, TRAIN_V, HEBBIAN, TIME_LOCAL, ACTIVATION, FF = range(8)
+N_CODES = 8
 
 
 def codes(rule, train_v, activation="erf"):
-    """The integer codes of a run of `rule` (positions FEEDBACK ... ACTIVATION): the feedback kind,
-    the Fe terms, exact PEPITA, a trained second layer, the Hebbian and time-local forms, and the
-    activation's code (`odes.activations`)."""
+    """The integer codes of a run of `rule` (positions FEEDBACK ... FF): the feedback kind, the Fe
+    terms, exact PEPITA, a trained second layer, the Hebbian and time-local forms, the
+    activation's code (`odes.activations`) and Forward-Forward."""
     out = np.zeros(N_CODES, np.int64)
     out[FEEDBACK], out[FE_TERMS], out[EXACT] = rule.feedback, rule.fe_terms, rule.exact_pepita
     out[TRAIN_V], out[HEBBIAN], out[TIME_LOCAL] = bool(train_v), rule.hebbian, rule.time_local
     out[ACTIVATION] = activation_code(activation)
+    out[FF] = rule.ff
     return out
 
 
@@ -129,8 +141,8 @@ def get_rule(name, closed_form=False):
     Parameters
     ----------
     name : str
-        A name of `RULES`: 'bp', 'fa', 'afa', 'pepita-lin', 'pepita', 'pepita-hebbian' or
-        'pepita-tl'.
+        A name of `RULES`: 'bp', 'fa', 'afa', 'pepita-lin', 'pepita', 'pepita-hebbian',
+        'pepita-tl' or 'ff'.
     closed_form : bool, default False
         Restrict to the rules whose ODEs are in closed form (the symbolic derivation): all but
         exact PEPITA and its variants.
@@ -158,3 +170,35 @@ def get_rule(name, closed_form=False):
                              f"by quadrature); choose one of {', '.join(allowed)}")
         raise ValueError(f"unknown rule {name!r}; choose one of {', '.join(allowed)}")
     return RULES[name]
+
+
+#: Forward-Forward's default goodness threshold theta (theory.md 11.1; a choice: of the order of
+#: the goodness sum_k g(lambda_k)^2 of K = 2 erf units at Q_kk ~ 1, 2/3)
+FF_THETA = 1.0
+#: which of Forward-Forward's passes is the positive one (its goodness is raised)
+FF_POSITIVE = ("modulated", "clean")
+
+
+def ff_options(rule, ff_theta=None, ff_positive=None):
+    """Forward-Forward's options of a run of `rule` (a `Rule`), validated: (theta, clean_positive)
+    for the rule 'ff' (defaults FF_THETA and 'modulated'), None for the others.
+
+    Raises
+    ------
+    ValueError
+        One line: a theta that is not a finite number, a positive pass not in FF_POSITIVE, or
+        either option given for a rule other than 'ff'.
+    """
+    if not rule.ff:
+        if ff_theta is not None or ff_positive is not None:
+            raise ValueError(f"ff_theta and ff_positive are options of the rule ff, not "
+                             f"{rule.name}")
+        return None
+    theta = FF_THETA if ff_theta is None else ff_theta
+    if isinstance(theta, bool) or not isinstance(theta, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(theta):
+        raise ValueError(f"ff_theta must be a finite number, got {ff_theta!r}")
+    positive = FF_POSITIVE[0] if ff_positive is None else ff_positive
+    if positive not in FF_POSITIVE:
+        raise ValueError(f"ff_positive must be one of {', '.join(FF_POSITIVE)}, got {ff_positive!r}")
+    return float(theta), positive == "clean"

@@ -145,6 +145,8 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None,
     # weight mirroring (of the ODE's rule, if it has F): the handoff is at the start of learning,
     # after any pre-mirroring, so the ODE does not pre-mirror again
     mirror = {k: p[k] for k in MIRROR_KEYS if k in p and rule.uses_F}
+    if rule.ff:                         # Forward-Forward's options, if the simulation's rule had them
+        mirror.update({k: p[k] for k in ("ff_theta", "ff_positive") if k in p})
 
     def one(state):
         try:
@@ -693,7 +695,8 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
             method=DEFAULT_METHOD, dt=0.01, rtol=None, atol=None, nodes=None, seed=0, n_test=0,
             weights=None, weight_decay=0.0, activation="erf", blowup=BLOWUP, progress=None,
             sampler="weights", state=None, finite_d=True, mirror_eta=0.0, mirror_noise=1.0,
-            mirror_batch=1, mirror_decay=0.0, mirror_fixed_norm=False, pre_mirror=0.0):
+            mirror_batch=1, mirror_decay=0.0, mirror_fixed_norm=False, pre_mirror=0.0,
+            ff_theta=None, ff_positive=None):
     """Simulate `seeds` seeds and integrate the ODE of `rule` from each seed's initial order
     parameters.
 
@@ -739,6 +742,8 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
         Weight mirroring, as in `simulate.run`; the ODE mirrors too.  With pre-mirroring the
         per-seed handoff is at the start of learning (t = 0, after it), so the ODE does not
         pre-mirror; compare a run with eta = eta_v = 0 for the mirroring alone.
+    ff_theta, ff_positive
+        Forward-Forward's options, as in `simulate.run`; the ODE takes them.
     finite_d : bool, default True
         Also the finite-D theory of eps_g along the ODE from each seed's start
         (`odes.fluctuations`: one seed's predicted std and the O(1/D) bias of the seed mean;
@@ -789,7 +794,8 @@ def compare(rule, K, M, D, eta, t_max=None, *, times=None, seeds=8, jobs=2, eta_
               activation=activation, blowup=blowup, progress=progress, sampler=sampler,
               state=state, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
               mirror_batch=mirror_batch, mirror_decay=mirror_decay,
-              mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror)
+              mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror, ff_theta=ff_theta,
+              ff_positive=ff_positive)
     ode_params = dict(method=method, **full)
     if not ode:
         return Comparison(sim, None, None, "", ode_params)

@@ -20,6 +20,9 @@ with the rule read from its data (`odes.rules.Rule`), not from its name:
 * ``hebbian`` (PEPITA's Hebbian/anti-Hebbian form, theory.md 8.3): w_k <- w_k - (eta/sqrt(D))
   (h_k x - h~_k x~) = w_k - (eta/sqrt(D)) (phi_k x + h~_k e F), v_k <- v_k - (eta_v/D)
   (yhat h_k - y h~_k);
+* ``ff`` (Forward-Forward, theory.md 11.1): both passes as for exact PEPITA, each weighted by a
+  logistic of its goodness (`error_signals`), w_k <- w_k - (eta/sqrt(D)) (phi_k x + psi_k F), and
+  v by the delta rule on the clean pass;
 * ``time_local`` (theory.md 8.3, the Hebbian form's halves in sequence): w_k -= (eta/sqrt(D)) h_k x
   and v -= (eta_v/D) yhat h, then the modulated pass with those weights, h~'_k = g(w'_k . x~/sqrt(D))
   = g(lambda~_k - (eta/D) h_k (x.x - e x.F)), and w_k += (eta/sqrt(D)) h~'_k x~, v += (eta_v/D) y h~';
@@ -51,7 +54,8 @@ from numba import njit
 
 from odes.activations import g, g_prime
 from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE, FEEDBACK_FIXED,
-                        FEEDBACK_V, HEBBIAN, TIME_LOCAL, TRAIN_V)
+                        FEEDBACK_V, FF_THETA, HEBBIAN, TIME_LOCAL, TRAIN_V)
+from odes.rules import FF as FORWARD_FORWARD      # (FF is |F|^2 in sgd_steps)
 
 from .rng import fill_normal, normal
 
@@ -63,11 +67,13 @@ OK, DIVERGED = 0, 1
 # the integer flags are the run's rule codes (`odes.rules.codes`, positions FEEDBACK ... ACTIVATION);
 # the float parameters of the kernel: the rates, label noise, blowup, weight decay, then weight
 # mirroring's (`mirror_step`) rate eta_M, noise scale s, batch B, decay kappa_M, 1.0 for a fixed
-# norm of F, and 1.0 to freeze W and v (pre-mirroring); a vector of the first five only is a run
-# without mirroring
+# norm of F, and 1.0 to freeze W and v (pre-mirroring), then Forward-Forward's options; a vector
+# of the first five only is a run without mirroring, not of the rule 'ff'
 P_ETA, P_ETA_V, P_SIGMA, P_BLOWUP, P_DECAY = range(5)
 P_MIRROR_ETA, P_MIRROR_S, P_MIRROR_BATCH, P_MIRROR_DECAY, P_MIRROR_FIXED, P_FROZEN = range(5, 11)
-N_PAR = 11
+# Forward-Forward's threshold theta and 1.0 if its clean pass is the positive one (rule 'ff')
+P_FF_THETA, P_FF_CLEAN_POSITIVE = 11, 12
+N_PAR = 13
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def vdot(u, x):
@@ -205,15 +211,40 @@ def modulated_field(time_local, lam_k, a_k, h_k, e, eta, D, xx, xF):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
-def error_signals(K, fb, fe, exact, hebbian, a, v, b, e, yhat, y, gx, phi, psi, hv, g=0):
+def goodness_weight(sign, good, theta):
+    """A Forward-Forward pass's weight sign sigma(sign (G - theta)): sign = +1 for the negative
+    pass (its goodness G lowered), -1 for the positive one (theory.md 11.1)."""
+    return sign / (1.0 + math.exp(-sign * (good - theta)))
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def error_signals(K, fb, fe, exact, hebbian, a, v, b, e, yhat, y, gx, phi, psi, hv, ff=False,
+                  theta=0.0, s_clean=1.0, gpc=None, gpm=None, g=0):
     """The rule's signals of one step of seed g, shared by both samplers (this kernel, g = 0, and
     `simulate.overlaps`, one seed per lane g), from row g of the arrays (seeds x K): the AF vector
     a, the error e = yhat - y and gx: for exact PEPITA h~_k = g(`modulated_field`), for the other
     rules g'(lambda_k); hv holds h = g(lambda) on entry.  Sets phi[g, k], the coefficient of x
     (w_k <- w_k - (eta/sqrt(D)) phi_k x' with x' = x - F e for the rules with Fe terms and exact
     PEPITA), psi[g, k] the Hebbian form's F coefficient h~_k e, and hv[g, k] the activity h'_k of
-    v's update (see the module docstring).  Rows, not views of them: a view made per step would
+    v's update (see the module docstring).  Forward-Forward (ff, theory.md 11.1): gx holds
+    g(lambda~), gpc and gpm g'(lambda) and g'(lambda~); with s_clean = +1 (the clean pass
+    negative) or -1 and each pass's `goodness_weight` b, phi_k = 2 (b_c h_k g'_k + b_m h~_k g~'_k)
+    and psi_k = -2 b_m h~_k g~'_k e (w_k <- w_k - (eta/sqrt(D)) (phi_k x + psi_k F)); v's update is
+    the delta rule on the clean pass.  Rows, not views of them: a view made per step would
     cost more than the arithmetic."""
+    if ff:
+        good = 0.0
+        good_mod = 0.0
+        for k in range(K):
+            good += hv[g, k] * hv[g, k]
+            good_mod += gx[g, k] * gx[g, k]
+        b_c = goodness_weight(s_clean, good, theta)
+        b_m = goodness_weight(-s_clean, good_mod, theta)
+        for k in range(K):
+            h_mod = gx[g, k] * gpm[g, k]
+            phi[g, k] = 2.0 * (b_c * hv[g, k] * gpc[g, k] + b_m * h_mod)
+            psi[g, k] = -2.0 * b_m * h_mod * e
+        return
     for k in range(K):
         if exact:
             h_mod = gx[g, k]
@@ -313,6 +344,10 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     hebbian = flags[HEBBIAN] != 0
     time_local = flags[TIME_LOCAL] != 0
     act = flags[ACTIVATION]            # odes.activations: erf, linear or relu
+    ff = flags[FORWARD_FORWARD] != 0   # Forward-Forward (`error_signals`)
+    full = par.size > P_FF_CLEAN_POSITIVE     # else Forward-Forward's defaults (odes.rules)
+    theta = par[P_FF_THETA] if full else FF_THETA
+    s_clean = -1.0 if full and par[P_FF_CLEAN_POSITIVE] != 0.0 else 1.0
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
     decaying = par[P_DECAY] != 0.0
     keep = 1.0 - par[P_DECAY] / D        # the weight-decay factor per step
@@ -336,6 +371,8 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
     hv = np.empty(K)                     # h_k, then the activity h'_k in the update of v
     psi = np.zeros(K)                    # Hebbian form: the F coefficient h~_k e of the update
     gx = np.empty(K)                     # h~_k (exact PEPITA) or g'(lambda_k): see error_signals
+    gpc = np.empty((1, K))               # Forward-Forward: g'(lambda_k) and g'(lambda~_k)
+    gpm = np.empty((1, K))
     # error_signals reads rows of (seeds x K) arrays: this seed's as one row, made once
     a_, v_, b_, gx_, phi_, psi_, hv_ = (a.reshape((1, K)), v.reshape((1, K)), b.reshape((1, K)),
                                         gx.reshape((1, K)), phi.reshape((1, K)),
@@ -376,9 +413,16 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
         e = yhat - y
 
         for k in range(K):
-            gx[k] = (g(act, modulated_field(time_local, lam[k], a[k], hv[k], e, eta, D, xx, xF))
-                     if exact else g_prime(act, lam[k]))
-        error_signals(K, fb, fe, exact, hebbian, a_, v_, b_, e, yhat, y, gx_, phi_, psi_, hv_)
+            if ff:
+                lam_mod = lam[k] - e * a[k]
+                gx[k] = g(act, lam_mod)
+                gpc[0, k] = g_prime(act, lam[k])
+                gpm[0, k] = g_prime(act, lam_mod)
+            else:
+                gx[k] = (g(act, modulated_field(time_local, lam[k], a[k], hv[k], e, eta, D, xx, xF))
+                         if exact else g_prime(act, lam[k]))
+        error_signals(K, fb, fe, exact, hebbian, a_, v_, b_, e, yhat, y, gx_, phi_, psi_, hv_, ff,
+                      theta, s_clean, gpc, gpm)
 
         if decaying:                     # w_k = u_k + alpha_k F and v shrink by `keep`
             for k in range(K):
@@ -390,7 +434,7 @@ def sgd_steps(W, alpha, UF, W_star, v, v_star, F, b, flags, par, rng, step, stop
             phi[k] *= c
             if uses_F:
                 UF[k] -= phi[k] * xF
-                if hebbian:
+                if hebbian or ff:
                     alpha[k] -= c * psi[k]
                 elif fe or exact:
                     alpha[k] += phi[k] * e

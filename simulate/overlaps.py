@@ -50,11 +50,11 @@ from numba import njit
 
 from odes.activations import g_n, g_pair_n
 from odes.gaussian.vecmath import padded
-from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE, FEEDBACK_FIXED,
-                        HEBBIAN, TIME_LOCAL, TRAIN_V)
+from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FF,
+                        FF_THETA, HEBBIAN, TIME_LOCAL, TRAIN_V)
 
-from .kernel import (DIVERGED, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_SIGMA, blank_records,
-                     error_signals, modulated_field)
+from .kernel import (DIVERGED, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_FF_CLEAN_POSITIVE,
+                     P_FF_THETA, P_SIGMA, blank_records, error_signals, modulated_field)
 from .rng import (chi_square_candidate, chi_square_constants, chi_square_with, fill_normal,
                   fill_uniform)
 
@@ -132,6 +132,10 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, st
     hebbian = flags[HEBBIAN] != 0
     time_local = flags[TIME_LOCAL] != 0
     act = flags[ACTIVATION]
+    ff = flags[FF] != 0                          # Forward-Forward (`simulate.kernel.error_signals`)
+    full = par.size > P_FF_CLEAN_POSITIVE         # else Forward-Forward's defaults (odes.rules)
+    theta = par[P_FF_THETA] if full else FF_THETA
+    s_clean = -1.0 if full and par[P_FF_CLEAN_POSITIVE] != 0.0 else 1.0
     eta, eta_v, sigma, blowup = par[P_ETA], par[P_ETA_V], par[P_SIGMA], par[P_BLOWUP]
     keep = 1.0 - par[P_DECAY] / D
     c = eta / D
@@ -140,9 +144,11 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, st
     inv, used, z = np.zeros((r, G)), np.zeros((r, G)), np.zeros((r, G))
     n_all, n_stu = padded(r * G), padded(K * G)
     u_flat, gu_flat, gp_flat, tmp = np.zeros(n_all), np.zeros(n_all), np.zeros(n_all), np.zeros(n_all)
-    mod_flat, hmod_flat = np.zeros(n_stu), np.zeros(n_stu)
+    mod_flat, hmod_flat, gmod_flat = np.zeros(n_stu), np.zeros(n_stu), np.zeros(n_stu)
     u, gu, gp = u_flat[:r * G].reshape(r, G), gu_flat[:r * G].reshape(r, G), gp_flat[:r * G].reshape(r, G)
     mod, hmod = mod_flat[:K * G].reshape(K, G), hmod_flat[:K * G].reshape(K, G)
+    gmod = gmod_flat[:K * G].reshape(K, G)
+    gpc, gpm = np.zeros((G, K)), np.zeros((G, K))   # Forward-Forward: g'(lambda), g'(lambda~)
     lost, xx, zeta, noise, e = np.zeros(G), np.zeros(G), np.zeros(G), np.zeros(G), np.zeros(G)
     lam, a, phi, psi = np.zeros((G, K)), np.zeros((G, K)), np.zeros((G, K)), np.zeros((G, K))
     hv, gx = np.zeros((G, K)), np.zeros((G, K))
@@ -195,7 +201,7 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, st
             for j in range(i + 1):
                 for g in range(G):
                     u[i, g] += L[i, j, g] * z[j, g]
-        if exact:                                # g (and g' for the Taylor rules) of every field
+        if exact and not ff:                     # g (and g' for the Taylor rules and ff)
             g_n(act, u_flat, gu_flat, tmp, n_all)
         else:
             g_pair_n(act, u_flat, gu_flat, gp_flat, tmp, n_all)
@@ -218,18 +224,23 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, st
                 for k in range(K):
                     mod[k, g] = modulated_field(time_local, lam[g, k], a[g, k], hv[g, k], e[g], eta,
                                                 D, xx[g], zeta[g])
-        if exact:
+        if ff:
+            g_pair_n(act, mod_flat, hmod_flat, gmod_flat, tmp, n_stu)
+        elif exact:
             g_n(act, mod_flat, hmod_flat, tmp, n_stu)
         for g in range(G):                       # the rule's signals, lane by lane
             if exact:
                 for k in range(K):
                     gx[g, k] = hmod[k, g]
+                    if ff:
+                        gpc[g, k] = gp[s0 + k, g]
+                        gpm[g, k] = gmod[k, g]
             error_signals(K, fb, fe, exact, hebbian, a, v, b, e[g], yhl[g], yl[g], gx, phi, psi, hv,
-                          g)
+                          ff, theta, s_clean, gpc, gpm, g)
             live_g = status[g] == OK
             for k in range(K):                   # phi and the F coefficient of w_k's move
                 phi_T[k, g] = phi[g, k] if live_g else 0.0
-                psi_T[k, g] = (0.0 if not live_g else psi[g, k] if hebbian
+                psi_T[k, g] = (0.0 if not live_g else psi[g, k] if (hebbian or ff)
                                else -phi[g, k] * e[g] if (fe or exact) else 0.0)
         # the students' rows of S: Q, R and a, from the old values
         for g in range(G):                       # |x|^2/D, x.F/D and |F|^2/D = phi_F/D

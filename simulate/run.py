@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 import odes
 from odes.activations import activation_code, g_numpy
 from odes.divergence import BLOWUP
-from odes.rules import codes, get_rule
+from odes.rules import FF_POSITIVE, codes, ff_options, get_rule
 from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, default_sigma_F,
                           draw_weights)
 
@@ -428,7 +428,8 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         sigma=0.0, train_v=True, sigma_F=None, init="large", v_star="gaussian", n_test=0,
         dt=0.01, blowup=BLOWUP, weights=None, weight_decay=0.0, activation="erf", progress=None,
         sampler="weights", state=None, mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1,
-        mirror_decay=0.0, mirror_fixed_norm=False, pre_mirror=0.0):
+        mirror_decay=0.0, mirror_fixed_norm=False, pre_mirror=0.0, ff_theta=None,
+        ff_positive=None):
     """Online SGD of the teacher-student network for several seeds.
 
     Seed s draws its teacher, student, F and b with `odes.weights.draw_weights` (K, M, D, s), the
@@ -500,6 +501,9 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         through the network and move F (the simulation's ``p`` and ``phi_F`` then have a time
         axis); pre_mirror * D mirroring steps alone come before learning starts, whose first
         record (t = 0) is after them.  The weights sampler only, so far.
+    ff_theta, ff_positive
+        Forward-Forward's threshold and positive pass, for the rule 'ff' (as in
+        `odes.integrate`).
 
     Returns
     -------
@@ -533,6 +537,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     mirror = odes.mirroring(rule, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
                             mirror_batch=mirror_batch, mirror_decay=mirror_decay,
                             mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror)
+    ff = ff_options(rule, ff_theta, ff_positive)
     if mirror.on and sampler != "weights":
         raise ValueError("weight mirroring: the overlaps sampler does not take it yet; use "
                          "sampler='weights'")
@@ -545,9 +550,13 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
     flags = codes(rule, train_v, activation)
     par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
+    if mirror.on or ff is not None:
+        par = np.concatenate([par, np.zeros(kernel.N_PAR - par.size)])
     if mirror.on:
-        par = np.concatenate([par, [mirror.eta, mirror.noise, mirror.batch, mirror.decay,
-                                    float(mirror.fixed_norm), 0.0]])
+        par[kernel.P_MIRROR_ETA:kernel.P_FROZEN] = (mirror.eta, mirror.noise, mirror.batch,
+                                                    mirror.decay, float(mirror.fixed_norm))
+    if ff is not None:
+        par[kernel.P_FF_THETA], par[kernel.P_FF_CLEAN_POSITIVE] = ff[0], float(ff[1])
     draw = dict(init=init, v_star=v_star, sigma_F=sigma_F, train_v=train_v)
     custom = weights is not None or state is not None
     if state is not None:
@@ -582,4 +591,6 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   initial_state=None if state is None else state.to_dict())
     if mirror.on:
         params.update(mirror.keywords())
+    if ff is not None:
+        params.update(ff_theta=ff[0], ff_positive=FF_POSITIVE[int(ff[1])])
     return _simulation([lane for group in runs for lane in group.lanes], rule, t, steps, params)

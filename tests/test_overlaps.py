@@ -24,7 +24,7 @@ from simulate import kernel, overlaps
 from simulate.rng import chi_square, seed_state
 
 Z_MAX, P_MIN = 4.5, 1e-5
-RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian", "pepita-tl")
+RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian", "pepita-tl", "ff")
 
 
 def same_law(x, y, what):
@@ -156,6 +156,7 @@ ONE_STEP = [   # rule, K, M, D, eta, keywords of the run
     ("pepita", 2, 2, 20, 2.0, dict(phi_F=3.0, sigma=0.2)),
     ("pepita-hebbian", 2, 2, 20, 2.0, dict(phi_F=3.0)),
     ("pepita-tl", 2, 3, 20, 2.0, dict(phi_F=3.0, train_v=False)),
+    ("ff", 2, 2, 20, 2.0, dict(phi_F=3.0, sigma=0.2)),
     # the O(1/D) terms of Q at their largest: D = 6, a large step and |F|^2
     ("pepita-lin", 1, 1, 6, 5.0, dict(phi_F=8.0)),
 ]
@@ -216,6 +217,7 @@ RUNS = [   # rule, K, M, D, eta, keywords of simulate.run
     ("pepita-hebbian", 2, 2, 40, 0.5, dict(sigma_F=0.15)),
     ("pepita-tl", 2, 2, 40, 0.5, dict(sigma_F=0.15, activation="linear")),
     ("fa", 2, 2, 40, 0.5, dict(activation="relu", sigma=0.1)),
+    ("ff", 2, 2, 40, 0.5, dict(sigma_F=0.15, ff_theta=0.5, ff_positive="clean")),
 ]
 
 

@@ -13,7 +13,7 @@ from simulate import kernel, rng
 from odes.rules import codes as rule_flags
 from simulate.run import data_seed_sequences
 
-ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian", "pepita-tl")
+ALL_RULES = ("bp", "fa", "afa", "pepita-lin", "pepita", "pepita-hebbian", "pepita-tl", "ff")
 
 
 def g(z, activation="erf"):
@@ -42,7 +42,17 @@ def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0, activa
         h = g_(lam)
         e = v @ h - y
         a = W @ w.F / sq
-        if r.time_local:                 # theory.md 8.3: two half-updates in sequence
+        if r.ff:                         # theory.md 11.1: the gradient of Forward-Forward's loss
+            # softplus(G - theta) + softplus(theta - G~) (the modulated pass positive, theta = 1),
+            # G = |g(W x/sqrt(D))|^2, G~ likewise on x~, taken in W directly
+            xt = x - w.F * e
+            lt = W @ xt / sq
+            ht = g_(lt)
+            sig = lambda z: 1 / (1 + np.exp(-z))
+            dW = (2 * sig(h @ h - 1.0) * np.outer(h * gp_(lam), x)
+                  - 2 * sig(1.0 - ht @ ht) * np.outer(ht * gp_(lt), xt))
+            dv = e * h
+        elif r.time_local:                 # theory.md 8.3: two half-updates in sequence
             xt = x - w.F * e
             W_half = W - eta / sq * np.outer(h, x)        # Hebbian on the clean pass
             ht = g_(W_half @ xt / sq)                      # the modulated pass with those weights

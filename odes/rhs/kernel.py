@@ -43,7 +43,7 @@ from ..gaussian.integrals import (_2_PI, _4_PI2, clip_unit, eg1, i2_arg, i3_norm
 from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F,
                          QUADRATURE, SIGMA, TRAIN_V, params)
 from ..gaussian.vecmath import asin_n, padded
-from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, get_rule
+from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, ff_options, get_rule
 from . import quadrature as _quad
 from .fields import fill_fields, offsets
 from .mirroring import add_mirroring, load_feedback, mirroring
@@ -400,19 +400,22 @@ def _assemble(y, dy, K, M, p, par, c, f, A, G, H, E, B, J):
 
 
 def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
-                weight_decay=0.0, activation="erf", mirror=None):
+                weight_decay=0.0, activation="erf", mirror=None, ff=None):
     """(y, args) for `rhs_kernel(y, dy, args)` (from Python `evaluate(y, dy, args)`): the packed
     state of `state` under `rule` (a Rule) and the kernel's other arguments, a `KernelArgs`.  quadrature=True evaluates a closed-form
     rule by quadrature too (exact PEPITA always is); nodes: quadrature nodes per dimension
     (default: see `quadrature_nodes`); mirror: a `odes.rhs.mirroring.Mirroring` (None: F fixed),
     which with mirroring on adds p and phi_F to the packed state and gives the kernel its own copy
-    of p (which it overwrites from y)."""
+    of p (which it overwrites from y); ff: Forward-Forward's (theta, clean_positive) of
+    `odes.rules.ff_options` (None: the rule's defaults)."""
     T, vstar, p = constants(state)
     mirrored = mirror is not None and mirror.on
     if mirrored:
         p = p.copy()
+    if ff is None:
+        ff = ff_options(rule)
     par = params(state, rule, eta, eta_v, sigma, train_v, quadrature, weight_decay, activation,
-                 mirror)
+                 mirror, ff)
     if par[QUADRATURE] != 0.0:
         quad = quadrature_nodes(state.K, state.M, nodes)
         par[N_NODES] = default_nodes(state.K + state.M) if nodes is None else int(nodes)
@@ -425,7 +428,8 @@ def kernel_args(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
 
 def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False, nodes=None,
                 weight_decay=0.0, activation="erf", *, mirror_eta=0.0, mirror_noise=1.0,
-                mirror_batch=1, mirror_decay=0.0, mirror_fixed_norm=False):
+                mirror_batch=1, mirror_decay=0.0, mirror_fixed_norm=False, ff_theta=None,
+                ff_positive=None):
     """Time derivatives of the order parameters of `state` under `rule`.
 
     The right-hand side that `odes.integrate` integrates, evaluated once from Python.
@@ -457,6 +461,8 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
         Weight mirroring (theory.md 11.2) for the rules with F: its rate eta_M (default 0, F
         fixed), the noise inputs' standard deviation s, their number B per step, F's decay
         kappa_M, and whether |F|^2 is held fixed (`odes.integrate`).
+    ff_theta, ff_positive
+        Forward-Forward's threshold and positive pass, for the rule 'ff' (`odes.integrate`).
 
     Returns
     -------
@@ -487,7 +493,7 @@ def derivatives(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadratur
                        mirror_batch=mirror_batch, mirror_decay=mirror_decay,
                        mirror_fixed_norm=mirror_fixed_norm)
     y, args = kernel_args(state, rule, eta, eta_v, sigma, train_v, quadrature, nodes, weight_decay,
-                          activation, mirror)
+                          activation, mirror, ff_options(rule, ff_theta, ff_positive))
     dy = np.zeros_like(y)
     evaluate(y, dy, args)
     dQ, dR, dv, df = unpack(dy, state.K, state.M)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..activations import RELU, activation_code
-from ..rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_CODES, TIME_LOCAL, TRAIN_V,
+from ..rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FF, HEBBIAN, N_CODES, TIME_LOCAL, TRAIN_V,
                      codes, get_rule)
 
 # positions in `par`: first the run's rule codes (`odes.rules.codes`: FEEDBACK, FE_TERMS, EXACT,
@@ -14,8 +14,12 @@ from ..rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_CODES, TI
 # (theory.md 11.2, `odes.rhs.mirroring`)
 ETA, ETA_V, SIGMA, PHI_F, QUADRATURE, N_NODES, DECAY = range(N_CODES, N_CODES + 7)
 MIRROR_ETA, MIRROR_S2, MIRROR_BATCH, MIRROR_DECAY, MIRROR_FIXED = range(N_CODES + 7, N_CODES + 12)
-N_PAR = N_CODES + 12
-__all__ = ["ACTIVATION", "DECAY", "ETA", "ETA_V", "EXACT", "FE_TERMS", "FEEDBACK", "HEBBIAN",
+# then Forward-Forward's threshold theta and 1.0 if its clean pass is the positive one (theory.md
+# 11.1, `odes.rules.ff_options`)
+FF_THETA, FF_CLEAN_POSITIVE = N_CODES + 12, N_CODES + 13
+N_PAR = N_CODES + 14
+__all__ = ["ACTIVATION", "DECAY", "ETA", "ETA_V", "EXACT", "FE_TERMS", "FEEDBACK", "FF", "FF_CLEAN_POSITIVE",
+           "FF_THETA", "HEBBIAN",
            "MIRROR_BATCH", "MIRROR_DECAY", "MIRROR_ETA", "MIRROR_FIXED", "MIRROR_S2",
            "N_NODES", "N_PAR", "PHI_F", "QUADRATURE", "SIGMA", "TIME_LOCAL", "TRAIN_V",
            "check_activation", "params"]
@@ -34,10 +38,11 @@ def check_activation(rule, activation, quadrature=False):
 
 
 def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=False,
-           weight_decay=0.0, activation="erf", mirror=None):
+           weight_decay=0.0, activation="erf", mirror=None, ff=None):
     """The float parameter vector of the kernels, validated.  Exact PEPITA always uses quadrature,
     which takes the smooth activations (erf, linear) only.  mirror: a validated
-    `odes.rhs.mirroring.Mirroring` (None: F fixed)."""
+    `odes.rhs.mirroring.Mirroring` (None: F fixed); ff: Forward-Forward's (theta,
+    clean_positive) of `odes.rules.ff_options` (for the rule 'ff')."""
     rule = get_rule(rule) if isinstance(rule, str) else rule
     check_activation(rule, activation, quadrature)
     eta_v = eta if eta_v is None else eta_v
@@ -51,6 +56,8 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     par[PHI_F] = state.phi_F if state.phi_F is not None else 0.0
     par[QUADRATURE] = float(bool(quadrature) or rule.exact_pepita)
     par[DECAY] = weight_decay
+    if ff is not None:
+        par[FF_THETA], par[FF_CLEAN_POSITIVE] = ff[0], float(ff[1])
     if mirror is not None and mirror.on:
         par[MIRROR_ETA], par[MIRROR_S2] = mirror.eta, mirror.noise ** 2
         par[MIRROR_BATCH], par[MIRROR_DECAY] = mirror.batch, mirror.decay

@@ -9,8 +9,13 @@ the Fe terms are kept) and the second layer as v_k <- v_k - (eta_v/D) r_k(u).  P
     pepita          phi_k = Delta_k                psi_k = -phi_k e    r_k = e g(lambda~_k)
     pepita-hebbian  phi_k = Delta_k                psi_k = g(lambda~_k) e   r_k = yhat g(lambda_k) - y g(lambda~_k)
     pepita-tl       the same with lambda~_k replaced by lambda~'_k = lambda~_k - eta g(lambda_k)
+    ff              phi_k = 2 (b_c h(lambda_k) + b_m h(lambda~_k))   psi_k = -2 b_m h(lambda~_k) e
+                    r_k = e g(lambda_k)
 
-with Delta_k = g(lambda_k) - g(lambda~_k), lambda~_k = lambda_k - a_k e (theory.md 2.4, 8.3), and
+with Delta_k = g(lambda_k) - g(lambda~_k), lambda~_k = lambda_k - a_k e (theory.md 2.4, 8.3);
+for Forward-Forward (theory.md 11.1) h = g g', the goodness G = sum_l g(lambda_l)^2 of the clean
+pass and G~ of the modulated one, and each pass's weight b = s sigma(s (G - theta)) with s = +1
+for the negative pass and -1 for the positive one (sigma the logistic function); and
 the order parameters move as (zeta = F.x, q = (a, p); E[phi_k zeta] = sum_j q_j E[d_j phi_k]
 by Stein's lemma, so zeta costs no dimension)
 
@@ -21,13 +26,17 @@ by Stein's lemma, so zeta costs no dimension)
 
 with sum_j q_j d_j phi_k = f_k (a_k g''_k e + g'_k S) for the Taylor rules and
 a_k (g'(lambda_k) - g'(lambda~_k)) + a_k g'(lambda~_k) S for exact PEPITA, S = sum_j q_j c_j g'(u_j)
-(time-local: a_k (g'(lambda_k) - g'(lambda~'_k) (1 - eta g'(lambda_k))) + a_k g'(lambda~'_k) S).
+(time-local: a_k (g'(lambda_k) - g'(lambda~'_k) (1 - eta g'(lambda_k))) + a_k g'(lambda~'_k) S;
+Forward-Forward: 2 (b_c' dG h_k + b_c h'_k a_k + (b_m' dG~ h~_k + b_m h~'_k a_k)(1 - S)) with
+b' = sigma (1 - sigma) of its pass, dG = 2 sum_l a_l g_l g'_l and dG~ likewise at lambda~, whose
+own derivative along q is a (1 - S)).
 
 For exact PEPITA this is the only right-hand side (there is no closed form); for the other rules it
 is a second, independent path to the closed-form kernel of `odes.rhs` (`quadrature=True`), which
 the tests hold against each other.  One pass over the nodes of the folded product rule (`odes.gaussian.expectations`) accumulates
 all the moments; label noise adds the node coordinate xi (e = sum_i c_i g(u_i) - sigma xi).
 """
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -38,8 +47,8 @@ from ..gaussian.expectations import contract, factor
 from ..gaussian.vecmath import padded
 from ..rules import FEEDBACK_ADAPTIVE
 from .fields import fill_fields, offsets
-from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBBIAN, N_NODES, PHI_F,
-                         SIGMA, TIME_LOCAL, TRAIN_V)
+from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, FF, FF_CLEAN_POSITIVE,
+                         FF_THETA, HEBBIAN, N_NODES, PHI_F, SIGMA, TIME_LOCAL, TRAIN_V)
 
 
 #: the scratch of `quadrature_rhs`, one named array each (n = K + M fields, d = n + 1 dimensions
@@ -50,9 +59,11 @@ from .parameters import (ACTIVATION, ETA, ETA_V, EXACT, FE_TERMS, FEEDBACK, HEBB
 #: indices (as floats), node coordinates and running weight products; rules (n x m x 2) the
 #: contracted (node, weight) per field dimension; ul, gl, gpl, wr, er, Sr (m_in) per inner node
 #: the last field, its g and g', the weight, e and S; lt, gt, gpt, tmp (K m_in) per student and
-#: inner node lambda~_k, its g and g', scratch; phr (K x m_in) Delta_k (or phi_k) at the inner nodes
+#: inner node lambda~_k, its g and g', scratch; phr (K x m_in) Delta_k (or phi_k) at the inner nodes;
+#: bm, bmd (m_in) Forward-Forward's modulated-pass weight b_m and b_m' dG~ at the inner nodes
 QuadratureScratch = namedtuple("QuadratureScratch", "C L u gv gp c P PP Ps Hl Zs f q idx z wprod "
-                                                    "rules ul gl gpl wr er Sr lt gt gpt tmp phr")
+                                                    "rules ul gl gpl wr er Sr lt gt gpt tmp phr "
+                                                    "bm bmd")
 
 
 def workspace(K, M, nodes, xi_nodes):
@@ -61,7 +72,8 @@ def workspace(K, M, nodes, xi_nodes):
     n, d, m_in = K + M, K + M + 1, max(nodes, xi_nodes)
     shapes = dict(C=(n, n), L=(n, n), u=n, gv=n, gp=n, c=n, P=(K, n), PP=(K, K), Ps=K, Hl=K, Zs=K,
                   f=K, q=K, idx=d, z=d, wprod=d, rules=(n, nodes, 2))
-    shapes.update({name: padded(m_in) for name in ("ul", "gl", "gpl", "wr", "er", "Sr")})
+    shapes.update({name: padded(m_in) for name in ("ul", "gl", "gpl", "wr", "er", "Sr", "bm",
+                                                   "bmd")})
     shapes.update({name: padded(K * m_in) for name in ("lt", "gt", "gpt", "tmp")})
     shapes["phr"] = (K, m_in)
     return QuadratureScratch(**{name: np.zeros(shapes[name]) for name in QuadratureScratch._fields})
@@ -85,6 +97,9 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     s_fe = 1.0 if par[FE_TERMS] != 0.0 else 0.0
     exact = par[EXACT] != 0.0
     hebbian = par[HEBBIAN] != 0.0
+    ff = par[FF] != 0.0
+    theta = par[FF_THETA]
+    s_clean = -1.0 if par[FF_CLEAN_POSITIVE] != 0.0 else 1.0    # +1: the clean pass is negative
     tl = eta if par[TIME_LOCAL] != 0.0 else 0.0     # the first half-step's shift of lambda~
     adaptive = fb == FEEDBACK_ADAPTIVE
     act = int(par[ACTIVATION])               # erf or linear (params() refuses ReLU here)
@@ -96,7 +111,7 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
     C, L, u, gv, gp, c, P, PP = ws.C, ws.L, ws.u, ws.gv, ws.gp, ws.c, ws.P, ws.PP
     Ps, Hl, Zs, f, q, idx, z, wprod = ws.Ps, ws.Hl, ws.Zs, ws.f, ws.q, ws.idx, ws.z, ws.wprod
     rules, ul, gl, gpl, wr, er, Sr = ws.rules, ws.ul, ws.gl, ws.gpl, ws.wr, ws.er, ws.Sr
-    lt, gt, gpt, tmp, phr = ws.lt, ws.gt, ws.gpt, ws.tmp, ws.phr
+    lt, gt, gpt, tmp, phr, bm, bmd = ws.lt, ws.gt, ws.gpt, ws.tmp, ws.phr, ws.bm, ws.bmd
 
     fill_fields(y, K, M, T, vstar, fb, C, c, f)
     for k in range(K):
@@ -173,8 +188,23 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
                 for r in range(m_last):
                     lt[k * m_last + r] = shift - q[k] * er[r]
             g_pair_n(act, lt, gt, gpt, tmp, K * m_last)
+        bc = bcd = 0.0
+        if ff:                                   # the passes' goodness weights (module docstring)
+            good, dgood = 0.0, 0.0
+            for k in range(K):
+                good += gv[k] * gv[k]
+                dgood += 2.0 * q[k] * gv[k] * gp[k]
+            bc, bcd = _goodness_weight(s_clean, good, theta, dgood)
+            for r in range(m_last):
+                good, dgood = 0.0, 0.0
+                for k in range(K):
+                    gk = gt[k * m_last + r]
+                    good += gk * gk
+                    dgood += 2.0 * q[k] * gk * gpt[k * m_last + r]
+                bm[r], bmd[r] = _goodness_weight(-s_clean, good, theta, dgood)
         _accumulate(u, gv, gp, q, f, ul, wr, er, Sr, gt, gpt, phr, P, Ps, Hl, Zs, PP, K, m_last,
-                    n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe)
+                    n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe,
+                    (ff, bc, bcd, bm, bmd, lt))
         # next outer node: advance dimension last - 1, carrying into earlier ones
         j = last - 1
         while j >= 0:
@@ -191,17 +221,44 @@ def quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, rule1d):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _goodness_weight(sign, good, theta, dgood):
+    """(b, b' dG) of a Forward-Forward pass with goodness `good` (G) and its derivative dG along
+    q: b = sign sigma(sign (G - theta)), b' = sigma (1 - sigma) (module docstring)."""
+    sg = 1.0 / (1.0 + math.exp(-sign * (good - theta)))
+    return sign * sg, sg * (1.0 - sg) * dgood
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _g2(act, x, gpx):
+    """g''(x) from g'(x): -x g'(x) for erf, 0 for linear."""
+    return -x * gpx if act == ERF else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _accumulate(u, gv, gp, q, f, ul, wr, er, Sr, gt, gpt, phr, P, Ps, Hl, Zs, PP, K, m_last,
-                n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe):
+                n_fixed, last, field_last, yhat, exact, hebbian, tl, act, s_fe, ffw):
     """Add one outer node's inner sums to the moments P, Ps, Hl, Zs and PP (arrays of the
     `QuadratureScratch`), per student: phi_k (Delta_k for exact PEPITA), psi_k, r_k and
-    sum_j q_j d_j phi_k at every inner node."""
+    sum_j q_j d_j phi_k at every inner node.  ffw: Forward-Forward's (on, b_c, b_c' dG, b_m,
+    b_m' dG~, lambda~) (module docstring)."""
+    ff, bc, bcd, bm, bmd, lt = ffw
     for k in range(K):                   # per student, scalar sums over the inner nodes
         uk, gk, gpk, qk, fk = u[k], gv[k], gp[k], q[k], f[k]
         s_we = s_weu = s_psi = s_r = s_z = 0.0
+        hk = gk * gpk                            # Forward-Forward's h = g g' and h'
+        dhk = gpk * gpk + gk * _g2(act, uk, gpk)
         for r in range(m_last):
             w, e, S = wr[r], er[r], Sr[r]
-            if exact:
+            if ff:
+                gt_r = gt[k * m_last + r]
+                gpt_r = gpt[k * m_last + r]
+                ht = gt_r * gpt_r
+                dht = gpt_r * gpt_r + gt_r * _g2(act, lt[k * m_last + r], gpt_r)
+                ph = 2.0 * (bc * hk + bm[r] * ht)
+                psi = -2.0 * bm[r] * ht * e
+                r_k = e * gk
+                zk = 2.0 * (bcd * hk + bc * dhk * qk + (bmd[r] * ht + bm[r] * dht * qk) * (1.0 - S))
+            elif exact:
                 gt_r = gt[k * m_last + r]
                 gpt_r = gpt[k * m_last + r]
                 ph = gk - gt_r
