@@ -64,9 +64,6 @@ def parse(argv):
     check_run_arguments(args, realise_init=True)
     if args.also and not args.ode:
         raise UsageError("--also draws further ODE lines; it cannot go with --no-ode")
-    if args.sampler == "overlaps" and args.mirror_eta:
-        raise UsageError("--mirror-eta: the overlaps sampler does not take weight mirroring yet; "
-                         "use --sampler weights")
     if args.sampler == "overlaps" and args.n_test:
         raise UsageError("--n-test: a held-out test set needs the weights, which --sampler "
                          "overlaps does not keep")

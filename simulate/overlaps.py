@@ -53,10 +53,14 @@ from odes.gaussian.vecmath import padded
 from odes.rules import (ACTIVATION, EXACT, FE_TERMS, FEEDBACK, FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FF,
                         FF_THETA, HEBBIAN, TIME_LOCAL, TRAIN_V)
 
+from odes.activations import g as g_scalar
+
 from .kernel import (DIVERGED, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_FF_CLEAN_POSITIVE,
-                     P_FF_THETA, P_SIGMA, blank_records, error_signals, modulated_field)
+                     P_FF_THETA, P_FROZEN, P_MIRROR_BATCH, P_MIRROR_DECAY, P_MIRROR_ETA,
+                     P_MIRROR_FIXED, P_MIRROR_S, P_SIGMA, blank_records, error_signals,
+                     modulated_field)
 from .rng import (chi_square_candidate, chi_square_constants, chi_square_with, fill_normal,
-                  fill_uniform)
+                  fill_uniform, normal)
 
 #: a pivot of the factorisation below this fraction of its diagonal entry is zero (S singular)
 ZERO_PIVOT = 1e-12
@@ -104,6 +108,79 @@ def factor(S, L, inv, used, lost, start=0, G=-1):
         for j in range(i + 1, r):
             for g in range(G):
                 L[i, j, g] = 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def mirror_chain(S, L, inv, used, lost, v, K, M, D, act, par, rng, status, zb, ub, yb, A, G):
+    """One weight-mirroring step (theory.md 11.2, `simulate.kernel.mirror_step`) of every live
+    lane, through the overlaps: B noise inputs xi_b = s x_b.  Their fields u_b = L z_b on the rows
+    of V (refactorised first from F's row: F and the students may have moved) give yhat_b and the F rows' changes; the
+    Gram matrix of the x_b is z_b . z_b' plus the part orthogonal to the rows, a B x B Wishart
+    matrix with D - rank S degrees of freedom, drawn by Bartlett's construction (A A^T, A lower
+    triangular, A_ii^2 ~ chi^2(D - rank - i), A_ij ~ N(0, 1) below).  Then, with c =
+    eta_M s/(D B) and shrink = 1 - eta_M kappa_M/D,
+
+        a_k   <- rho (shrink a_k + c sum_b yhat_b lambda_kb)      (p_m likewise with nu_mb)
+        phi_F <- rho^2 (shrink^2 phi_F + 2 shrink c sum_b yhat_b zeta_b
+                        + c^2 sum_bb' yhat_b yhat_b' x_b . x_b')
+
+    with rho = 1, or with the fixed norm the rescaling to the old phi_F.  Scratch: zb, ub (B x r),
+    yb (B), A (B x B)."""
+    r = S.shape[0]
+    oF, s0 = M, r - K
+    eta_m, s, B = par[P_MIRROR_ETA], par[P_MIRROR_S], int(par[P_MIRROR_BATCH])
+    shrink = 1.0 - eta_m * par[P_MIRROR_DECAY] / D
+    c = eta_m * s / (D * B)
+    factor(S, L, inv, used, lost, oF, G)
+    for g in range(G):
+        if status[g] != OK or lost[g] != 0.0:
+            continue
+        rank = 0
+        for j in range(r):
+            rank += used[j, g] != 0.0
+        for bb in range(B):
+            for j in range(r):
+                zb[bb, j] = normal(rng[g]) if used[j, g] != 0.0 else 0.0
+            for i in range(r):
+                acc = 0.0
+                for j in range(i + 1):
+                    acc += L[i, j, g] * zb[bb, j]
+                ub[bb, i] = acc
+            yh = 0.0
+            for k in range(K):
+                yh += v[g, k] * g_scalar(act, s * ub[bb, s0 + k])
+            yb[bb] = yh
+        for i in range(B):                       # Bartlett's factor of the orthogonal part
+            for j in range(i):
+                A[i, j] = normal(rng[g])
+            dof = D - rank - i
+            d_c, c_c = chi_square_constants(dof)
+            A[i, i] = math.sqrt(chi_square_with(rng[g], dof, d_c, c_c))
+        cross = 0.0                              # sum_bb' yhat_b yhat_b' x_b . x_b'
+        for i in range(B):
+            for j in range(B):
+                xx = 0.0
+                for t in range(r):
+                    xx += zb[i, t] * zb[j, t]
+                for t in range(min(i, j) + 1):
+                    xx += A[i, t] * A[j, t]
+                cross += yb[i] * yb[j] * xx
+        phi = S[oF, oF, g]
+        drift = 0.0
+        for bb in range(B):
+            drift += yb[bb] * ub[bb, oF]
+        phi_new = shrink * shrink * phi + 2.0 * shrink * c * drift + c * c * cross
+        rho = math.sqrt(phi / phi_new) if par[P_MIRROR_FIXED] != 0.0 else 1.0
+        for i in range(r):
+            if i == oF:
+                continue
+            acc = 0.0
+            for bb in range(B):
+                acc += yb[bb] * ub[bb, i]
+            q = rho * (shrink * S[i, oF, g] + c * acc)
+            S[i, oF, g] = q
+            S[oF, i, g] = q
+        S[oF, oF, g] = rho * rho * phi_new
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -159,9 +236,21 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, st
     live = 0
     for g in range(G):
         live += status[g] == OK
+    mirroring = par.size > P_MIRROR_ETA and par[P_MIRROR_ETA] != 0.0
+    learning = not (par.size > P_FROZEN and par[P_FROZEN] != 0.0)
+    B = int(par[P_MIRROR_BATCH]) if mirroring else 0
+    zb, ub, yb, Am = np.zeros((B, r)), np.zeros((B, r)), np.zeros(B), np.zeros((B, B))
+    moved = oF if mirroring else s0              # the first row a step changes
     factor(S, L, inv, used, lost, 0, G)             # the teacher's rows, once: they do not change
+    while step < stop and live > 0 and not learning:    # pre-mirroring: mirroring alone
+        mirror_chain(S, L, inv, used, lost, v, K, M, D, act, par, rng, status, zb, ub, yb, Am, G)
+        step += 1
+        for g in range(G):
+            if status[g] == OK and lost[g] != 0.0:
+                status[g], at[g] = NOT_PSD, step
+                live -= 1
     while step < stop and live > 0:
-        factor(S, L, inv, used, lost, s0, G)
+        factor(S, L, inv, used, lost, moved, G)
         for g in range(G):                       # the random numbers of the step, lane by lane
             if status[g] != OK:
                 xx[g], noise[g] = D, 0.0
@@ -281,6 +370,9 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, st
             if not math.isfinite(e[g]) or ((step & 63) == 0 and too_large(S, v, K, g, blowup)):
                 status[g], at[g] = DIVERGED, step
                 live -= 1
+        if mirroring:
+            mirror_chain(S, L, inv, used, lost, v, K, M, D, act, par, rng, status, zb, ub, yb, Am,
+                         G)
     return step
 
 
@@ -295,8 +387,9 @@ def too_large(S, v, K, g, blowup):
 
 
 @njit(cache=True, nogil=True)
-def record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out, g):
-    """Store lane g's Q, R, v and feedback vector (a, or b) at record index r."""
+def record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out, g, p_out, phi_out):
+    """Store lane g's Q, R, v and feedback vector (a, or b) at record index r, and for adaptive
+    feedback p and phi_F (which weight mirroring moves)."""
     s0 = S.shape[0] - K
     for k in range(K):
         for l in range(K):
@@ -310,11 +403,15 @@ def record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out, g):
             f_out[g, r, k] = b[g, k]
         else:
             f_out[g, r, k] = np.nan
+    if fb == FEEDBACK_ADAPTIVE:
+        for m in range(M):
+            p_out[g, r, m] = S[m, M, g]
+        phi_out[g, r] = S[M, M, g]
 
 
 @njit(cache=True, nogil=True)
 def advance(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, status, at, step, stop,
-            rec_steps, r, Q_out, R_out, v_out, f_out):
+            rec_steps, r, Q_out, R_out, v_out, f_out, p_out, phi_out):
     """Run a group's chain from step counter `step` up to `stop`, recording every lane still
     going at every rec_steps[r'] in [step, stop] with r' >= r, as `simulate.kernel.advance` does
     for the weights.  Returns (step, r); a lane that stops (status DIVERGED or NOT_PSD, at[g]
@@ -326,7 +423,7 @@ def advance(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, status
         while r < n_rec and rec_steps[r] == step:
             for g in range(G):
                 if status[g] == OK:
-                    record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out, g)
+                    record(r, S, v, b, K, M, fb, Q_out, R_out, v_out, f_out, g, p_out, phi_out)
             r += 1
         live = 0
         for g in range(G):
@@ -346,6 +443,8 @@ def advance(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, status
                 status[g], at[g] = DIVERGED, step
             if status[g] != OK and before[g] == OK:
                 blank_records(r, Q_out[g], R_out[g], v_out[g], f_out[g], v_out[g, :0, 0])
+                p_out[g, r:] = np.nan
+                phi_out[g, r:] = np.nan
     return step, r
 
 

@@ -216,7 +216,7 @@ class _SeedRun:
         """Rough cost of a step in nanoseconds (chunk size and progress-bar decision): with
         mirroring, B more passes of K + 3 rows and a fold."""
         extra = 0
-        if self.par.size > kernel.P_MIRROR_ETA and self.par[kernel.P_MIRROR_ETA]:
+        if self.par.size > kernel.P_MIRROR_ETA and self.par[kernel.P_MIRROR_ETA] != 0.0:
             extra = self.par[kernel.P_MIRROR_BATCH] * (self.K + 3) + self.K + 2
         return _NS_PER_MAC * (self.K + self.M + 2 + extra) * self.D
 
@@ -254,7 +254,7 @@ class _OverlapGroup:
     overlap matrices S (r x r x lanes), v, generators and output arrays, advanced in chunks; the
     interface of `_SeedRun`, with `lanes` the per-seed records."""
 
-    def __init__(self, seeds, starts, rule, steps, flags, par, D):
+    def __init__(self, seeds, starts, rule, steps, flags, par, D, pre_steps=0):
         G = self.n_seeds = len(seeds)
         self.seeds, self.steps, self.D = list(seeds), steps, D
         self.S = np.ascontiguousarray(np.stack([np.array(s[0], float) for s in starts], axis=-1))
@@ -267,7 +267,12 @@ class _OverlapGroup:
         n, K, M = steps.size, self.K, self.M
         self.Q, self.R = np.zeros((G, n, K, K)), np.zeros((G, n, K, M))
         self.v_rec, self.f_rec = np.zeros((G, n, K)), np.zeros((G, n, K))
+        self.p_rec, self.phi_rec = np.zeros((G, n, M)), np.zeros((G, n))
         self.flags, self.par = flags, par
+        self.pre_left = int(pre_steps)           # pre-mirroring's steps, as in _SeedRun
+        if self.pre_left:
+            self.par_frozen = par.copy()
+            self.par_frozen[kernel.P_FROZEN] = 1.0
         self.normals = np.zeros((G, overlaps.N_BUFFER + 1))
         self.normals[:, -1] = overlaps.N_BUFFER         # empty: drawn at the first step
         self.uniforms = np.zeros((G, overlaps.N_BUFFER))
@@ -276,7 +281,8 @@ class _OverlapGroup:
 
     @property
     def done(self):
-        return bool((self.status != kernel.OK).all()) or self.r >= self.steps.size
+        return bool((self.status != kernel.OK).all()) or (self.r >= self.steps.size
+                                                          and not self.pre_left)
 
     @property
     def ns_per_step(self):
@@ -289,18 +295,29 @@ class _OverlapGroup:
         return np.where(self.status == kernel.OK, self.step, self.at)
 
     def advance(self, n_steps):
-        """Run up to n_steps more steps; returns the number done, summed over the lanes."""
+        """Run up to n_steps more steps (pre-mirroring first); returns the number done, summed
+        over the lanes."""
+        if self.pre_left:
+            n = min(n_steps, self.pre_left)
+            no_records = np.zeros(0, np.int64)
+            overlaps.advance(self.S, self.v, self.v_star, self.b, self.K, self.M, self.D,
+                             self.flags, self.par_frozen, self.rng, self.normals, self.uniforms,
+                             self.status, self.at, 0, n, no_records, 0, self.Q, self.R, self.v_rec,
+                             self.f_rec, self.p_rec, self.phi_rec)
+            self.at[:] = 0                     # a lane lost in pre-mirroring stopped at step 0
+            self.pre_left -= n
+            return n * self.n_seeds
         stop = min(self.step + n_steps, int(self.steps[-1]))
         before = self.lane_steps().sum()
         self.step, self.r = overlaps.advance(
             self.S, self.v, self.v_star, self.b, self.K, self.M, self.D, self.flags, self.par,
             self.rng, self.normals, self.uniforms, self.status, self.at, self.step, stop,
-            self.steps, self.r, self.Q, self.R, self.v_rec, self.f_rec)
+            self.steps, self.r, self.Q, self.R, self.v_rec, self.f_rec, self.p_rec, self.phi_rec)
         return int(self.lane_steps().sum() - before)
 
     def skipped(self):
         """The steps its stopped lanes will not take (for the progress bar)."""
-        return int((int(self.steps[-1]) - self.lane_steps()).sum())
+        return int((int(self.steps[-1]) + self.pre_left - self.lane_steps()).sum())
 
     @property
     def lanes(self):
@@ -308,6 +325,7 @@ class _OverlapGroup:
         steps = self.lane_steps()
         return [SimpleNamespace(seed=s, status=int(self.status[g]), step=int(steps[g]),
                                 Q=self.Q[g], R=self.R[g], v_rec=self.v_rec[g], f_rec=self.f_rec[g],
+                                p_rec=self.p_rec[g], phi_rec=self.phi_rec[g],
                                 test=np.zeros(self.steps.size), initial=self.initial[g],
                                 v_star=self.v_star[g])
                 for g, s in enumerate(self.seeds)]
@@ -500,7 +518,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
         every learning step, mirror_batch noise inputs of std mirror_noise per entry pass
         through the network and move F (the simulation's ``p`` and ``phi_F`` then have a time
         axis); pre_mirror * D mirroring steps alone come before learning starts, whose first
-        record (t = 0) is after them.  The weights sampler only, so far.
+        record (t = 0) is after them.  Both samplers.
     ff_theta, ff_positive
         Forward-Forward's threshold and positive pass, for the rule 'ff' (as in
         `odes.integrate`).
@@ -538,9 +556,6 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                             mirror_batch=mirror_batch, mirror_decay=mirror_decay,
                             mirror_fixed_norm=mirror_fixed_norm, pre_mirror=pre_mirror)
     ff = ff_options(rule, ff_theta, ff_positive)
-    if mirror.on and sampler != "weights":
-        raise ValueError("weight mirroring: the overlaps sampler does not take it yet; use "
-                         "sampler='weights'")
     K, M, D, jobs = int(K), int(M), int(D), int(jobs)
     seeds = seed_list(seeds, seed)
     if sampler == "weights":
@@ -577,7 +592,8 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
             starts = [(overlaps.overlaps_of(w, rule.uses_F), w.v, w.v_star, w.b)
                       for w in _initial_weights(weights, seeds, K, M, D)]
         size = min(overlaps.GROUP, -(-len(seeds) // jobs))      # lanes per group
-        runs = [_OverlapGroup(seeds[i:i + size], starts[i:i + size], rule, steps, flags, par, D)
+        runs = [_OverlapGroup(seeds[i:i + size], starts[i:i + size], rule, steps, flags, par, D,
+                              int(round(mirror.pre * D)))
                 for i in range(0, len(seeds), size)]
     _advance_all(runs, jobs, progress, desc=f"{rule.name} D={D}" + (" overlaps" if sampler == "overlaps" else ""))
 
