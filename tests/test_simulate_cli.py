@@ -80,7 +80,7 @@ def test_cli_init_realises_the_state_for_every_seed(tmp_path):
     ["--init", "missing.json"], ["--rule", "pepita", "--also", "pepita"], ["--also", "fa"],
     ["--weight-decay", "-1"], ["--weight-decay", "inf"], ["--mirror-eta", "0.5"],
     ["--rule", "pepita", "--mirror-batch", "0"], ["--rule", "pepita", "--mirror-eta", "-1"],
-    ["--rule", "pepita", "--mirror-eta", "0.5", "--sampler", "overlaps"]])
+    ["--rule", "pepita", "--ff-theta", "1"], ["--rule", "ff", "--ff-positive", "both"]])
 def test_cli_bad_input(tmp_path, bad):
     args = {"--rule": "bp", "--eta": "0.5", "--t-max": "1", "--D": "50"}
     for flag, value in zip(bad[::2], bad[1::2]):
