@@ -24,14 +24,19 @@ def gp(z, activation="erf"):
     return g_prime_numpy(activation, z)
 
 
-def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0, activation="erf"):
+def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0, activation="erf",
+                mirror=None):
     """n SGD steps of theory.md Appendix B written out with NumPy, drawing the same numbers as the
     kernel (D inputs, then the label noise from the single-draw stream when sigma > 0); with
-    weight decay (theory.md 8.1) the update is added to (1 - kappa/D) times the old weights."""
+    weight decay (theory.md 8.1) the update is added to (1 - kappa/D) times the old weights.  With
+    mirror = (eta_M, s, B, kappa_M, fixed norm) each step is followed by a mirroring step
+    (theory.md 11.2): B more inputs of D numbers; returns F too."""
     r = odes.get_rule(rule)
     g_ = lambda z: g(z, activation)
     gp_ = lambda z: gp(z, activation)
     W, v = w.W.copy(), w.v.copy()
+    w = odes.Weights(**{**vars(w), "F": w.F.copy()}) if mirror else w
+    phi0 = w.F @ w.F
     D = W.shape[1]
     sq = math.sqrt(D)
     for _ in range(n):
@@ -73,7 +78,13 @@ def numpy_steps(w, rule, eta, eta_v, sigma, train_v, state, n, kappa=0.0, activa
         W = (1 - kappa / D) * W - eta / sq * dW
         if train_v:
             v = (1 - kappa / D) * v - eta_v / D * dv
-    return W, v
+        if mirror:                       # F += (eta_M/D) <yhat(xi) xi> - (eta_M kappa_M/D) F
+            eta_m, s_m, B, kappa_m, fixed = mirror
+            xis = [s_m * rng.standard_normal(state, D) for _ in range(int(B))]
+            step = sum((v @ g_(W @ xi / sq)) * xi for xi in xis) / B
+            F = (1 - eta_m * kappa_m / D) * w.F + eta_m / D * step
+            w.F[:] = F * math.sqrt(phi0 / (F @ F)) if fixed else F
+    return (W, v, w.F) if mirror else (W, v)
 
 
 @pytest.mark.parametrize("rule", ALL_RULES)
@@ -152,6 +163,33 @@ def check_against_numpy(rule, K, M, D, n, sigma, train_v, kappa=0.0, activation=
         np.testing.assert_allclose(sim.a[0, -1], st.a, rtol=1e-10, atol=1e-12)
     # the weights moved: the comparison is not trivial
     assert np.max(np.abs(sim.Q[0, -1] - sim.Q[0, 0])) > 1e-4
+
+
+@pytest.mark.parametrize("rule", ["afa", "pepita", "ff"])
+@pytest.mark.parametrize("mirror", [(0.8, 1.3, 3, 0.5, 0.0), (2.0, 0.7, 2, 0.0, 1.0)],
+                         ids=["free-norm", "fixed-norm"])
+def test_kernel_with_mirroring_is_the_numpy_step(rule, mirror):
+    """Weight mirroring (theory.md 11.2) step by step against the NumPy transcription: 150 steps
+    (folds of the F part at 64 and 128, none at the end), then Q, R, v, a, p and phi_F to 1e-10.
+    The kernel keeps u . F as a number updated in the mirroring step; a wrong update of it
+    (the fixed norm's rescaling dropped) changes a, and so W, at once."""
+    K, M, D, n = 2, 2, 150, 150
+    w = simulate.draw_weights(K, M, D, seed=11, sigma_F=0.3 / math.sqrt(D))
+    eta, eta_v, sigma = 0.7, 0.4, 0.2
+    s_ref = rng.seed_state(data_seed_sequences(11)[0])
+    W_ref, v_ref, F_ref = numpy_steps(w, rule, eta, eta_v, sigma, True, s_ref, n, mirror=mirror)
+    keys = dict(zip(("mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay",
+                     "mirror_fixed_norm"), mirror))
+    sim = simulate.run(rule, K, M, D, eta, eta_v=eta_v, sigma=sigma, times=[0, n / D], seeds=[11],
+                       weights=w, progress=False, **{**keys, "mirror_fixed_norm": bool(mirror[4])})
+    st = odes.State.from_weights(W_ref, w.W_star, v_ref, w.v_star, F=F_ref)
+    np.testing.assert_allclose(sim.Q[0, -1], st.Q, rtol=1e-10)
+    np.testing.assert_allclose(sim.R[0, -1], st.R, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sim.v[0, -1], v_ref, rtol=1e-10)
+    np.testing.assert_allclose(sim.a[0, -1], st.a, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sim.p[0, -1], st.p, rtol=1e-10, atol=1e-12)
+    assert sim.phi_F[0, -1] == pytest.approx(st.phi_F, rel=1e-10)
+    assert abs(sim.a[0, -1] - sim.a[0, 0]).max() > 1e-3       # F and W moved
 
 
 def mean_step(w, rule, eta, eta_v, sigma, n, seed, kappa=0.0):
