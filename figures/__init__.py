@@ -33,6 +33,8 @@ Figures:
   sweep_bp_noise     a sweep example: BP's residual error over (eta, label noise sigma)
   pepita_variants    the paper's variants: PEPITA with weight decay, Hebbian, time-local
   finite_size        finite D: the predicted seed-to-seed band, O(1/D) bias and escape times
+  pepita_mirroring   weight mirroring (with and without the fixed norm, pre-mirroring) and the
+                     Forward-Forward rule beside PEPITA and PEPITA Hebbian
 """
 import importlib
 
@@ -48,6 +50,9 @@ FIGURES = {
                        "Hebbian and time-local forms; eps_g, theta_net and |a|, ODE over simulation",
     "finite_size": "finite D: the seed-to-seed band, the O(1/D) bias and the plateau-escape "
                    "times predicted against the overlap chain; the cost of a seed against D",
+    "pepita_mirroring": "weight mirroring of PEPITA's feedback (fixed and free norm, "
+                        "pre-mirroring) and Forward-Forward beside PEPITA and PEPITA Hebbian; "
+                        "eps_g, theta_net, |a|, |F|^2, ODE over simulation",
     "sweep_bp_noise": "a sweep example (python -m sweep): BP's residual error over the learning "
                       "rate and the label noise, ODE over simulation",
 }

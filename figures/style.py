@@ -29,7 +29,8 @@ OUTPUT_DIR = Path("runs") / "figures"
 SMALL_ENV = "TSODE_SMALL"
 
 RULE_LABELS = {"bp": "BP", "fa": "FA", "afa": "AFA", "pepita-lin": "PEPITA-linearised",
-               "pepita": "PEPITA", "pepita-hebbian": "PEPITA Hebbian", "pepita-tl": "PEPITA time-local"}
+               "pepita": "PEPITA", "pepita-hebbian": "PEPITA Hebbian", "pepita-tl": "PEPITA time-local",
+               "ff": "Forward-Forward"}
 
 #: colours of the alignment angles (distinct from the rule colours where they share a panel)
 ANGLE_COLOURS = {"v_vstar": "#1b4f8a", "v_deg": "#c0392b", "a_v": "#2e8b57", "b_v": "#2e8b57",

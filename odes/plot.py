@@ -8,7 +8,8 @@ import numpy as np
 
 #: one colour per rule, kept across all figures of the project
 RULE_COLOURS = {"bp": "#1f77b4", "fa": "#2ca02c", "afa": "#ff7f0e", "pepita-lin": "#9467bd",
-                "pepita": "#d62728", "pepita-hebbian": "#8c564b", "pepita-tl": "#e377c2"}
+                "pepita": "#d62728", "pepita-hebbian": "#8c564b", "pepita-tl": "#e377c2",
+                "ff": "#17becf"}
 
 ANGLE_LABELS = {"v_vstar": r"$\theta(v, v^*)$", "v_deg": r"$\theta(v, v_{\rm deg})$",
                 "a_v": r"$\theta(a, v)$", "b_v": r"$\theta(b, v)$", "net": r"$\theta_{\rm net}$"}

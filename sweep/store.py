@@ -47,7 +47,7 @@ def variable_dims(name):
         return ()
     base = name.split("_")[0]
     return {"Q": ("t", "k", "l"), "R": ("t", "k", "m"), "v": ("t", "k"), "a": ("t", "k"),
-            "b": ("t", "k")}.get(base, ("t",))
+            "b": ("t", "k"), "p": ("t", "m")}.get(base, ("t",))
 
 
 class Store:

@@ -25,7 +25,20 @@ def _run_kwargs(p):
         sigma_F = float(np.sqrt(p["phi_F"] / p["D"]))
     return dict(eta_v=p["eta_v"], sigma=p["sigma"], train_v=p["train_v"], sigma_F=sigma_F,
                 init=p["init"], v_star=p["v_star"], weight_decay=p["weight_decay"],
-                activation=p["activation"])
+                activation=p["activation"], **_mirror_kwargs(p))
+
+
+def _mirror_kwargs(p):
+    """Weight mirroring's and Forward-Forward's keywords of a grid point (absent keys: defaults)."""
+    keys = ("mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay", "mirror_fixed_norm",
+            "pre_mirror", "ff_theta", "ff_positive")
+    return {k: p[k] for k in keys if k in p}
+
+
+def _moving_F(named, obj):
+    """Add p and phi_F of a result or simulation where weight mirroring moved F."""
+    if getattr(obj, "mirrored", False):
+        named.update(p=obj.p, phi_F=obj.phi_F)
 
 
 def solver_options(p):
@@ -48,7 +61,7 @@ def _ode_seed(p, times, seed, state):
                              sigma=kw["sigma"], train_v=kw["train_v"], method=p["method"],
                              nodes=p["nodes"], **solver_options(p),
                              weight_decay=kw["weight_decay"], activation=kw["activation"],
-                             progress=False)
+                             progress=False, **_mirror_kwargs(p))
         return res, FINISHED, np.nan
     except odes.IntegrationError as err:
         res = err.result
@@ -66,6 +79,7 @@ def _ode_arrays(results, n):
         named = dict(eps_g=res.eps_g, Q=res.Q, R=res.R, v=res.v)
         if res.feedback_name:
             named[res.feedback_name] = res.f
+        _moving_F(named, res)
         named.update({f"theta_{k}": x for k, x in res.angles.items()})
         for k, x in named.items():
             if k not in out:
@@ -112,6 +126,7 @@ def _simulation_arrays(kind, p, times, seeds, state):
     out = dict(eps_g=sim.eps_g, Q=sim.Q, R=sim.R, v=sim.v)
     if sim.feedback_name:
         out[sim.feedback_name] = sim.f
+    _moving_F(out, sim)
     out.update({f"theta_{k}": x for k, x in sim.angles.items()})
     if sim.eps_test is not None:
         out["eps_test"] = sim.eps_test

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import figures  # noqa: E402
 from figures import (bp_plateau, fa_align_memorise, fig2, finite_size,  # noqa: E402
-                     pepita_f_scale, pepita_regimes, pepita_variants, sweep_bp_noise)
+                     pepita_f_scale, pepita_mirroring, pepita_regimes, pepita_variants,
+                     sweep_bp_noise)
 from figures import style  # noqa: E402
 from figures.__main__ import build_parser, destination  # noqa: E402
 from figures.common import plateau_height  # noqa: E402
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = {"fig2": fig2, "bp_plateau": bp_plateau, "fa_align_memorise": fa_align_memorise,
            "pepita_f_scale": pepita_f_scale, "pepita_regimes": pepita_regimes,
            "sweep_bp_noise": sweep_bp_noise, "pepita_variants": pepita_variants,
-           "finite_size": finite_size}
+           "finite_size": finite_size, "pepita_mirroring": pepita_mirroring}
 
 
 def run_cli(*args, cwd=ROOT):
@@ -355,6 +356,32 @@ def test_pepita_variants_data(small_data):
             assert run["sim"]["eps_g"].shape == run["ode"]["eps_g"].shape == (p["seeds"], len(d["t"]))
             # the ODE starts where the simulation does (the per-seed handoff)
             np.testing.assert_allclose(run["ode"]["eps_g"][:, 0], run["sim"]["eps_g"][:, 0], rtol=1e-12)
+
+
+def test_pepita_mirroring_data(small_data):
+    """Every curve has its simulation and its own ODE from the same start; mirroring turns F
+    toward W^T v (theta_net falls by tens of degrees where plain PEPITA's stays near 90), the
+    fixed norm holds |F|^2 in both halves while the free one lets it grow, and pre-mirroring
+    starts learning already aligned."""
+    d = small_data["pepita_mirroring"]
+    p = d["params"]
+    f = pepita_mirroring.findings(d)
+    for key, run in d["runs"].items():
+        assert set(run["ode_status"]) == {"finished"} and run["n_diverged"] == 0, key
+        assert run["sim"]["eps_g"].shape == run["ode"]["eps_g"].shape == (p["seeds"], len(d["t"]))
+        np.testing.assert_allclose(run["ode"]["eps_g"][:, 0], run["sim"]["eps_g"][:, 0], rtol=1e-12)
+    wm = {key: f[("wm", key)] for key in ("pepita", "wm1", "wm2", "free", "pre")}
+    assert abs(wm["pepita"]["net_end"] - 90) < 15
+    for key in ("wm1", "wm2", "free", "pre"):
+        assert wm[key]["net_end"] < wm["pepita"]["net_end"] - 40, key
+    for key in ("wm1", "wm2", "pre"):
+        for which in ("sim", "ode"):
+            phi = d["runs"][("wm", key)][which]["phi_F"]
+            np.testing.assert_allclose(phi, np.broadcast_to(phi[:, :1], phi.shape), rtol=1e-9)
+    assert wm["free"]["phi_end"] > 3 * wm["pepita"]["phi_end"]
+    assert wm["pre"]["net_start"] < wm["pepita"]["net_start"] - 10
+    assert {("wm", k) for k in wm} | {(phi, r) for phi in (p["phi_F"], p["phi_F_ff"])
+                                      for r in ("pepita", "pepita-hebbian", "ff")} == set(d["runs"])
 
 
 def test_finite_size_data(small_data):

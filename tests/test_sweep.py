@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import math
+
 import numpy as np
 import pytest
 
@@ -148,6 +150,24 @@ def test_test_error_and_activation_reach_the_runs(tmp_path):
                            activation=act)
         np.testing.assert_array_equal(ds.eps_test.sel(activation=act).values, sim.eps_test)
         np.testing.assert_array_equal(ds.eps_g.sel(activation=act).values, sim.eps_g)
+
+
+def test_mirroring_reaches_the_runs(tmp_path):
+    """The weight-mirroring keys reach both halves of a compare sweep (mirror_eta a grid axis):
+    its eps_g, p and phi_F (which F's moving gives a time axis; NaN where F is fixed) equal a
+    direct simulate.compare, and the ODE line its own."""
+    spec = dict(kind="compare", rule="pepita-lin", D=100, eta=0.1, t_max=2.0, seeds=2, phi_F=0.5,
+                mirror_batch=2, mirror_decay=0.5, grid=dict(mirror_eta=[0.0, 0.5]))
+    ds = sweep.run(spec, tmp_path / "s", jobs=1, progress=False)
+    cmp = simulate.compare("pepita-lin", 2, 2, 100, 0.1, times=ds.t.values, seeds=2, jobs=1,
+                           sigma_F=math.sqrt(0.5 / 100), mirror_eta=0.5, mirror_batch=2,
+                           mirror_decay=0.5, progress=False)
+    at = ds.sel(mirror_eta=0.5)
+    np.testing.assert_array_equal(at.eps_g.values, cmp.sim.eps_g)
+    np.testing.assert_array_equal(at.phi_F.values, cmp.sim.phi_F)
+    np.testing.assert_array_equal(at.p.values, cmp.sim.p)
+    np.testing.assert_allclose(at.eps_g_ode.values, cmp.get("eps_g", "ode"), rtol=1e-12)
+    assert np.isnan(ds.phi_F.sel(mirror_eta=0.0).values).all()
 
 
 def test_blocking_and_seed_numbers_do_not_change_the_numbers(tmp_path, sim_ref):
@@ -306,6 +326,10 @@ BAD = [
     (dict(train_v="yes"), "train_v: expected true or false"),
     (dict(kind="ode", n_test=100), "n_test: the Monte-Carlo test error is for simulations"),
     (dict(grid=dict(eta=[0.1], D=[100, 200])), "D: given both as a value and under [grid]"),
+    (dict(rule="fa", mirror_eta=0.5), "mirror_eta: weight mirroring needs a rule with F"),
+    (dict(mirror_batch=0), "mirror_batch must be an integer >= 1"),
+    (dict(mirror_fixed_norm="yes"), "mirror_fixed_norm: expected true or false"),
+    (dict(ff_theta=1.0), "ff_theta and ff_positive are options of the rule ff"),
 ]
 
 

@@ -37,6 +37,7 @@ from numba import njit
 
 from ..activations import ERF, LINEAR, activation_code
 from ..gaussian.second_moment import i2_pair
+from ..rules import RULES
 from .fields import offsets
 from .parameters import (ACTIVATION, MIRROR_BATCH, MIRROR_DECAY, MIRROR_ETA, MIRROR_FIXED,
                          MIRROR_S2, N_PAR, PHI_F)
@@ -166,8 +167,8 @@ def mirroring(rule=None, *, mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1, mi
     if out.pre > 0 and not out.on:
         raise ValueError(f"pre_mirror = {pre_mirror:g} needs mirror_eta > 0")
     if rule is not None and not rule.uses_F and out != Mirroring():
-        raise ValueError(f"weight mirroring needs a rule with F (afa, pepita-lin, pepita, "
-                         f"pepita-hebbian, pepita-tl); {rule.name} has none")
+        with_F = ", ".join(name for name, r in RULES.items() if r.uses_F)
+        raise ValueError(f"weight mirroring needs a rule with F ({with_F}); {rule.name} has none")
     return out
 
 
