@@ -21,7 +21,7 @@ import numpy as np
 
 from .observables import eps_g as _eps_g
 from .rhs import evaluate, kernel_args, layout, mirroring, unpack, unpack_mirrored
-from .rules import FEEDBACK_ADAPTIVE, ff_options, get_rule
+from .rules import FEEDBACK_ADAPTIVE, FF_POSITIVE, ff_options, get_rule
 from .state import State, StateError
 
 class FixedPointError(RuntimeError):
@@ -339,7 +339,10 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
                                   eta_v=float(eta if eta_v is None else eta_v), sigma=float(sigma),
                                   train_v=bool(train_v), weight_decay=float(weight_decay),
                                   activation=activation,
-                                  **(mirror.keywords() if mirror.on else {})))
+                                  **({k: x for k, x in mirror.keywords().items()
+                                      if k != "pre_mirror"} if mirror.on else {}),
+                                  **(dict(ff_theta=ff[0], ff_positive=FF_POSITIVE[int(ff[1])])
+                                     if ff is not None else {})))
 
 
 def _options(rule, kw):

@@ -452,7 +452,8 @@ def advance(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, status
 def one_step_samples(S0, v0, v_star, b, K, M, D, flags, par, rng, n, out):
     """n independent single steps of the chain from (S0, v0) (rows w*, [sqrt(D) F,] w), one
     lane: out[i] = D times the change of (Q.ravel(), R.ravel(), v, a) of step i (a: 0 without
-    F).  For the tests of one step's law against the weights kernel and of the noise matrix B of
+    F), and of (p, phi_F) too if out has the room for them (weight mirroring moves them).  For the
+    tests of one step's law against the weights kernel and of the noise matrix B of
     `odes.fluctuations` (D times these changes are the increments G of theory.md 10.2)."""
     r = S0.shape[0]
     s0 = r - K
@@ -483,6 +484,11 @@ def one_step_samples(S0, v0, v_star, b, K, M, D, flags, par, rng, n, out):
         for k in range(K):
             out[i, o] = D * (S[s0 + k, M, 0] - S0[s0 + k, M]) if r > K + M else 0.0
             o += 1
+        if out.shape[1] > o and r > K + M:
+            for m in range(M):
+                out[i, o] = D * (S[m, M, 0] - S0[m, M])
+                o += 1
+            out[i, o] = D * (S[M, M, 0] - S0[M, M])
 
 
 def overlaps_of(weights, uses_F):

@@ -20,7 +20,7 @@ from odes.fixed_points import _Flow
 from odes.finite_d import Increments
 from odes.gaussian.expectations import default_nodes
 from odes.rules import codes, get_rule
-from simulate import overlaps
+from simulate import kernel, overlaps
 from simulate.rng import seed_state
 
 Z_MAX = 4.5
@@ -36,7 +36,18 @@ CASES = [   # rule, keywords of the increments (eta = 0.5)
     ("pepita", dict(sigma=0.2)),
     ("pepita-hebbian", dict()),
     ("pepita-tl", dict()),
+    ("ff", dict(nodes=14)),            # ff's integrands converge slower: 3e-3 at 10 nodes
+    ("pepita-lin", dict(mirror=dict(mirror_eta=0.8, mirror_batch=2, mirror_decay=0.5,
+                                    mirror_noise=1.3))),
+    ("pepita", dict(mirror=dict(mirror_eta=0.8, mirror_fixed_norm=True))),
 ]
+
+
+def _split(kw):
+    """(the keywords of the increments and the ODE, the Mirroring) of a case."""
+    kw = {k: x for k, x in kw.items() if k != "nodes"}
+    mirror = odes.mirroring(**kw.pop("mirror", {}))
+    return kw, mirror
 
 
 def _state(rule, seed=1):
@@ -49,8 +60,15 @@ def _state(rule, seed=1):
 def _accurate(st, rule, kw):
     """Increments with the right-hand sides' quadrature (`default_nodes`), more accurate than
     the default, for the comparisons below at their resolution."""
-    fields = Increments(st, rule, 0.5, **kw).fields
-    return Increments(st, rule, 0.5, nodes=default_nodes(fields), **kw)
+    nodes = kw.get("nodes")
+    kw, mirror = _split(kw)
+    fields = Increments(st, rule, 0.5, mirror=mirror, **kw).fields
+    return Increments(st, rule, 0.5, nodes=nodes or default_nodes(fields), mirror=mirror, **kw)
+
+
+def _moving(st, kw):
+    """p and phi_F for `Increments.moments` where mirroring moves them."""
+    return dict(p=st.p, phi_F=st.phi_F) if "mirror" in kw else {}
 
 
 @pytest.mark.parametrize("case", CASES + [("bp", dict(activation="relu"))],
@@ -66,9 +84,10 @@ def test_drift_is_the_ode_right_hand_side(case):
     st = _state(rule)
     inc = _accurate(st, rule, kw)
     flow = _Flow(st, inc.rule, 0.5, kw.get("eta_v"), kw.get("sigma", 0.0), kw.get("train_v", True),
-                 weight_decay=kw.get("weight_decay", 0.0), activation=kw.get("activation", "erf"))
+                 weight_decay=kw.get("weight_decay", 0.0), activation=kw.get("activation", "erf"),
+                 mirror=_split(kw)[1])
     expected = flow.f(flow.y0)[flow.idx]
-    f, B = inc.moments(st.Q, st.R, st.v, st.a)
+    f, B = inc.moments(st.Q, st.R, st.v, st.a, **_moving(st, kw))
     tol = 1e-2 if kw.get("activation") == "relu" else 2e-4
     assert np.abs(f - expected).max() <= tol * np.abs(expected).max(), (f, expected)
     assert np.allclose(B, B.T) and np.linalg.eigvalsh(B).min() > -1e-10 * np.abs(B).max()
@@ -80,11 +99,17 @@ def _chain_samples(st, rule, eta, kw, D, n, seed=2):
     K, M = st.K, st.M
     train_v = kw.get("train_v", True)
     flags = codes(rule, train_v, kw.get("activation", "erf"))
-    par = np.array([eta, kw.get("eta_v", eta), kw.get("sigma", 0.0), odes.divergence.BLOWUP,
-                    kw.get("weight_decay", 0.0)])
+    par = np.zeros(kernel.N_PAR)
+    par[:5] = (eta, kw.get("eta_v", eta), kw.get("sigma", 0.0), odes.divergence.BLOWUP,
+               kw.get("weight_decay", 0.0))
+    par[kernel.P_FF_THETA] = odes.rules.FF_THETA
+    mirror = _split(kw)[1]
+    if mirror.on:
+        par[kernel.P_MIRROR_ETA:kernel.P_FROZEN] = (mirror.eta, mirror.noise, mirror.batch,
+                                                    mirror.decay, float(mirror.fixed_norm))
     S0 = overlaps.overlaps_of_state(st, rule.uses_F)
     b = st.b if st.b is not None else np.zeros(K)
-    out = np.empty((n, K * K + K * M + 2 * K))
+    out = np.empty((n, K * K + K * M + 2 * K + (M + 1 if mirror.on else 0)))
     overlaps.one_step_samples(S0, st.v.astype(float), st.v_star.astype(float), b.astype(float),
                               K, M, D, flags, par, seed_state(seed), n, out)
     cols = [k * K + l for k in range(K) for l in range(k, K)]
@@ -93,6 +118,8 @@ def _chain_samples(st, rule, eta, kw, D, n, seed=2):
         cols += [K * K + K * M + k for k in range(K)]
     if rule.feedback_name == "a":
         cols += [K * K + K * M + K + k for k in range(K)]
+    if mirror.on:                       # p, and phi_F unless its norm is held
+        cols += [K * K + K * M + 2 * K + m for m in range(M + (0 if mirror.fixed_norm else 1))]
     return out[:, cols]
 
 
@@ -104,11 +131,18 @@ def test_noise_matrix_matches_one_step_monte_carlo(case):
     decay moves the chain deterministically by -2 kappa Q / D per step, which B does not see.
     Caught: B scaled by 1.1 (every case fails, B[Q00, Q00] at z from -14 to -62), eta^2 phi phi
     dropped from G_Q (every case), psi dropped from G_a (the four rules with psi), the
-    time-local shift of h~ dropped (pepita-tl)."""
+    time-local shift of h~ dropped (pepita-tl).
+
+    Forward-Forward's small entries converge slowly in the nodes (B[Q00, Q00], 6 % of B's largest:
+    0.00470, 0.00512, 0.00574, 0.00587, 0.00592 at 8, 10, 14, 16, 18 nodes, against 0.00601 +-
+    0.00002 from the chain; the largest entry 0.08997 to 0.09000): for it the bound adds 0.5 % of
+    B's largest entry, the documented accuracy of B (`Increments`).  With mirroring, the
+    mirroring steps' noise is added to B; their increments of p and phi_F are compared too."""
     rule, kw = case
     st = _state(rule)
     inc = _accurate(st, rule, kw)
-    f, B = inc.moments(st.Q, st.R, st.v, st.a)
+    f, B = inc.moments(st.Q, st.R, st.v, st.a, **_moving(st, kw))
+    quad = 5e-3 * np.abs(B).max() if rule == "ff" else 0.0
     X = _chain_samples(st, rule, 0.5, kw, 10**6, 200_000)
     n = len(X)
     mean = X.mean(axis=0)
@@ -122,9 +156,11 @@ def test_noise_matrix_matches_one_step_monte_carlo(case):
             if j < i:
                 continue
             prod = Xc[:, i] * Xc[:, j]
-            z = (prod.mean() - B[i, j]) / (prod.std(ddof=1) / math.sqrt(n))
+            se = prod.std(ddof=1) / math.sqrt(n)
+            z = (prod.mean() - B[i, j]) / se
             worst = max(worst, abs(z))
-            assert abs(z) <= Z_MAX, f"{rule} B[{inc.names[i]}, {inc.names[j]}]: z = {z:.2f}"
+            assert abs(prod.mean() - B[i, j]) <= Z_MAX * se + quad, \
+                f"{rule} B[{inc.names[i]}, {inc.names[j]}]: z = {z:.2f}"
     assert worst > 0
 
 
@@ -209,6 +245,45 @@ def test_lna_from_a_random_start(case):
     if uses_F:
         observed["a[0]"] = sim.f[:, :, 0]
     _check_variances(observed, fl, rule, D)
+
+
+MIRROR_LNA = [  # initial, mirroring
+    ("exact", dict(mirror_eta=0.5, mirror_batch=2, mirror_decay=2.0, mirror_noise=1.3)),
+    ("random", dict(mirror_eta=0.5, mirror_fixed_norm=True)),
+]
+
+
+@pytest.mark.parametrize("initial,mirror", MIRROR_LNA, ids=["exact-free", "random-fixed"])
+def test_lna_with_weight_mirroring(initial, mirror):
+    """Weight mirroring in the finite-D theory: pepita-lin, eta = 0.5, |F|^2 = 0.5, 3000 seeds of
+    the overlap chain at D = 1000 (which draws the noise inputs of every mirroring step, theory.md
+    11.2), D times their variance of eps_g, Q_00, a_0, p_0, phi_F (free norm) and theta_net at
+    t = 1, 3, 10 (and 0 from the random start) against Sigma~, within 10 % + 3 s.e. as above.
+    The mirroring's noise enters B (`Increments`), p and phi_F are coordinates (a held phi_F is
+    static: drawn by the random start).  The O(1/D) bias is refused (not implemented).
+    Measured: within 2.1 s.e. everywhere (theta_net at t = 1 from the exact start: 669 against
+    705 predicted, -2.1 s.e.).  Caught: the mirroring steps' noise left out of B (exact start:
+    eps_g at t = 10, 0.00455 against 0.00355; random start: a_0 at t = 1, 0.501 against 0.403;
+    and B[a0, a0] in the one-step test, z = 274 and 219)."""
+    D, n, times = 1000, 3000, [0.0, 1.0, 3.0, 10.0]
+    if initial == "exact":
+        st = odes.State.random(K=2, M=2, D=D, seed=0, sigma_F=math.sqrt(0.5 / D))
+        run = dict(state=st)
+    else:                               # as test_lna_from_a_random_start: v = v* = 1, frozen
+        st = odes.State(Q=np.eye(2), R=np.zeros((2, 2)), T=np.eye(2), v=np.ones(2),
+                        v_star=np.ones(2), a=np.zeros(2), p=np.zeros(2), phi_F=0.5)
+        run = dict(init="large", v_star="ones", train_v=False, sigma_F=math.sqrt(0.5 / D))
+    fl = odes.fluctuations(st, "pepita-lin", 0.5, D, times=times, grid=100, initial=initial,
+                           train_v=run.get("train_v", True), **mirror)
+    sim = simulate.run("pepita-lin", 2, 2, D, 0.5, times=times, seeds=n, jobs=2,
+                       sampler="overlaps", progress=False, **run, **mirror)
+    observed = {"eps_g": sim.eps_g, "Q[0,0]": sim.Q[:, :, 0, 0], "a[0]": sim.f[:, :, 0],
+                "p[0]": sim.p[:, :, 0], "net": sim.angles["net"]}
+    if not mirror.get("mirror_fixed_norm"):
+        observed["phi_F"] = sim.phi_F
+    _check_variances(observed, fl, "pepita-lin", D, first=1 if initial == "exact" else 0)
+    with pytest.raises(ValueError, match="not available for weight mirroring"):
+        fl.bias("eps_g")
 
 
 def test_static_overlaps_move_the_drift_as_a_state_with_them_would():

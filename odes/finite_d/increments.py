@@ -18,6 +18,19 @@ h~_k, psi_k = -phi_k e, chi_k = e h~_k; in the Hebbian form psi_k = h~_k e and c
 in the time-local form h~_k = g(lambda_k - e a_k - eta h_k) (the weights after the Hebbian
 half-step, |x|^2/D -> 1).  Weight decay kappa adds the deterministic -2 kappa Q, -kappa (R, v, a).
 
+Forward-Forward (theory.md 11.1): h~_k = g(lambda_k - e a_k), each pass's weight b = s sigma(s (G -
+theta)) (s = +1 for the negative pass), phi_k = 2 (b_c h_k g'(lambda_k) + b_m h~_k g'(lambda~_k)),
+psi_k = -2 b_m h~_k g'(lambda~_k) e, chi_k = e h_k.
+
+Weight mirroring (theory.md 11.2) adds, after every step, an independent move of the feedback's
+coordinates (a, p and, with a free norm, phi_F, which are then coordinates too): with B noise
+inputs of fields (lambda, nu, zeta) of the same law as the input's and yhat = sum_j v_j g(s
+lambda_j), G_mirror = <g>_B plus the decay (-eta_M kappa_M (a, p, 2 phi_F)), with g_a = eta_M s
+yhat lambda, g_p = eta_M s yhat nu, g_phi = 2 eta_M s yhat zeta + eta_M^2 s^2 yhat^2 / B (and with
+the fixed norm g_a - a g_phi/(2 phi_F), g_p likewise, no phi_F): its mean adds to f, Cov[g]/B
+to B.  Its O(1/D) drift is not implemented (`first_order` leaves it out; `odes.fluctuations`
+gives no bias with mirroring).
+
 `Increments.moments` returns the drift f = E[G] (+ decay), which is the ODE's right-hand side
 (tested against `odes.rhs`, an independent implementation), and the noise matrix B = Cov[G] of the
 linear-noise approximation, both by the product quadrature of `odes.gaussian.expectations` over
@@ -33,7 +46,7 @@ from ..activations import g_numpy
 from ..fixed_points import coordinates
 from ..gaussian.expectations import hermite_rule, nodes
 from ..integrate import AccuracyWarning
-from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, get_rule
+from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_FIXED, FEEDBACK_V, ff_options, get_rule
 
 
 def g_prime_numpy(name, x):
@@ -81,10 +94,14 @@ class Increments:
     nodes : int, optional
         Quadrature nodes per field dimension (default `noise_nodes` of the number of fields; xi,
         when sigma > 0, has its own rule, `quadrature`).
+    mirror : Mirroring, optional
+        Weight mirroring (module docstring); p and phi_F then move, and `moments` takes them.
+    ff_theta, ff_positive
+        Forward-Forward's options (rule 'ff').
     """
 
     def __init__(self, state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, weight_decay=0.0,
-                 activation="erf", nodes=None):
+                 activation="erf", nodes=None, mirror=None, ff_theta=None, ff_positive=None):
         self.rule = get_rule(rule) if isinstance(rule, str) else rule
         state.check_rule(self.rule)
         self.K, self.M = state.K, state.M
@@ -97,7 +114,9 @@ class Increments:
         self.p = np.asarray(state.p, float) if F else np.zeros(self.M)
         self.phi_F = float(state.phi_F) if F else 0.0
         self.b = np.asarray(state.b, float) if state.b is not None else np.zeros(self.K)
-        self.names, _ = coordinates(self.K, self.M, self.rule, self.train_v)
+        self.mirror = mirror if mirror is not None and mirror.on else None
+        self.ff = ff_options(self.rule, ff_theta, ff_positive)
+        self.names, _ = coordinates(self.K, self.M, self.rule, self.train_v, self.mirror)
         self.dims = self.K + self.M + (1 if F else 0) + (1 if self.sigma > 0 else 0)
         self.fields = self.dims - (1 if self.sigma > 0 else 0)
         self.n_nodes = noise_nodes(self.fields) if nodes is None else int(nodes)
@@ -133,7 +152,18 @@ class Increments:
         h = g_numpy(act, lam)
         yhat = h @ v
         e = (yhat - y)[:, None]
-        if rule.exact_pepita:
+        if rule.ff:                                 # Forward-Forward (module docstring)
+            theta, clean_positive = self.ff
+            s_c = -1.0 if clean_positive else 1.0
+            lam_mod = lam - e * a
+            ht = g_numpy(act, lam_mod)
+            weight = lambda sign, good: sign / (1 + np.exp(-sign * (good - theta)))  # noqa: E731
+            b_c = weight(s_c, (h * h).sum(axis=1))[:, None]
+            b_m = weight(-s_c, (ht * ht).sum(axis=1))[:, None]
+            h_mod = ht * g_prime_numpy(act, lam_mod)
+            phi = 2 * (b_c * h * g_prime_numpy(act, lam) + b_m * h_mod)
+            psi, chi = -2 * b_m * h_mod * e, e * h
+        elif rule.exact_pepita:
             lam_mod = lam - e * a
             if rule.time_local:
                 lam_mod = lam_mod - eta * h
@@ -172,6 +202,8 @@ class Increments:
             cols += [-self.eta_v * chi[:, k] for k in range(K)]
         if self.rule.feedback == FEEDBACK_ADAPTIVE:
             cols += [-eta * (phi[:, k] * zeta + psi[:, k] * self.phi_F) for k in range(K)]
+        if self.mirror is not None:                 # the learning step does not move F
+            cols += [np.zeros(len(U))] * (M + (0 if self.mirror.fixed_norm else 1))
         return np.column_stack(cols)
 
     def decay(self, Q, R, v, a):
@@ -183,6 +215,8 @@ class Increments:
             out += list(-kappa * np.asarray(v))
         if self.rule.feedback == FEEDBACK_ADAPTIVE:
             out += list(-kappa * np.asarray(a))
+        if self.mirror is not None:                 # F's own decay is mirroring's (`_mirroring`)
+            out += [0.0] * (M + (0 if self.mirror.fixed_norm else 1))
         return np.array(out)
 
     def quadrature(self, Q, R, a):
@@ -197,16 +231,22 @@ class Increments:
         return (np.column_stack([np.repeat(U, len(x), axis=0), np.tile(x, len(w))]),
                 np.repeat(w, len(x)) * np.tile(wx, len(w)))
 
+    def _feedback(self, p, phi_F):
+        """Take the state's p and phi_F where mirroring moves them (else the constants stay)."""
+        if p is not None:
+            self.p, self.phi_F = np.asarray(p, float), float(phi_F)
+
     def _at(self, Q, R, v, a):
         """(nodes, weights, the rule's scalars there) at a state, kept for the next call at the
         same state (`moments` and `first_order` are called in turn along a trajectory)."""
-        key = (Q.tobytes(), R.tobytes(), v.tobytes(), None if a is None else a.tobytes())
+        key = (Q.tobytes(), R.tobytes(), v.tobytes(), None if a is None else a.tobytes(),
+               self.p.tobytes(), self.phi_F)
         if self._last[0] != key:
             U, w = self.quadrature(Q, R, a)
             self._last = key, (U, w, self.signals(U, v, a))
         return self._last[1]
 
-    def first_order(self, Q, R, v, a=None):
+    def first_order(self, Q, R, v, a=None, p=None, phi_F=None):
         """f_1 = lim D (E[D-step increment] - f) (theory.md 10.3): the exact chain's O(1/D) drift,
         in the physical coordinates.  From the chain's updates (theory.md 10.1) with rho = |x|^2/D,
         E[rho | u] = 1 + (|z|^2 - r)/D (|z|^2 = u^T S^+ u over the r = rank S fields) and the
@@ -224,6 +264,9 @@ class Increments:
         if self.rule.time_local:
             raise ValueError(f"{self.rule.name}: its O(1/D) drift (|x|^2/D inside g) is not "
                              f"implemented")
+        if self.mirror is not None:
+            raise ValueError("the O(1/D) drift of weight mirroring is not implemented")
+        self._feedback(p, phi_F)
         K, M, eta, kappa = self.K, self.M, self.eta, self.kappa
         Q, R, v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
         a = None if a is None else np.asarray(a, float)
@@ -250,13 +293,41 @@ class Increments:
                         + (K if self.rule.feedback == FEEDBACK_ADAPTIVE else 0))
         return np.array(out)
 
-    def moments(self, Q, R, v, a=None):
+    def moments(self, Q, R, v, a=None, p=None, phi_F=None):
         """(f, B): the drift E[G] plus weight decay (the ODE's right-hand side) and the noise
-        matrix B = Cov[G], in the physical coordinates (`names`), at the state (Q, R, v, a)."""
+        matrix B = Cov[G], in the physical coordinates (`names`), at the state (Q, R, v, a; with
+        mirroring also p and phi_F)."""
+        self._feedback(p, phi_F)
         Q, R, v = np.asarray(Q, float), np.asarray(R, float), np.asarray(v, float)
         a = None if a is None else np.asarray(a, float)
         U, w, signals = self._at(Q, R, v, a)
         G = self._assemble(U, a, *signals)
         mean = w @ G
         second = (G * w[:, None]).T @ G
-        return mean + self.decay(Q, R, v, a), second - np.outer(mean, mean)
+        f, B = mean + self.decay(Q, R, v, a), second - np.outer(mean, mean)
+        if self.mirror is not None:
+            n = len(f) - self.M - (0 if self.mirror.fixed_norm else 1) - self.K   # a's first
+            fm, Bm = self._mirroring(U, w, v, a)
+            f[n:] += fm
+            B[n:, n:] += Bm
+        return f, B
+
+    def _mirroring(self, U, w, v, a):
+        """(mean, covariance) of one mirroring step's increment of (a, p[, phi_F]) (module
+        docstring), by the same quadrature: the noise inputs' fields have the input's law."""
+        K, M, mirror = self.K, self.M, self.mirror
+        eta_m, s, B, kappa_m = mirror.eta, mirror.noise, mirror.batch, mirror.decay
+        lam, nu, zeta = U[:, :K], U[:, K:K + M], U[:, K + M]
+        yhat = g_numpy(self.activation, s * lam) @ v
+        g_a = eta_m * s * yhat[:, None] * lam
+        g_p = eta_m * s * yhat[:, None] * nu
+        g_phi = 2 * eta_m * s * yhat * zeta + (eta_m * s * yhat) ** 2 / B
+        if mirror.fixed_norm:
+            g = np.column_stack([g_a - np.outer(g_phi, a) / (2 * self.phi_F),
+                                 g_p - np.outer(g_phi, self.p) / (2 * self.phi_F)])
+            decay = np.zeros(K + M)
+        else:
+            g = np.column_stack([g_a, g_p, g_phi])
+            decay = -eta_m * kappa_m * np.concatenate([a, self.p, [2 * self.phi_F]])
+        mean = w @ g
+        return mean + decay, ((g * w[:, None]).T @ g - np.outer(mean, mean)) / B

@@ -35,7 +35,8 @@ from scipy.linalg import expm
 from ..fixed_points import _Flow
 from ..integrate import default_times, integrate
 from ..result import Result
-from ..rules import get_rule
+from ..rhs import mirroring
+from ..rules import ff_options, get_rule
 from .increments import Increments
 from .observables import Coordinates, curvature, wishart_cov
 
@@ -77,8 +78,9 @@ class Fluctuations:
     def point(self, i):
         """(z, base) of the ODE at output i: its coordinates (`coords`) and flat vector."""
         ode = self.ode
+        moving = dict(p=ode.p[i], phi_F=ode.phi_F[i]) if ode.mirrored else {}
         return self.coords.point(ode.Q[i], ode.R[i], ode.v[i], ode.f[i] if ode.f is not None
-                                  else None)
+                                  else None, **moving)
 
     def gradient(self, name, i):
         """d(observable)/d(coordinates) at output i (`odes.finite_d.observables`)."""
@@ -90,7 +92,8 @@ class Fluctuations:
         for eps_g and the angles; the coordinates are linear).  name: 'eps_g', an angle of
         `odes.angles` ('net', 'a_v', ...) or a coordinate of `names`."""
         if self.mu is None:
-            raise ValueError(f"the O(1/D) bias is not available for {self.ode.rule.name}")
+            what = "weight mirroring" if self.ode.mirrored else self.ode.rule.name
+            raise ValueError(f"the O(1/D) bias is not available for {what}")
         out = np.empty(len(self.t))
         for i in range(len(self.t)):
             z, base = self.point(i)
@@ -128,7 +131,8 @@ def _advance(S, J, B, dt):
 
 def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact", eta_v=None,
                  sigma=0.0, train_v=True, weight_decay=0.0, activation="erf", nodes=None,
-                 grid=GRID, **integrate_kw):
+                 grid=GRID, mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1, mirror_decay=0.0,
+                 mirror_fixed_norm=False, ff_theta=None, ff_positive=None, **integrate_kw):
     """The ODE from `state` and the linear-noise covariance of a seed's order parameters around
     it at dimension D (module docstring; theory.md 10.2).
 
@@ -155,6 +159,12 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
         As in `odes.integrate` (nodes: also the quadrature of B, `Increments`).
     grid : int, default 200
         Points of each spacing of the grid of J and B.
+    mirror_eta, mirror_noise, mirror_batch, mirror_decay, mirror_fixed_norm
+        Weight mirroring, as in `odes.integrate`: p and phi_F (with a held norm, p) become
+        coordinates, and the mirroring steps' noise adds to B (`Increments`).  No pre-mirroring
+        (start from the state after it), and no O(1/D) bias (its f_1 is not implemented).
+    ff_theta, ff_positive
+        Forward-Forward's options (rule 'ff').
     **integrate_kw
         Passed to `odes.integrate` (method, rtol, atol, ...).
 
@@ -174,6 +184,13 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     if not (isinstance(D, (int, np.integer)) and D >= 1):
         raise ValueError(f"D must be an integer >= 1, got {D!r}")
     rule = get_rule(rule) if isinstance(rule, str) else rule
+    if integrate_kw.get("pre_mirror"):
+        raise ValueError("pre_mirror: the finite-D theory starts where learning does; give the "
+                         "state after pre-mirroring (odes.integrate with eta = eta_v = 0)")
+    mirror = mirroring(rule, mirror_eta=mirror_eta, mirror_noise=mirror_noise,
+                       mirror_batch=mirror_batch, mirror_decay=mirror_decay,
+                       mirror_fixed_norm=mirror_fixed_norm)
+    ff = dict(ff_theta=ff_theta, ff_positive=ff_positive)
     params = dict(eta_v=eta_v, sigma=sigma, train_v=train_v, weight_decay=weight_decay,
                   activation=activation, nodes=nodes)
     if times is None:
@@ -184,23 +201,29 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     t_end = float(times[-1])
     fine = np.unique(np.concatenate([default_times(t_end, dt=t_end / (100 * grid), n=grid),
                                      np.linspace(0.0, t_end, grid), times, [0.0]]))
-    run = integrate(state, rule, eta, times=fine, **params, **integrate_kw)
+    run = integrate(state, rule, eta, times=fine, **params, **integrate_kw, **ff,
+                    **mirror.keywords())
     if run.status != "finished":
         raise RuntimeError(f"the ODE did not reach t = {t_end:g}: {run.status} {run.message}")
-    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation)
-    coords = Coordinates(flow, state, activation, static=initial == "random")
+    flow = _Flow(state, rule, eta, eta_v, sigma, train_v, nodes, weight_decay, activation, mirror,
+                 ff_options(rule, ff_theta, ff_positive))
+    coords = Coordinates(flow, state, activation, static=initial == "random", mirror=mirror)
     inc = Increments(state, rule, eta, eta_v=eta_v, sigma=sigma, train_v=train_v,
-                     weight_decay=weight_decay, activation=activation, nodes=nodes)
-    points = [coords.point(run.Q[i], run.R[i], run.v[i], run.f[i] if run.f is not None else None)
+                     weight_decay=weight_decay, activation=activation, nodes=nodes,
+                     mirror=mirror, **ff)
+    moving = [dict(p=run.p[i], phi_F=run.phi_F[i]) if run.mirrored else {}
               for i in range(len(fine))]
+    points = [coords.point(run.Q[i], run.R[i], run.v[i], run.f[i] if run.f is not None else None,
+                           **moving[i]) for i in range(len(fine))]
     p, n = len(coords.names), coords.n_dynamic
+    no_bias = rule.time_local or mirror.on          # f_1 not implemented there: no bias
     Js, Bs, f1s = [], [], []
     for i, (z, base) in enumerate(points):
         Js.append(coords.jacobian(z, base))
         a = run.f[i] if rule.feedback_name == "a" else None
         B, f1 = np.zeros((p, p)), np.zeros(p)
-        B[:n, :n] = inc.moments(run.Q[i], run.R[i], run.v[i], a)[1]
-        if not rule.time_local:                     # f_1 not implemented there: no bias
+        B[:n, :n] = inc.moments(run.Q[i], run.R[i], run.v[i], a, **moving[i])[1]
+        if not no_bias:
             f1[:n] = inc.first_order(run.Q[i], run.R[i], run.v[i], a)
         Bs.append(B)
         f1s.append(f1)
@@ -209,11 +232,13 @@ def fluctuations(state, rule, eta, D, *, times=None, t_max=None, initial="exact"
     for i in range(1, len(fine)):
         S = _advance(S, 0.5 * (Js[i - 1] + Js[i]), 0.5 * (Bs[i - 1] + Bs[i]), fine[i] - fine[i - 1])
         covs.append(S)
-    mus = None if rule.time_local else _bias_path(fine, points, coords, Js, covs, f1s)
+    mus = None if no_bias else _bias_path(fine, points, coords, Js, covs, f1s)
     keep = np.searchsorted(fine, times)
     ode = Result.from_trajectory(times, run.Q[keep], run.R[keep], run.v[keep],
                                  run.f[keep] if run.f is not None else None, state, rule,
-                                 run.params, run.status, run.message, stats=run.stats)
+                                 run.params, run.status, run.message, stats=run.stats,
+                                 **({k: x[keep] for k, x in dict(p=run.p, phi_F=run.phi_F).items()}
+                                    if run.mirrored else {}))
     return Fluctuations(ode, coords, np.array(covs)[keep], int(D), initial,
                         None if mus is None else mus[keep])
 

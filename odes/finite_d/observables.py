@@ -5,7 +5,9 @@ The coordinates are the physical ones that move (`odes.fixed_points.coordinates`
 k <= l, R_km, v_k when trained, a_k for adaptive feedback) and, for a random start
 (theory.md 10.2), the static overlaps a seed draws once and keeps: T_mn for m <= n and, for the
 rules with F, p_m and phi_F.  Their drift is zero, but they move the others' drift and eps_g, so
-they enter the linearisation as coordinates whose rows of J and B are zero.
+they enter the linearisation as coordinates whose rows of J and B are zero.  With weight
+mirroring p and phi_F move and are dynamic coordinates (held |F|^2: phi_F, which a random start
+still draws, static).
 """
 import numpy as np
 
@@ -17,10 +19,15 @@ from ..rhs.parameters import PHI_F
 from ..state import State
 
 
-def static_names(M, uses_F):
-    """The static overlaps of a random start: 'T[m,n]' (m <= n), and 'p[m]', 'phi_F' with F."""
+def static_names(M, uses_F, mirror=None):
+    """The static overlaps of a random start: 'T[m,n]' (m <= n), and 'p[m]', 'phi_F' with F
+    (with weight mirroring `mirror` on, p moves, and phi_F too unless its norm is held)."""
     names = [f"T[{m},{n}]" for m in range(M) for n in range(m, M)]
-    return names + ([f"p[{m}]" for m in range(M)] + ["phi_F"] if uses_F else [])
+    if not uses_F:
+        return names
+    if mirror is None or not mirror.on:
+        return names + [f"p[{m}]" for m in range(M)] + ["phi_F"]
+    return names + (["phi_F"] if mirror.fixed_norm else [])
 
 
 def wishart_cov(names, state):
@@ -74,36 +81,47 @@ class Coordinates:
         g.
     static : bool
         Include the static overlaps (a random start).
+    mirror : Mirroring, optional
+        Weight mirroring (`odes.rhs.mirroring`): p and phi_F are in the flat vector and move.
     """
 
-    def __init__(self, flow, state, activation, static=False):
+    def __init__(self, flow, state, activation, static=False, mirror=None):
         self.flow, self.activation = flow, activation
         self.K, self.M = state.K, state.M
         uses_F = flow.rule.uses_F
-        self.static = static_names(self.M, uses_F) if static else []
+        self.mirrored = mirror is not None and mirror.on
+        self.static = static_names(self.M, uses_F, mirror) if static else []
         self.names = list(flow.names) + self.static
         self.n_dynamic = len(flow.names)
         self.T, self.v_star = np.array(state.T, float), np.array(state.v_star, float)
         self.phi_F = state.phi_F
-        self._lay = layout(self.K, self.M)
+        self._lay = layout(self.K, self.M, self.mirrored)
         self._iu = np.triu_indices(self.M)
-        rest = [state.p, [state.phi_F]] if (static and uses_F) else []
+        rest = [[state.p[m] for m in range(self.M) if f"p[{m}]" in self.static],
+                [state.phi_F] if "phi_F" in self.static else []]
         self._static0 = np.concatenate([self.T[self._iu]] + rest) if static else np.zeros(0)
         args = flow.args                  # its T and p are the State's own arrays: not written to
         self._args = args._replace(T=args.T.copy(), p=args.p.copy(), par=args.par.copy())
 
-    def point(self, Q, R, v, f=None):
-        """(z, base): the coordinates of the state (Q, R, v, f) with the static overlaps at their
-        start values, and the flat vector of `odes.rhs` that holds the slots z does not."""
+    def point(self, Q, R, v, f=None, p=None, phi_F=None):
+        """(z, base): the coordinates of the state (Q, R, v, f; with mirroring p and phi_F) with
+        the static overlaps at their start values, and the flat vector of `odes.rhs` that holds
+        the slots z does not."""
         lay = self._lay
         base = np.zeros(lay["size"])
         base[lay["Q"]], base[lay["R"]], base[lay["v"]] = np.ravel(Q), np.ravel(R), v
         if f is not None:
             base[lay["f"]] = f
-        return np.concatenate([base[self.flow.idx], self._static0]), base
+        if self.mirrored:
+            base[lay["p"]], base[lay["phi_F"]] = p, phi_F
+        static0 = self._static0.copy()
+        if self.mirrored and "phi_F" in self.static:     # the held norm: this run's phi_F
+            static0[-1] = phi_F
+        return np.concatenate([base[self.flow.idx], static0]), base
 
     def _split(self, z, base):
-        """(flat y, T, p, phi_F) of z."""
+        """(flat y, T, p, phi_F) of z; with mirroring p and phi_F are in y (a static phi_F put
+        there) and come back as None."""
         y = self.flow.flat(z[:self.n_dynamic], base)
         if not self.static:
             return y, self.T, None, None
@@ -112,12 +130,23 @@ class Coordinates:
         T = np.empty((self.M, self.M))
         T[self._iu] = s[:n]
         T.T[self._iu] = s[:n]
+        if self.mirrored:
+            if "phi_F" in self.static:
+                y[self._lay["phi_F"]] = s[-1]
+            return y, T, None, None
         p, phi_F = (s[n:n + self.M], s[n + self.M]) if len(s) > n else (None, None)
         return y, T, p, phi_F
+
+    def _feedback(self, y, p, phi_F):
+        """(p, phi_F) at y: from its slots with mirroring, else the static values or None."""
+        if self.mirrored:
+            return y[self._lay["p"]], float(y[self._lay["phi_F"]][0])
+        return p, phi_F
 
     def state(self, z, base, like):
         """The State at z (T, p, phi_F from z for a random start; v*, b and the rest from `like`)."""
         y, T, p, phi_F = self._split(z, base)
+        p, phi_F = self._feedback(y, p, phi_F)
         lay, K, M, rule = self._lay, self.K, self.M, self.flow.rule
         kw = {}
         if rule.uses_F:
@@ -147,7 +176,8 @@ class Coordinates:
     def observable(self, name, z, base):
         """eps_g, or an alignment angle of `odes.angles` in degrees ('net', 'a_v', 'b_v',
         'v_vstar', 'v_deg'), at z, as a 1-vector."""
-        y, T, _, phi_F = self._split(z, base)
+        y, T, p, phi_F = self._split(z, base)
+        _, phi_F = self._feedback(y, p, phi_F)
         lay, K, M = self._lay, self.K, self.M
         Q, R, v = y[lay["Q"]].reshape(K, K), y[lay["R"]].reshape(K, M), y[lay["v"]]
         if name == "eps_g":

@@ -9,7 +9,8 @@ import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
 from ..fixed_points import _Flow
-from ..rules import get_rule
+from ..rhs import mirroring
+from ..rules import ff_options, get_rule
 from .increments import Increments
 from .observables import Coordinates
 
@@ -34,7 +35,8 @@ class Stationary:
         """The stationary standard deviation of one seed's eps_g or coordinate at dimension D."""
         st, rule = self.fixed_point.state, self._coords.flow.rule
         f = st.feedback(rule) if rule.feedback_name else None
-        grad = self._coords.gradient(name, *self._coords.point(st.Q, st.R, st.v, f))
+        moving = dict(p=st.p, phi_F=st.phi_F) if self._coords.mirrored else {}
+        grad = self._coords.gradient(name, *self._coords.point(st.Q, st.R, st.v, f, **moving))
         return float(np.sqrt(max(grad @ self.cov @ grad, 0.0) / D))
 
 
@@ -65,14 +67,18 @@ def stationary(fp, nodes=None):
     st, params = fp.state, dict(fp.params)
     rule = get_rule(params.pop("rule"))
     eta = params.pop("eta")
+    mirror = mirroring(rule, **{k: params.pop(k) for k in list(params) if k.startswith("mirror_")})
+    ff = {k: params.pop(k) for k in ("ff_theta", "ff_positive") if k in params}
     flow = _Flow(st, rule, eta, params["eta_v"], params["sigma"], params["train_v"],
-                 params.get("nodes"), params["weight_decay"], params["activation"])
-    coords = Coordinates(flow, st, params["activation"])
+                 params.get("nodes"), params["weight_decay"], params["activation"], mirror,
+                 ff_options(rule, **ff))
+    coords = Coordinates(flow, st, params["activation"], mirror=mirror)
     J = fp.jacobian[flow.idx] @ flow.E
     if np.abs(np.linalg.eigvals(J).real).min() < 1e-12 * max(1.0, np.abs(J).max()):
         raise ValueError("the Jacobian has a zero eigenvalue at this fixed point: no unique "
                          "stationary covariance")
-    inc = Increments(st, rule, eta, nodes=nodes, **params)
-    B = inc.moments(st.Q, st.R, st.v, st.a if rule.feedback_name == "a" else None)[1]
+    inc = Increments(st, rule, eta, nodes=nodes, mirror=mirror, **ff, **params)
+    moving = dict(p=st.p, phi_F=st.phi_F) if mirror.on else {}
+    B = inc.moments(st.Q, st.R, st.v, st.a if rule.feedback_name == "a" else None, **moving)[1]
     cov = solve_continuous_lyapunov(J, -B)
     return Stationary(fp, coords, 0.5 * (cov + cov.T))
