@@ -19,6 +19,8 @@
 3. The README example run twice in fresh processes (the second loads the on-disk numba cache).
 (--layout) Whole integrations (dopri5, bdf, rk4, LSODA; closed-form and quadrature kernels)
    against the package as of BEFORE_LAYOUT, before issue 21's restructuring, in interleaved rounds.
+(--mirroring) The same integrations against the package as of BEFORE_MIRRORING, before issue 24
+   put the mirroring hooks into every kernel (runs without mirroring: bit-identical numbers).
 4. Exact PEPITA's right-hand side by quadrature (theory.md 3.6): time per evaluation and relative
    error (max over entries, relative to the largest) against a converged rule (36 nodes per
    dimension at K = M = 2, 12 at K = M = 3), at several node counts, for a state with O(1) AF
@@ -44,6 +46,9 @@ BASELINE = "c7bd12b"
 #: the package before issue 21 (the layout by layers, the solver contract, the kernel arguments
 #: as one record): `--layout` times whole integrations against it
 BEFORE_LAYOUT = "7b370ef"
+#: the package before issue 24 (weight mirroring's hooks in every kernel, the rule ff):
+#: `--mirroring` times whole integrations without mirroring against it
+BEFORE_MIRRORING = "c585567"
 
 
 # ---- plain NumPy baseline: every integral on index grids, then contractions --------------------
@@ -239,9 +244,9 @@ def layout_rates(commit=BEFORE_LAYOUT, rounds=7):
     return best
 
 
-def print_layout():
-    for label, (new, old) in layout_rates().items():
-        print(f"{label:32s} {1e3 * new:9.2f} ms   before issue 21 ({BEFORE_LAYOUT}) {1e3 * old:9.2f} ms"
+def print_layout(commit=BEFORE_LAYOUT, what="issue 21"):
+    for label, (new, old) in layout_rates(commit).items():
+        print(f"{label:32s} {1e3 * new:9.2f} ms   before {what} ({commit}) {1e3 * old:9.2f} ms"
               f"   new/old {new / old:5.3f}")
 
 
@@ -386,6 +391,8 @@ def main():
                     help=f"only the right-hand sides against the kernel of {BASELINE}")
     ap.add_argument("--layout", action="store_true",
                     help=f"only whole integrations against the package of {BEFORE_LAYOUT}")
+    ap.add_argument("--mirroring", action="store_true",
+                    help=f"only whole integrations against the package of {BEFORE_MIRRORING}")
     args = ap.parse_args()
     print(f"# tsode {odes.__version__}, ODE benchmark (one core); load average "
           f"{os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
@@ -394,6 +401,9 @@ def main():
         return
     if args.layout:
         print_layout()
+        return
+    if args.mirroring:
+        print_layout(BEFORE_MIRRORING, "issue 24")
         return
     if args.pepita:
         pepita_section()

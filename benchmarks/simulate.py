@@ -6,7 +6,9 @@ Prints, at D = 500, K = M = 2 on one core:
 * the ratio to the rate at which the same compiled loop can merely draw the D Gaussian inputs per
   step (the generator's limit), and, for reference, numba's own np.random.standard_normal;
 * the wall time of 2 seeds on 2 workers relative to 1 seed;
-* rows with weight decay and with the linear and ReLU activations, against erf's rate.
+* rows with weight decay and with the linear and ReLU activations, against erf's rate;
+* exact PEPITA with weight mirroring (B = 1 and 8 noise inputs per step: each a pass of D
+  numbers through the K students and F, and one more over F) and the rule ff, against PEPITA's.
 Targets: BP >= 2e5 steps/s, exact PEPITA >= 1.2e5, >= 60 % of the drawing limit, >= 20x NumPy,
 2 seeds on 2 cores <= 1.2x one seed.
 
@@ -40,16 +42,17 @@ RULES = ("bp", "fa", "afa", "pepita-lin", "pepita")
 LOCKSTEP = 128         # seeds of the overlap sampler's timings (two groups of simulate.overlaps.GROUP)
 DECAY_RULES = ("bp", "pepita")
 ACTIVATION_RULES = ("bp", "pepita")
+MIRROR_BATCHES = (1, 8)   # noise inputs per mirroring step of the weight-mirroring rows
 
 
 def sgd_timer(rule, D, steps, K=2, M=2, weight_decay=0.0, activation="erf", sampler="weights",
-              seeds=1):
+              seeds=1, **extra):
     """A function that runs `steps` SGD steps in all (steps/seeds for each of `seeds` seeds, one
-    job) and returns the seconds it took."""
+    job) and returns the seconds it took; extra: more keywords of simulate.run (mirroring)."""
     # a small F keeps the adaptive rules finite over the run; the cost does not depend on values
     kw = dict(times=[0, steps / seeds / D], seeds=list(range(seeds)), jobs=1,
               sigma_F=0.1 / math.sqrt(D), progress=False,
-              weight_decay=weight_decay, activation=activation, sampler=sampler)
+              weight_decay=weight_decay, activation=activation, sampler=sampler, **extra)
     simulate.run(rule, K, M, D, 0.05, **dict(kw, times=[0, 10 / D]))         # compile / load
 
     def go():
@@ -203,6 +206,10 @@ def main(argv=None):
     for act in ("linear", "relu"):
         timers.update({f"{rule} {act}": sgd_timer(rule, D, n, activation=act)
                        for rule in ACTIVATION_RULES})
+    timers.update({f"pepita +WM B={B}": sgd_timer("pepita", D, n, mirror_eta=0.01,
+                                                  mirror_batch=B, mirror_fixed_norm=True)
+                   for B in MIRROR_BATCHES})
+    timers["ff"] = sgd_timer("ff", D, n)
     best = {name: math.inf for name in timers}
     for _ in range(rep):
         for name, timer in timers.items():
@@ -230,6 +237,14 @@ def main(argv=None):
     for (rule, act), rate in acts.items():
         print(f"{rule + ' ' + act:>11} {rate:12.4g} {rate / draw_rate:10.2f} {rate / np_rate:9.1f}"
               f"   ({act} activation: {rate / rates[rule]:.2f}x the erf rate)")
+    for B in MIRROR_BATCHES:
+        rate = n / best[f"pepita +WM B={B}"]
+        print(f"{'pepita +WM':>11} {rate:12.4g} {rate / draw_rate:10.2f} {rate / np_rate:9.1f}"
+              f"   (weight mirroring, B = {B} noise inputs: {rate / rates['pepita']:.2f}x the rate "
+              f"without)")
+    rate = n / best["ff"]
+    print(f"{'ff':>11} {rate:12.4g} {rate / draw_rate:10.2f} {rate / np_rate:9.1f}"
+          f"   (Forward-Forward: {rate / rates['pepita']:.2f}x exact PEPITA's rate)")
     one, two, par = parallel_ratio(D, n, rep)
     print(f"bp, {n} steps: 1 seed on 1 worker {one:.3f} s; 2 seeds on 2 workers {two:.3f} s "
           f"(ratio {two / one:.2f}; CPU time / wall time {par:.2f})")
