@@ -54,9 +54,17 @@ SYMBOLS = {"K": "$K$", "M": "$M$", "D": "$D$", "eta": r"$\eta$", "eta_v": r"$\et
 
 
 def title_of(params):
-    """'bp: K=2, M=2, eta=...' with the symbols of the physics."""
+    """'bp: K=2, M=2, eta=...' with the symbols of the physics (and weight mirroring's rate, batch
+    and norm, pre-mirroring, or Forward-Forward's threshold, where the run has them)."""
     keys = ("K", "M", "D", "eta", "eta_v", "sigma")
     parts = [f"{SYMBOLS[k]} = {params[k]:g}" for k in keys if params.get(k) is not None]
+    if params.get("mirror_eta"):
+        parts.append(rf"mirroring $\eta_M$ = {params['mirror_eta']:g}, B = {params['mirror_batch']}"
+                     + (", fixed |F|" if params.get("mirror_fixed_norm") else "")
+                     + (f", pre-mirroring {params['pre_mirror']:g}" if params.get("pre_mirror")
+                        else ""))
+    if params.get("ff_theta") is not None:
+        parts.append(rf"$\theta$ = {params['ff_theta']:g} ({params['ff_positive']} positive)")
     return f"{params.get('rule', '')}: " + ", ".join(parts)
 
 

@@ -48,9 +48,8 @@ def test_mean_one_step_change_is_the_ode_rhs(theta, clean):
     bias) equals the ODE's right-hand side within 4.5 s.e. of the extrapolation; every quantity
     is resolved (its largest entry beyond 2.5 times the tolerance).  theta = +-60 are the limits
     where one pass's weight is saturated (`test_limits_are_one_hebbian_term`).  False failures:
-    14 entries at 4.5 s.e., < 1e-4 per case.  Caught: Stein's term of da/dt with the modulated
-    pass's (1 - S) dropped (theta1: a, z = 9); the goodness's derivative dG~ dropped
-    (theta0.3-clean: a); h' = g'^2 only (without g g''; theta1: a)."""
+    14 entries at 4.5 s.e., < 1e-4 per case.  Measured: |z| <= 1.67, 2.66, 1.49, 1.48.  Mutations:
+    see the closing note of issue 24."""
     n, eta, eta_v = 200_000, 0.6, 0.4
     state = random_state(2, 2, np.random.default_rng(5))
     state = odes.State(**{**state.to_dict(), "a": 1.5 * state.a, "p": 1.5 * state.p,
@@ -111,7 +110,8 @@ def test_ode_follows_the_simulation(sampler, kw):
     """16 seeds at D = 2000 to t = 20, each with its own ODE from its start: eps_g, Q, R, v, a and
     theta_net within 3 s.e. + ALLOWANCE at every fourth record, with either sampler.  False
     failures: ~80 comparisons at >= 4 s.e. of a t distribution with 15 degrees of freedom,
-    strongly correlated in time: well under 5 %."""
+    strongly correlated in time: well under 5 %.  Measured max |z| without the allowance: 2.6
+    (weights), 3.7 (overlaps: the allowance is needed there)."""
     cmp = simulate.compare("ff", 2, 2, 2000, 0.3, t_max=20, seeds=16, progress=False,
                            sigma_F=math.sqrt(1.0 / 2000), sampler=sampler, **kw)
     idx = np.nonzero(cmp.t > 0)[0][::4]
