@@ -40,8 +40,8 @@ from ..gaussian import relu_integrals as _relu
 from ..gaussian.expectations import default_nodes, hermite_rule
 from ..gaussian.integrals import (_2_PI, _4_PI2, clip_unit, eg1, i2_arg, i3_norm, i3_numer, i3g_parts,
                         i4_lam0_coeffs, i4_lam0_from_coeffs, i4_lam1, i4_lam4, j2)
-from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, N_NODES, PHI_F,
-                         QUADRATURE, SIGMA, TRAIN_V, params)
+from .parameters import (ACTIVATION, DECAY, ETA, ETA_V, FE_TERMS, FEEDBACK, MIRROR_ETA, N_NODES,
+                         PHI_F, QUADRATURE, SIGMA, TRAIN_V, params)
 from ..gaussian.vecmath import asin_n, padded
 from ..rules import FEEDBACK_ADAPTIVE, FEEDBACK_V, ff_options, get_rule
 from . import quadrature as _quad
@@ -74,20 +74,25 @@ ErfScratch = namedtuple("ErfScratch", "C c f A G H E B J wi rsq1 ui wi4 xa ca sa
 LinearScratch = namedtuple("LinearScratch", ErfScratch._fields)
 ReluScratch = namedtuple("ReluScratch", ErfScratch._fields)
 _SCRATCH = {ERF: ErfScratch, LINEAR: LinearScratch, RELU: ReluScratch}
+#: the scratch of a run with weight mirroring: the kernel's own scratch, wrapped, so that the
+#: mirrored kernel is chosen when the caller compiles (`rhs_kernel`)
+MirroredScratch = namedtuple("MirroredScratch", "inner")
 
 
 def workspace(K, M, par, nodes=0, xi_nodes=XI_NODES):
     """The scratch `rhs_kernel` works in, allocated once per integration: for a quadrature rule its
     named arrays (`odes.rhs.quadrature.QuadratureScratch`), else the closed form's named arrays
-    for the activation of `par`."""
+    for the activation of `par`; with weight mirroring on, wrapped in a `MirroredScratch`."""
     if par[QUADRATURE] != 0.0:
-        return _quad.workspace(K, M, nodes, xi_nodes)
-    n = K + M
-    na = padded(n_arcsines(K, M))
-    z = np.zeros
-    return _SCRATCH[int(par[ACTIVATION])](z((n, n)), z(n), z(K), z((K, n)), z((K, K)), z(K), z(K),
-                                          z(K), z((K, n)), z(n), z(n), z(n), z(n), z(na), z(na),
-                                          z(na))
+        ws = _quad.workspace(K, M, nodes, xi_nodes)
+    else:
+        n = K + M
+        na = padded(n_arcsines(K, M))
+        z = np.zeros
+        ws = _SCRATCH[int(par[ACTIVATION])](z((n, n)), z(n), z(K), z((K, n)), z((K, K)), z(K),
+                                            z(K), z(K), z((K, n)), z(n), z(n), z(n), z(n), z(na),
+                                            z(na), z(na))
+    return MirroredScratch(ws) if par[MIRROR_ETA] != 0.0 else ws
 
 
 def quadrature_nodes(K, M, nodes=None, xi_nodes=None):
@@ -166,8 +171,8 @@ def rhs_kernel(y, dy, args):
 def _choose_kernel(y, dy, args):
     ws = args.types[KernelArgs._fields.index("ws")]
     return {_quad.QuadratureScratch: _quadrature_kernel, ErfScratch: _erf_kernel,
-            LinearScratch: _linear_kernel,
-            ReluScratch: _relu_kernel}.get(getattr(ws, "instance_class", None))
+            LinearScratch: _linear_kernel, ReluScratch: _relu_kernel,
+            MirroredScratch: _mirrored_kernel}.get(getattr(ws, "instance_class", None))
 
 
 @njit(cache=True, error_model="numpy")
@@ -176,17 +181,25 @@ def evaluate(y, dy, args):
     rhs_kernel(y, dy, args)
 
 
-def _quadrature_kernel(y, dy, args):
+def _mirrored_kernel(y, dy, args):
+    """With weight mirroring (`odes.rhs.mirroring`; args.ws a `MirroredScratch`): p and phi_F from
+    y into the arguments, the kernel of the wrapped scratch, then the mirroring drift.  A kernel of
+    its own, so that the others stay as small as before (a kernel that LLVM no longer inlines into
+    its caller pays the reference counts of every array, 0.35 us of the K = M = 2 closed form)."""
     K, M, T, vstar, p, par, ws, quad = args
     load_feedback(y, K, M, p, par)
+    rhs_kernel(y, dy, KernelArgs(K, M, T, vstar, p, par, ws.inner, quad))
+    add_mirroring(y, dy, K, M, par)
+
+
+def _quadrature_kernel(y, dy, args):
+    K, M, T, vstar, p, par, ws, quad = args
     _quad.quadrature_rhs(y, dy, K, M, T, vstar, p, par, ws, quad)
     add_weight_decay(y, dy, K, M, par)
-    add_mirroring(y, dy, K, M, par)
 
 
 def _erf_kernel(y, dy, args):
     K, M, T, vstar, p, par, ws, _ = args
-    load_feedback(y, K, M, p, par)
     fb = int(par[FEEDBACK])
     fill_fields(y, K, M, T, vstar, fb, ws.C, ws.c, ws.f)
     _erf_moments(ws.C, ws.c, K, K + M, par[SIGMA], par[FE_TERMS] != 0.0, fb == FEEDBACK_ADAPTIVE,
@@ -194,7 +207,6 @@ def _erf_kernel(y, dy, args):
                  ws.sa)
     _assemble(y, dy, K, M, p, par, ws.c, ws.f, ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
     add_weight_decay(y, dy, K, M, par)
-    add_mirroring(y, dy, K, M, par)
 
 
 def _linear_kernel(y, dy, args):
@@ -210,13 +222,11 @@ def _relu_kernel(y, dy, args):
 @njit(cache=True, error_model="numpy", inline="always")
 def _other_kernel(act, y, dy, K, M, T, vstar, p, par, ws):
     """The closed form for g = linear or ReLU."""
-    load_feedback(y, K, M, p, par)
     fill_fields(y, K, M, T, vstar, int(par[FEEDBACK]), ws.C, ws.c, ws.f)
     _other_moments(act, ws.C, ws.c, K, K + M, par[SIGMA], par[FE_TERMS] != 0.0,
                    ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
     _assemble(y, dy, K, M, p, par, ws.c, ws.f, ws.A, ws.G, ws.H, ws.E, ws.B, ws.J)
     add_weight_decay(y, dy, K, M, par)
-    add_mirroring(y, dy, K, M, par)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

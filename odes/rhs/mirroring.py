@@ -23,9 +23,9 @@ p likewise with R^T u.  Mirroring moves neither Q, R, T nor v.
 
 With mirroring on, p and phi_F are state variables: the packed state of `odes.rhs` gains M + 1
 slots after the feedback vector, (..., a, p, phi_F) (`odes.rhs.layout`); without it, the packed
-state is as before.  Every ODE kernel calls `load_feedback` (p and phi_F from those slots, where
-the learning drift reads them) first and `add_mirroring` last; both do nothing with mirroring
-off.  `Mirroring` is the options' record (validated by `mirroring`); `drift` is the Python entry
+state is as before.  The mirrored kernel (`odes.rhs.kernel`, chosen by the workspace's type when
+mirroring is on) calls `load_feedback` (p and phi_F from those slots, where the learning drift
+reads them), then the rule's own kernel, then `add_mirroring`; the other kernels are unchanged.  `Mirroring` is the options' record (validated by `mirroring`); `drift` is the Python entry
 point of the drift alone.
 """
 import math
