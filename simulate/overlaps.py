@@ -58,7 +58,7 @@ from odes.activations import g as g_scalar
 from .kernel import (DIVERGED, OK, P_BLOWUP, P_DECAY, P_ETA, P_ETA_V, P_FF_CLEAN_POSITIVE,
                      P_FF_THETA, P_FROZEN, P_MIRROR_BATCH, P_MIRROR_DECAY, P_MIRROR_ETA,
                      P_MIRROR_FIXED, P_MIRROR_S, P_SIGMA, blank_records, error_signals,
-                     modulated_field)
+                     ff_signals, modulated_field)
 from .rng import (chi_square_candidate, chi_square_constants, chi_square_with, fill_normal,
                   fill_uniform, normal)
 
@@ -324,8 +324,11 @@ def chain_steps(S, v, v_star, b, K, M, D, flags, par, rng, normals, uniforms, st
                     if ff:
                         gpc[g, k] = gp[s0 + k, g]
                         gpm[g, k] = gmod[k, g]
-            error_signals(K, fb, fe, exact, hebbian, a, v, b, e[g], yhl[g], yl[g], gx, phi, psi, hv,
-                          ff, theta, s_clean, gpc, gpm, g)
+            if ff:
+                ff_signals(K, e[g], gx, phi, psi, hv, theta, s_clean, gpc, gpm, g)
+            else:
+                error_signals(K, fb, fe, exact, hebbian, a, v, b, e[g], yhl[g], yl[g], gx, phi,
+                              psi, hv, g)
             live_g = status[g] == OK
             for k in range(K):                   # phi and the F coefficient of w_k's move
                 phi_T[k, g] = phi[g, k] if live_g else 0.0
