@@ -133,10 +133,9 @@ def add_run_arguments(p, rules, eta_required=True):
 def mirror_keywords(args):
     """The weight-mirroring and Forward-Forward keywords of `odes.integrate` and `simulate.run`
     from the flags."""
-    return dict(mirror_eta=args.mirror_eta, mirror_noise=args.mirror_noise,
-                mirror_batch=args.mirror_batch, mirror_decay=args.mirror_decay,
-                mirror_fixed_norm=args.mirror_fixed_norm, pre_mirror=args.pre_mirror,
-                ff_theta=args.ff_theta, ff_positive=args.ff_positive)
+    from .rhs.mirroring import KEYWORDS
+    from .rules import FF_KEYWORDS
+    return {k: getattr(args, k) for k in KEYWORDS + FF_KEYWORDS}
 
 
 def check_run_arguments(args, realise_init=False):
@@ -179,14 +178,14 @@ def check_run_arguments(args, realise_init=False):
             except ValueError as err:
                 raise UsageError(f"--activation: {err}") from None
     from .rhs.mirroring import mirroring
-    from .rules import ff_options, get_rule
+    from .rules import FF_KEYWORDS, ff_options, get_rule
     try:
         ff_options(get_rule(args.rule), args.ff_theta, args.ff_positive)
     except ValueError as err:
         raise UsageError(f"--ff-theta, --ff-positive: {err}") from None
     try:
         mirror = mirroring(get_rule(args.rule), **{k: x for k, x in mirror_keywords(args).items()
-                                                   if not k.startswith("ff_")})
+                                                   if k not in FF_KEYWORDS})
     except ValueError as err:
         flag = str(err).split()[0]
         raise UsageError(f"--{flag.replace('_', '-')}: {err}" if flag.startswith(("mirror", "pre"))

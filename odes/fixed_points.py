@@ -21,7 +21,8 @@ import numpy as np
 
 from .observables import eps_g as _eps_g
 from .rhs import evaluate, kernel_args, layout, mirroring, unpack, unpack_mirrored
-from .rules import FEEDBACK_ADAPTIVE, FF_POSITIVE, ff_options, get_rule
+from .rhs.mirroring import KEYWORDS
+from .rules import FEEDBACK_ADAPTIVE, ff_keywords, ff_options, get_rule
 from .state import State, StateError
 
 class FixedPointError(RuntimeError):
@@ -341,8 +342,7 @@ def fixed_point(state, rule, eta, *, eta_v=None, sigma=0.0, train_v=True, residu
                                   activation=activation,
                                   **({k: x for k, x in mirror.keywords().items()
                                       if k != "pre_mirror"} if mirror.on else {}),
-                                  **(dict(ff_theta=ff[0], ff_positive=FF_POSITIVE[int(ff[1])])
-                                     if ff is not None else {})))
+                                  **ff_keywords(ff)))
 
 
 def _options(rule, kw):
@@ -351,8 +351,7 @@ def _options(rule, kw):
     rule = get_rule(rule) if isinstance(rule, str) else rule
     kw = dict(kw)
     ff = ff_options(rule, kw.pop("ff_theta", None), kw.pop("ff_positive", None))
-    unknown = set(kw) - {"mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay",
-                         "mirror_fixed_norm"}
+    unknown = set(kw) - set(KEYWORDS[:-1])                # all but pre_mirror
     if unknown:
         raise TypeError(f"unexpected keyword argument {sorted(unknown)[0]!r}")
     return mirroring(rule, **kw), ff

@@ -45,7 +45,7 @@ from .observables import eps_g as _eps_g
 from .result import Result
 from .rhs import kernel_args, layout, mirroring, unpack, unpack_mirrored
 from .rhs.parameters import DECAY, ETA, ETA_V, N_NODES
-from .rules import FF_POSITIVE, ff_options, get_rule
+from .rules import ff_keywords, ff_options, get_rule
 from .solvers import DEFAULT_METHOD, Problem, Status, resolve
 
 
@@ -314,8 +314,7 @@ def integrate(state, rule, eta, *, times=None, t_max=None, eta_v=None, sigma=0.0
                       stop_above=stop_above, blowup=float(blowup), initial_state=state.to_dict())
     if mirror.on:
         run_params.update(mirror.keywords())
-    if ff is not None:
-        run_params.update(ff_theta=ff[0], ff_positive=FF_POSITIVE[int(ff[1])])
+    run_params.update(ff_keywords(ff))
     if rule.exact_pepita:
         run_params["nodes"] = int(args.par[N_NODES])
         note = accuracy_note(state.K + state.M) if nodes is None else None

@@ -177,6 +177,8 @@ def get_rule(name, closed_form=False):
 FF_THETA = 1.0
 #: which of Forward-Forward's passes is the positive one (its goodness is raised)
 FF_POSITIVE = ("modulated", "clean")
+#: Forward-Forward's keywords on every entry point (`ff_options`)
+FF_KEYWORDS = ("ff_theta", "ff_positive")
 
 
 def ff_options(rule, ff_theta=None, ff_positive=None):
@@ -202,3 +204,9 @@ def ff_options(rule, ff_theta=None, ff_positive=None):
     if positive not in FF_POSITIVE:
         raise ValueError(f"ff_positive must be one of {', '.join(FF_POSITIVE)}, got {ff_positive!r}")
     return float(theta), positive == "clean"
+
+
+def ff_keywords(ff):
+    """The keywords (FF_KEYWORDS) of Forward-Forward's options `ff` from `ff_options`, as a run
+    records them: {} for None."""
+    return {} if ff is None else dict(ff_theta=ff[0], ff_positive=FF_POSITIVE[int(ff[1])])

@@ -22,14 +22,18 @@ from odes import io
 from odes.divergence import BLOWUP
 from odes.solvers import DEFAULT_METHOD, resolve
 from odes.rhs.parameters import check_activation
-from odes.rules import RULES, get_rule
+from odes.rhs.mirroring import KEYWORDS
+from odes.rules import FF_KEYWORDS, RULES, get_rule
 
 from .result import Simulation, seed_stats
 from .run import run
 
-#: weight mirroring's keywords that the ODE of a simulation's seeds takes from its parameters
-#: (all but pre_mirror: the handoff is after it)
-MIRROR_KEYS = tuple(k for k in odes.Mirroring().keywords() if k != "pre_mirror")
+def rule_options(params, rule):
+    """The keywords of weight mirroring and Forward-Forward that the ODE (or the finite-D theory)
+    of `rule` takes from a simulation's parameters: mirroring's if the rule has F, but pre_mirror
+    (the handoff is at the start of learning, after it), and Forward-Forward's for the rule ff."""
+    keys = (KEYWORDS[:-1] if rule.uses_F else ()) + (FF_KEYWORDS if rule.ff else ())
+    return {k: params[k] for k in keys if k in params}
 
 def check_also(rule, also):
     """The extra theory rules `also` (names or a comma-separated string) for a simulation of
@@ -142,11 +146,7 @@ def integrate_seeds(sim, ode_rule, *, method=DEFAULT_METHOD, dt=None, rtol=None,
             raise ValueError(f"the {ode_rule} ODE needs b; simulate 'fa'")
 
     cancel = threading.Event()          # set on Ctrl-C, which reaches only this thread
-    # weight mirroring (of the ODE's rule, if it has F): the handoff is at the start of learning,
-    # after any pre-mirroring, so the ODE does not pre-mirror again
-    mirror = {k: p[k] for k in MIRROR_KEYS if k in p and rule.uses_F}
-    if rule.ff:                         # Forward-Forward's options, if the simulation's rule had them
-        mirror.update({k: p[k] for k in ("ff_theta", "ff_positive") if k in p})
+    mirror = rule_options(p, rule)
 
     def one(state):
         try:
@@ -834,8 +834,6 @@ def _finite_d(sim, rule, method, dt, rtol, atol, nodes):
     so each needs its own; with more distinct starts than LNA_STARTS it is skipped ({} and a note
     that says so, as when the theory refuses or fails)."""
     p = sim.params
-    if p.get("mirror_eta"):
-        return {}, "no finite-D prediction: weight mirroring is not in the finite-D theory yet"
     starts, which = [], []
     for s in range(sim.n_seeds):
         state = sim.state(s, 0)
@@ -867,7 +865,7 @@ def _finite_d(sim, rule, method, dt, rtol, atol, nodes):
                                    weight_decay=p.get("weight_decay", 0.0),
                                    activation=p.get("activation", "erf"), method=method, dt=dt,
                                    rtol=rtol, atol=atol, nodes=nodes if rule.exact_pepita else None,
-                                   grid=LNA_GRID, progress=False)
+                                   grid=LNA_GRID, progress=False, **rule_options(p, rule))
         except (ValueError, RuntimeError, odes.IntegrationError) as err:
             return {}, f"no finite-D prediction: {err}"
         std.append((at_records(fl.std("eps_g")), at_records(fl.ode.eps_g)))

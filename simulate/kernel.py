@@ -21,7 +21,7 @@ with the rule read from its data (`odes.rules.Rule`), not from its name:
   (h_k x - h~_k x~) = w_k - (eta/sqrt(D)) (phi_k x + h~_k e F), v_k <- v_k - (eta_v/D)
   (yhat h_k - y h~_k);
 * ``ff`` (Forward-Forward, theory.md 11.1): both passes as for exact PEPITA, each weighted by a
-  logistic of its goodness (`error_signals`), w_k <- w_k - (eta/sqrt(D)) (phi_k x + psi_k F), and
+  logistic of its goodness (`ff_signals`), w_k <- w_k - (eta/sqrt(D)) (phi_k x + psi_k F), and
   v by the delta rule on the clean pass;
 * ``time_local`` (theory.md 8.3, the Hebbian form's halves in sequence): w_k -= (eta/sqrt(D)) h_k x
   and v -= (eta_v/D) yhat h, then the modulated pass with those weights, h~'_k = g(w'_k . x~/sqrt(D))
@@ -74,6 +74,21 @@ P_MIRROR_ETA, P_MIRROR_S, P_MIRROR_BATCH, P_MIRROR_DECAY, P_MIRROR_FIXED, P_FROZ
 # Forward-Forward's threshold theta and 1.0 if its clean pass is the positive one (rule 'ff')
 P_FF_THETA, P_FF_CLEAN_POSITIVE = 11, 12
 N_PAR = 13
+
+
+def kernel_params(eta, eta_v, sigma, blowup, weight_decay=0.0, mirror=None, ff=None):
+    """The kernels' float parameters: the first five, then (all N_PAR) weight mirroring's (`mirror`,
+    an `odes.Mirroring`) and Forward-Forward's (`ff`, from `odes.rules.ff_options`) where given."""
+    par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
+    if (mirror is None or not mirror.on) and ff is None:
+        return par
+    par = np.concatenate([par, np.zeros(N_PAR - par.size)])
+    if mirror is not None and mirror.on:
+        par[P_MIRROR_ETA:P_FROZEN] = (mirror.eta, mirror.noise, mirror.batch, mirror.decay,
+                                      float(mirror.fixed_norm))
+    if ff is not None:
+        par[P_FF_THETA], par[P_FF_CLEAN_POSITIVE] = ff[0], float(ff[1])
+    return par
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def vdot(u, x):
@@ -247,8 +262,8 @@ def error_signals(K, fb, fe, exact, hebbian, a, v, b, e, yhat, y, gx, phi, psi, 
     rules g'(lambda_k); hv holds h = g(lambda) on entry.  Sets phi[g, k], the coefficient of x
     (w_k <- w_k - (eta/sqrt(D)) phi_k x' with x' = x - F e for the rules with Fe terms and exact
     PEPITA), psi[g, k] the Hebbian form's F coefficient h~_k e, and hv[g, k] the activity h'_k of
-    v's update (see the module docstring).  Forward-Forward's are `ff_signals`.  Rows, not views of them: a view made per step would
-    cost more than the arithmetic."""
+    v's update (see the module docstring).  Forward-Forward's are `ff_signals`.  Rows, not views
+    of them: a view made per step would cost more than the arithmetic."""
     for k in range(K):
         if exact:
             h_mod = gx[g, k]

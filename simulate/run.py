@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 import odes
 from odes.activations import activation_code, g_numpy
 from odes.divergence import BLOWUP
-from odes.rules import FF_POSITIVE, codes, ff_options, get_rule
+from odes.rules import codes, ff_keywords, ff_options, get_rule
 from odes.weights import (STUDENT_INITS, V_STAR_INITS, Weights, check_sizes, default_sigma_F,
                           draw_weights)
 
@@ -564,14 +564,7 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
     _finite_nonneg("blowup", blowup)
     weight_decay = _finite_nonneg("weight_decay", weight_decay)
     flags = codes(rule, train_v, activation)
-    par = np.array([eta, eta_v, sigma, blowup, weight_decay], dtype=float)
-    if mirror.on or ff is not None:
-        par = np.concatenate([par, np.zeros(kernel.N_PAR - par.size)])
-    if mirror.on:
-        par[kernel.P_MIRROR_ETA:kernel.P_FROZEN] = (mirror.eta, mirror.noise, mirror.batch,
-                                                    mirror.decay, float(mirror.fixed_norm))
-    if ff is not None:
-        par[kernel.P_FF_THETA], par[kernel.P_FF_CLEAN_POSITIVE] = ff[0], float(ff[1])
+    par = kernel.kernel_params(eta, eta_v, sigma, blowup, weight_decay, mirror, ff)
     draw = dict(init=init, v_star=v_star, sigma_F=sigma_F, train_v=train_v)
     custom = weights is not None or state is not None
     if state is not None:
@@ -607,6 +600,5 @@ def run(rule, K, M, D, eta, *, times=None, t_max=None, seeds=8, seed=0, jobs=2, 
                   initial_state=None if state is None else state.to_dict())
     if mirror.on:
         params.update(mirror.keywords())
-    if ff is not None:
-        params.update(ff_theta=ff[0], ff_positive=FF_POSITIVE[int(ff[1])])
+    params.update(ff_keywords(ff))
     return _simulation([lane for group in runs for lane in group.lanes], rule, t, steps, params)

@@ -44,10 +44,6 @@ RUN_KEYS = dict(rule=None, K=2, M=2, D=500, eta=None, eta_v=None, sigma=0.0, phi
                 sampler="weights", mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1,
                 mirror_decay=0.0, mirror_fixed_norm=False, pre_mirror=0.0, ff_theta=None,
                 ff_positive=None)
-#: the keys of weight mirroring and of Forward-Forward (`odes.mirroring`, `odes.rules.ff_options`)
-MIRROR_KEYS = ("mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay", "mirror_fixed_norm",
-               "pre_mirror")
-FF_KEYS = ("ff_theta", "ff_positive")
 # sweep parameters: not grid axes
 SWEEP_KEYS = dict(kind=None, t_max=None, times=None, seeds=4, seed=0, block=None, state=None)
 NOT_ON_GRID = set(SWEEP_KEYS) | {"also", "dt"}
@@ -341,11 +337,12 @@ def check_point(kind, p, times, state):
         if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x < 0:
             raise SpecError(f"{key}: expected a finite number >= 0, got {x!r}")
     from odes import mirroring
-    from odes.rules import ff_options
+    from odes.rhs.mirroring import KEYWORDS
+    from odes.rules import FF_KEYWORDS, ff_options
     if not isinstance(p["mirror_fixed_norm"], bool):
         raise SpecError(f"mirror_fixed_norm: expected true or false, got {p['mirror_fixed_norm']!r}")
-    for keys, check in ((MIRROR_KEYS, lambda: mirroring(rule, **{k: p[k] for k in MIRROR_KEYS})),
-                        (FF_KEYS, lambda: ff_options(rule, p["ff_theta"], p["ff_positive"]))):
+    for keys, check in ((KEYWORDS, lambda: mirroring(rule, **{k: p[k] for k in KEYWORDS})),
+                        (FF_KEYWORDS, lambda: ff_options(rule, p["ff_theta"], p["ff_positive"]))):
         try:
             check()
         except (ValueError, TypeError) as err:

@@ -30,9 +30,9 @@ def _run_kwargs(p):
 
 def _mirror_kwargs(p):
     """Weight mirroring's and Forward-Forward's keywords of a grid point (absent keys: defaults)."""
-    keys = ("mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay", "mirror_fixed_norm",
-            "pre_mirror", "ff_theta", "ff_positive")
-    return {k: p[k] for k in keys if k in p}
+    from odes.rhs.mirroring import KEYWORDS
+    from odes.rules import FF_KEYWORDS
+    return {k: p[k] for k in KEYWORDS + FF_KEYWORDS if k in p}
 
 
 def _moving_F(named, obj):

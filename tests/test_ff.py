@@ -17,10 +17,7 @@ from simulate import kernel, rng
 
 
 def _par(eta, eta_v, theta, clean):
-    par = np.zeros(kernel.N_PAR)
-    par[[kernel.P_ETA, kernel.P_ETA_V, kernel.P_BLOWUP]] = eta, eta_v, 1e8
-    par[kernel.P_FF_THETA], par[kernel.P_FF_CLEAN_POSITIVE] = theta, float(clean)
-    return par
+    return kernel.kernel_params(eta, eta_v, 0.0, 1e8, ff=(theta, clean))
 
 
 def _mean_step(w, par, n, seed):

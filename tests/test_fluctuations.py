@@ -99,14 +99,10 @@ def _chain_samples(st, rule, eta, kw, D, n, seed=2):
     K, M = st.K, st.M
     train_v = kw.get("train_v", True)
     flags = codes(rule, train_v, kw.get("activation", "erf"))
-    par = np.zeros(kernel.N_PAR)
-    par[:5] = (eta, kw.get("eta_v", eta), kw.get("sigma", 0.0), odes.divergence.BLOWUP,
-               kw.get("weight_decay", 0.0))
-    par[kernel.P_FF_THETA] = odes.rules.FF_THETA
     mirror = _split(kw)[1]
-    if mirror.on:
-        par[kernel.P_MIRROR_ETA:kernel.P_FROZEN] = (mirror.eta, mirror.noise, mirror.batch,
-                                                    mirror.decay, float(mirror.fixed_norm))
+    par = kernel.kernel_params(eta, kw.get("eta_v", eta), kw.get("sigma", 0.0),
+                               odes.divergence.BLOWUP, kw.get("weight_decay", 0.0), mirror,
+                               (odes.rules.FF_THETA, False))
     S0 = overlaps.overlaps_of_state(st, rule.uses_F)
     b = st.b if st.b is not None else np.zeros(K)
     out = np.empty((n, K * K + K * M + 2 * K + (M + 1 if mirror.on else 0)))

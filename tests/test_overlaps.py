@@ -19,6 +19,7 @@ from scipy.stats import ks_2samp
 
 import odes
 import simulate
+from odes.rhs.mirroring import KEYWORDS as MIRROR_KEYWORDS
 from odes.rules import codes, get_rule
 from simulate import kernel, overlaps
 from simulate.rng import chi_square, seed_state
@@ -173,13 +174,12 @@ ONE_STEP = [   # rule, K, M, D, eta, keywords of the run
 def _kernel_par(eta, kw):
     """The kernels' parameter vector (`simulate.kernel`) of a case's keywords; mirror = (eta_M,
     s, B, kappa_M, fixed norm)."""
-    par = np.zeros(kernel.N_PAR)
-    par[:5] = (eta, kw.get("eta_v", eta), kw.get("sigma", 0.0), odes.divergence.BLOWUP,
-               kw.get("weight_decay", 0.0))
+    mirror = None
     if "mirror" in kw:
-        par[kernel.P_MIRROR_ETA:kernel.P_FROZEN] = kw["mirror"]
-    par[kernel.P_FF_THETA] = odes.rules.FF_THETA
-    return par
+        mirror = odes.mirroring(**dict(zip(MIRROR_KEYWORDS, kw["mirror"])))
+    return kernel.kernel_params(eta, kw.get("eta_v", eta), kw.get("sigma", 0.0),
+                                odes.divergence.BLOWUP, kw.get("weight_decay", 0.0), mirror,
+                                (odes.rules.FF_THETA, False))
 
 
 @pytest.mark.parametrize("case", ONE_STEP, ids=lambda c: f"{c[0]}-D{c[3]}")

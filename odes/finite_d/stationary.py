@@ -10,7 +10,8 @@ from scipy.linalg import solve_continuous_lyapunov
 
 from ..fixed_points import _Flow
 from ..rhs import mirroring
-from ..rules import ff_options, get_rule
+from ..rhs.mirroring import KEYWORDS
+from ..rules import FF_KEYWORDS, ff_options, get_rule
 from .increments import Increments
 from .observables import Coordinates
 
@@ -67,8 +68,8 @@ def stationary(fp, nodes=None):
     st, params = fp.state, dict(fp.params)
     rule = get_rule(params.pop("rule"))
     eta = params.pop("eta")
-    mirror = mirroring(rule, **{k: params.pop(k) for k in list(params) if k.startswith("mirror_")})
-    ff = {k: params.pop(k) for k in ("ff_theta", "ff_positive") if k in params}
+    mirror = mirroring(rule, **{k: params.pop(k) for k in KEYWORDS if k in params})
+    ff = {k: params.pop(k) for k in FF_KEYWORDS if k in params}
     flow = _Flow(st, rule, eta, params["eta_v"], params["sigma"], params["train_v"],
                  params.get("nodes"), params["weight_decay"], params["activation"], mirror,
                  ff_options(rule, **ff))

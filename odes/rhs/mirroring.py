@@ -40,7 +40,7 @@ from ..gaussian.second_moment import i2_pair
 from ..rules import RULES
 from .fields import offsets
 from .parameters import (ACTIVATION, MIRROR_BATCH, MIRROR_DECAY, MIRROR_ETA, MIRROR_FIXED,
-                         MIRROR_S2, N_PAR, PHI_F)
+                         MIRROR_S2, N_PAR, PHI_F, set_mirroring)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -108,6 +108,11 @@ def add_mirroring(y, dy, K, M, par):
     dy[o + M] = 0.0 if fixed else 2.0 * eta_m * (s2 * au - kappa_m * phi_F) + heat
 
 
+#: the keywords of weight mirroring on every entry point (`mirroring`), in the order of `Mirroring`
+KEYWORDS = ("mirror_eta", "mirror_noise", "mirror_batch", "mirror_decay", "mirror_fixed_norm",
+            "pre_mirror")
+
+
 @dataclass(frozen=True)
 class Mirroring:
     """Weight-mirroring options of a run (theory.md 11.2), validated by `mirroring`.
@@ -142,9 +147,8 @@ class Mirroring:
     def keywords(self):
         """The options under their keyword names (mirror_eta, ..., pre_mirror), as the entry
         points take them and results record them."""
-        return dict(mirror_eta=self.eta, mirror_noise=self.noise, mirror_batch=self.batch,
-                    mirror_decay=self.decay, mirror_fixed_norm=self.fixed_norm,
-                    pre_mirror=self.pre)
+        return dict(zip(KEYWORDS, (self.eta, self.noise, self.batch, self.decay, self.fixed_norm,
+                                   self.pre)))
 
 
 def mirroring(rule=None, *, mirror_eta=0.0, mirror_noise=1.0, mirror_batch=1, mirror_decay=0.0,
@@ -189,8 +193,7 @@ def drift(state, *, mirror_eta, mirror_noise=1.0, mirror_batch=1, mirror_decay=0
                         [state.phi_F]]).astype(float)
     par = np.zeros(N_PAR)
     par[ACTIVATION] = activation_code(activation)
-    par[MIRROR_ETA], par[MIRROR_S2], par[MIRROR_BATCH] = mirror.eta, mirror.noise ** 2, mirror.batch
-    par[MIRROR_DECAY], par[MIRROR_FIXED] = mirror.decay, float(mirror.fixed_norm)
+    set_mirroring(par, mirror)
     dy = np.zeros_like(y)
     add_mirroring(y, dy, K, M, par)
     return {"a": dy[of:o].copy(), "p": dy[o:o + M].copy(), "phi_F": float(dy[o + M])}

@@ -22,7 +22,7 @@ __all__ = ["ACTIVATION", "DECAY", "ETA", "ETA_V", "EXACT", "FE_TERMS", "FEEDBACK
            "FF_THETA", "HEBBIAN",
            "MIRROR_BATCH", "MIRROR_DECAY", "MIRROR_ETA", "MIRROR_FIXED", "MIRROR_S2",
            "N_NODES", "N_PAR", "PHI_F", "QUADRATURE", "SIGMA", "TIME_LOCAL", "TRAIN_V",
-           "check_activation", "params"]
+           "check_activation", "params", "set_mirroring"]
 
 
 def check_activation(rule, activation, quadrature=False):
@@ -59,7 +59,13 @@ def params(state, rule, eta, eta_v=None, sigma=0.0, train_v=True, quadrature=Fal
     if ff is not None:
         par[FF_THETA], par[FF_CLEAN_POSITIVE] = ff[0], float(ff[1])
     if mirror is not None and mirror.on:
-        par[MIRROR_ETA], par[MIRROR_S2] = mirror.eta, mirror.noise ** 2
-        par[MIRROR_BATCH], par[MIRROR_DECAY] = mirror.batch, mirror.decay
-        par[MIRROR_FIXED] = float(mirror.fixed_norm)
+        set_mirroring(par, mirror)
     return par
+
+
+def set_mirroring(par, mirror):
+    """Write weight mirroring's options (a `odes.rhs.mirroring.Mirroring`) into their slots of
+    the parameter vector `par`."""
+    par[MIRROR_ETA], par[MIRROR_S2] = mirror.eta, mirror.noise ** 2
+    par[MIRROR_BATCH], par[MIRROR_DECAY] = mirror.batch, mirror.decay
+    par[MIRROR_FIXED] = float(mirror.fixed_norm)
